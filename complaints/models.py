@@ -1,0 +1,1 @@
+"""Complaint intake and handling (see complaints/services.py)."""

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ConsentConfig(AppConfig):
+    name = "consent"
+    verbose_name = _("Consent")
+
+    def ready(self) -> None:
+        from config import checks  # noqa: F401  (registers the system checks)
+        from consent import signals  # noqa: F401

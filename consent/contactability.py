@@ -1,0 +1,177 @@
+"""Contactability: the pure decision of what may be sent to one (identifier, channel).
+
+Nothing here touches the database. ``consent.services.contactability_refresh`` gathers
+the facts, calls :func:`compute`, and publishes the result when it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+
+class Reason:
+    NO_CONSENT = "no_consent"
+    WITHDRAWN = "withdrawn"
+    OPT_OUT_ALL = "opt_out_all"
+    NOT_ME = "not_me"
+    INVALID = "invalid"
+    CARE_PAUSE = "care_pause"
+    QUIET_HOURS = "quiet_hours"
+    FREQUENCY_CAP = "frequency_cap"
+    COMPLAINT = "complaint"
+
+    ALL = (
+        NO_CONSENT, WITHDRAWN, OPT_OUT_ALL, NOT_ME, INVALID,
+        CARE_PAUSE, QUIET_HOURS, FREQUENCY_CAP, COMPLAINT,
+    )
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    code: str
+    marketing: bool
+    held_by_care_pause: bool = False
+
+
+@dataclass(frozen=True)
+class Holder:
+    """One customer linked to the identifier, with the facts that matter for it."""
+
+    contact_status: str = "active"  # active | not_me | invalid
+    customer_status: str = "active"  # active | deceased | erased
+    opted_out: bool = False
+    # topic code -> (status, source) on this channel
+    states: dict[str, tuple[str, str]] = field(default_factory=dict)
+    pause_until: datetime | None = None
+    pause_holds_collections: bool = False
+    quiet_hours: dict[str, str] | None = None
+    max_per_week: int | None = None
+    personalisation: bool = True
+
+
+@dataclass(frozen=True)
+class KeyState:
+    suppressed: bool
+    permitted_topics: list[str]
+    reasons: list[str]
+    topic_reasons: dict[str, list[str]]
+    paused_until: datetime | None
+    quiet_hours: dict[str, str] | None
+    max_per_week: int | None
+    personalisation: bool
+
+    def as_fields(self) -> dict:
+        return {
+            "suppressed": self.suppressed,
+            "permitted_topics": self.permitted_topics,
+            "reasons": self.reasons,
+            "topic_reasons": self.topic_reasons,
+            "paused_until": self.paused_until,
+            "quiet_hours": self.quiet_hours,
+            "max_per_week": self.max_per_week,
+            "personalisation": self.personalisation,
+        }
+
+
+def _window_minutes(quiet: dict[str, str]) -> int:
+    start = time.fromisoformat(quiet["start"])
+    end = time.fromisoformat(quiet["end"])
+    minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    return minutes % (24 * 60)
+
+
+def _widest_quiet_hours(holders: Sequence[Holder]) -> dict[str, str] | None:
+    windows = [h.quiet_hours for h in holders if h.quiet_hours]
+    return max(windows, key=_window_minutes) if windows else None
+
+
+def _blocked(reasons: list[str], topics: Sequence[TopicInfo]) -> KeyState:
+    return KeyState(
+        suppressed=True,
+        permitted_topics=[],
+        reasons=reasons,
+        topic_reasons={t.code: list(reasons) for t in topics},
+        paused_until=None,
+        quiet_hours=None,
+        max_per_week=None,
+        personalisation=False,
+    )
+
+
+def _marketing_reasons(topic: str, holders: Sequence[Holder]) -> set[str]:
+    reasons: set[str] = set()
+    granted = False
+    for holder in holders:
+        if holder.opted_out or holder.customer_status != "active":
+            reasons.add(Reason.OPT_OUT_ALL)
+        if holder.pause_until is not None:
+            reasons.add(Reason.CARE_PAUSE)
+        status, source = holder.states.get(topic, (None, None))
+        if status == "withdrawn":
+            reasons.add(Reason.COMPLAINT if source == "complaint" else Reason.WITHDRAWN)
+        elif status == "granted":
+            granted = True
+    if not granted and not reasons:
+        reasons.add(Reason.NO_CONSENT)
+    return reasons
+
+
+def compute(
+    *,
+    holders: Sequence[Holder],
+    topics: Sequence[TopicInfo],
+    identifier_flags: Sequence[str] = (),
+) -> KeyState:
+    """Decide what may be sent to one identifier on one channel.
+
+    ``holders`` are the customers whose live contact points carry the identifier;
+    ``identifier_flags`` are reasons recorded against the identifier itself (a "not
+    me" for an unknown number, an erased customer's kept refusal).
+    """
+    blocking: set[str] = set()
+    for holder in holders:
+        if holder.contact_status == "not_me":
+            blocking.add(Reason.NOT_ME)
+        elif holder.contact_status == "invalid":
+            blocking.add(Reason.INVALID)
+    for flag in identifier_flags:
+        blocking.add(Reason.NOT_ME if flag == "not_me" else Reason.OPT_OUT_ALL)
+    if blocking:
+        return _blocked(sorted(blocking), topics)
+    if not holders:
+        return _blocked([Reason.NO_CONSENT], topics)
+
+    permitted: list[str] = []
+    topic_reasons: dict[str, list[str]] = {}
+    marketing_reasons: set[str] = set()
+    collections_held = any(
+        h.pause_until is not None and h.pause_holds_collections for h in holders
+    )
+    for topic in topics:
+        if topic.marketing:
+            reasons = _marketing_reasons(topic.code, holders)
+            marketing_reasons |= reasons
+        else:
+            held = topic.held_by_care_pause and collections_held
+            reasons = {Reason.CARE_PAUSE} if held else set()
+        if reasons:
+            topic_reasons[topic.code] = sorted(reasons)
+        else:
+            permitted.append(topic.code)
+
+    marketing_codes = {t.code for t in topics if t.marketing}
+    suppressed = not (marketing_codes & set(permitted))
+    pauses = [h.pause_until for h in holders if h.pause_until is not None]
+    caps = [h.max_per_week for h in holders if h.max_per_week is not None]
+    return KeyState(
+        suppressed=suppressed,
+        permitted_topics=sorted(permitted),
+        reasons=sorted(marketing_reasons) if suppressed else [],
+        topic_reasons=topic_reasons,
+        paused_until=max(pauses) if pauses else None,
+        quiet_hours=_widest_quiet_hours(holders),
+        max_per_week=min(caps) if caps else None,
+        personalisation=all(h.personalisation for h in holders),
+    )

@@ -1,0 +1,13 @@
+"""The project's own error for business rules that are not field validation."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """A request that is well-formed but not allowed by a rule (message is safe to show)."""
+
+    def __init__(self, message, *, code: str = "not_allowed", extra: dict | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.code = code
+        self.extra = extra or {}

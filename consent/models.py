@@ -1,0 +1,547 @@
+"""The consent core: catalogue, customers, contact points, the ledger and the feed."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from consent import crypto
+from consent.identifiers import AddressKind, mask
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete an append-only row."""
+
+
+class AppendOnlyModel(models.Model):
+    """A row that is written once and never updated or deleted."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only.")
+
+
+class BilingualNameMixin(models.Model):
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def label(self) -> str:
+        return self.name_zh if (get_language() or "").startswith("zh") else self.name_en
+
+
+class Channel(BilingualNameMixin):
+    """A way to reach a person: SMS, e-mail, app push, phone call, WeChat, post."""
+
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    address_kind = models.CharField(
+        _("address kind"), max_length=10, choices=AddressKind.CHOICES
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ("position", "code")
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Topic(BilingualNameMixin):
+    """What a message is about. Marketing topics need consent; service topics do not."""
+
+    class Kind(models.TextChoices):
+        MARKETING = "marketing", _("Marketing")
+        SERVICE = "service", _("Service")
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    held_by_care_pause = models.BooleanField(
+        _("held by a care pause"),
+        default=False,
+        help_text=_("Service topics (collections) that a care pause can hold."),
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ("kind", "position", "code")
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def is_marketing(self) -> bool:
+        return self.kind == self.Kind.MARKETING
+
+
+class NoticeVersion(models.Model):
+    """The exact consent wording a customer was shown, in one language."""
+
+    code = models.SlugField(_("notice"), max_length=40, default="marketing")
+    version = models.PositiveIntegerField(_("version"))
+    language = models.CharField(_("language"), max_length=10)
+    title = models.CharField(_("title"), max_length=200)
+    text = models.TextField(_("text"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64, editable=False)
+    effective_from = models.DateTimeField(_("effective from"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ("code", "-version", "language")
+        verbose_name = _("notice version")
+        verbose_name_plural = _("notice versions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("code", "version", "language"), name="notice_version_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} v{self.version} ({self.language})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("A notice version is never edited; publish a new one.")
+        self.sha256 = hashlib.sha256(self.text.encode()).hexdigest()
+        super().save(*args, **kwargs)
+
+
+class Customer(models.Model):
+    """A bank customer, with the minimum personal data the purpose needs."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        DECEASED = "deceased", _("Deceased")
+        ERASED = "erased", _("Erased")
+
+    class Language(models.TextChoices):
+        ZH_HANS = "zh-hans", "简体中文"
+        EN = "en", "English"
+
+    external_ref = models.CharField(_("customer reference"), max_length=64, unique=True)
+    display_name_encrypted = models.TextField(_("name (encrypted)"), blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"),
+        max_length=10,
+        choices=Language.choices,
+        default=Language.ZH_HANS,
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("external_ref",)
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self) -> str:
+        return self.external_ref
+
+    @property
+    def display_name(self) -> str:
+        if not self.display_name_encrypted:
+            return ""
+        return crypto.decrypt(self.display_name_encrypted)
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        self.display_name_encrypted = crypto.encrypt(value) if value else ""
+
+
+class ContactPointQuerySet(models.QuerySet):
+    def for_identifier(self, kind: str, normalised: str) -> ContactPointQuerySet:
+        return self.filter(blind_index=ContactPoint.index_for(kind, normalised))
+
+    def active(self) -> ContactPointQuerySet:
+        return self.filter(status=ContactPoint.Status.ACTIVE)
+
+
+class ContactPoint(models.Model):
+    """A customer's address on one kind of channel, encrypted at rest.
+
+    Lookups go through ``blind_index`` (a keyed hash of kind and normalised value);
+    the clear value is only ever decrypted to show it or to publish the suppression
+    state of the address to sending systems.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        NOT_ME = "not_me", _("Not me (wrong recipient)")
+        INVALID = "invalid", _("Invalid (bounced)")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="contact_points",
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=AddressKind.CHOICES)
+    address_encrypted = models.TextField(_("address (encrypted)"))
+    blind_index = models.CharField(_("blind index"), max_length=64, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+
+    objects = ContactPointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("customer", "kind", "created_at")
+        verbose_name = _("contact point")
+        verbose_name_plural = _("contact points")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("customer", "blind_index"), name="contact_point_unique_per_customer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.masked}"
+
+    @staticmethod
+    def index_for(kind: str, normalised: str) -> str:
+        return crypto.blind_index(f"{kind}:{normalised}")
+
+    @property
+    def address(self) -> str:
+        return crypto.decrypt(self.address_encrypted) if self.address_encrypted else ""
+
+    @property
+    def masked(self) -> str:
+        return mask(self.kind, self.address)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
+
+
+class SuppressedIdentifier(models.Model):
+    """An identifier kept only as a keyed hash so it stays suppressed for good.
+
+    Written when a customer is erased (their addresses are gone, the refusal stays) or
+    when someone proves an unknown number is theirs and says "not me".
+    """
+
+    class Reason(models.TextChoices):
+        ERASED = "erased", _("Customer data erased")
+        NOT_ME = "not_me", _("Not me (unknown number)")
+        DECEASED = "deceased", _("Customer deceased")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=AddressKind.CHOICES)
+    blind_index = models.CharField(_("blind index"), max_length=64)
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    review_pending = models.BooleanField(_("staff review pending"), default=False)
+
+    class Meta:
+        verbose_name = _("suppressed identifier")
+        verbose_name_plural = _("suppressed identifiers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("blind_index", "reason"), name="suppressed_identifier_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.blind_index[:12]}… ({self.reason})"
+
+
+class ConsentEvent(AppendOnlyModel):
+    """One entry of the consent ledger: a grant, a withdrawal or a contact change.
+
+    The ledger is append-only (the model refuses updates and deletes and a database
+    trigger rejects UPDATE and DELETE). Each row's ``hash`` is the SHA-256 of the
+    previous row's hash and this row's canonical JSON, so any later edit breaks the
+    chain and ``manage.py verify_ledger`` finds it.
+    """
+
+    class Action(models.TextChoices):
+        GRANT = "grant", _("Consent granted")
+        WITHDRAW = "withdraw", _("Consent withdrawn")
+        OPT_OUT_ALL = "opt_out_all", _("Stopped all marketing")
+        OPT_IN_ALL = "opt_in_all", _("Wants marketing again")
+        CONTACT_ADDED = "contact_added", _("Contact point added")
+        CONTACT_VERIFIED = "contact_verified", _("Contact point verified")
+        CONTACT_REMOVED = "contact_removed", _("Contact point removed")
+        CONTACT_NOT_ME = "contact_not_me", _("Reported as not me")
+        CONTACT_INVALID = "contact_invalid", _("Contact point invalid")
+        CONTACT_RESTORED = "contact_restored", _("Contact point restored")
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", _("Self-service portal")
+        ONE_CLICK = "one_click", _("One-click unsubscribe")
+        SMS_KEYWORD = "sms_keyword", _("SMS reply")
+        API = "api", _("Sending system")
+        STAFF = "staff", _("Staff")
+        COMPLAINT = "complaint", _("Complaint")
+        IMPORT = "import", _("Import")
+        SYSTEM = "system", _("System")
+
+    seq = models.BigIntegerField(_("sequence"), unique=True, editable=False)
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="consent_events",
+    )
+    contact_point = models.ForeignKey(
+        ContactPoint,
+        verbose_name=_("contact point"),
+        on_delete=models.PROTECT,
+        related_name="consent_events",
+        null=True,
+        blank=True,
+    )
+    channel = models.ForeignKey(
+        Channel,
+        verbose_name=_("channel"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text=_("Empty means every channel."),
+    )
+    topic = models.ForeignKey(
+        Topic,
+        verbose_name=_("topic"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text=_("Empty means every marketing topic."),
+    )
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    actor = models.CharField(_("actor"), max_length=150)
+    notice_version = models.ForeignKey(
+        NoticeVersion,
+        verbose_name=_("notice version"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    evidence = models.JSONField(_("evidence"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred"))
+    recorded_at = models.DateTimeField(_("recorded"))
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64, unique=True)
+
+    class Meta:
+        ordering = ("seq",)
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent ledger")
+        indexes = [models.Index(fields=("customer", "seq"), name="consent_event_customer")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.customer_id}"
+
+
+class LedgerHead(models.Model):
+    """The single row that serialises ledger and feed writers (``SELECT … FOR UPDATE``).
+
+    Holding it while appending keeps the hash chain linear and makes feed rows commit
+    in sequence order, so a reader polling ``changes?after=N`` never skips a row.
+    """
+
+    ledger_seq = models.BigIntegerField(default=0)
+    ledger_hash = models.CharField(max_length=64, default="0" * 64)
+    feed_seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("ledger head")
+
+    def __str__(self) -> str:
+        return f"ledger {self.ledger_seq}, feed {self.feed_seq}"
+
+
+class ConsentStateQuerySet(models.QuerySet):
+    def granted(self) -> ConsentStateQuerySet:
+        return self.filter(status=ConsentState.Status.GRANTED)
+
+
+class ConsentState(models.Model):
+    """The current consent per (customer, channel, topic): a projection of the ledger.
+
+    Absent means no consent. ``manage.py rebuild_consent_state`` replays the ledger and
+    must arrive at exactly these rows.
+    """
+
+    class Status(models.TextChoices):
+        GRANTED = "granted", _("Granted")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="consent_states",
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+    )
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("topic"), on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    source = models.CharField(
+        _("source"), max_length=20, choices=ConsentEvent.Source.choices
+    )
+    event = models.ForeignKey(
+        ConsentEvent,
+        verbose_name=_("last event"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated"))
+
+    objects = ConsentStateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("customer", "channel", "topic")
+        verbose_name = _("consent state")
+        verbose_name_plural = _("consent states")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("customer", "channel", "topic"), name="consent_state_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.channel_id}/{self.topic_id}: {self.status}"
+
+
+class OptOut(models.Model):
+    """A customer's "stop all marketing", projected from the ledger.
+
+    Present means opted out of every marketing channel and topic; only the customer's
+    own "I want marketing again" in the portal removes it.
+    """
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="opt_out",
+        primary_key=True,
+    )
+    event = models.ForeignKey(
+        ConsentEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="+"
+    )
+    since = models.DateTimeField(_("since"))
+
+    class Meta:
+        verbose_name = _("stop all marketing")
+        verbose_name_plural = _("stop all marketing")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} opted out since {self.since:%Y-%m-%d}"
+
+
+class Contactability(models.Model):
+    """The computed contact decision for one (identifier, channel) key.
+
+    A pure function of consents, contact point status and preferences, recomputed in
+    the same transaction as every change. ``identifier`` is the published form of the
+    address (E.164, lower-cased e-mail): this table *is* the suppression list shared
+    with sending systems, and it is cleared when the person's data is erased, leaving
+    only the blind index.
+    """
+
+    identifier = models.CharField(_("identifier"), max_length=512, blank=True)
+    blind_index = models.CharField(_("blind index"), max_length=64)
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+    )
+    suppressed = models.BooleanField(_("suppressed"))
+    permitted_topics = models.JSONField(_("permitted topics"), default=list)
+    reasons = models.JSONField(_("reasons"), default=list)
+    topic_reasons = models.JSONField(
+        _("reasons per topic"),
+        default=dict,
+        help_text=_("Why each topic that is not permitted is held."),
+    )
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    quiet_hours = models.JSONField(_("quiet hours"), null=True, blank=True)
+    max_per_week = models.PositiveIntegerField(_("max per 7 days"), null=True, blank=True)
+    personalisation = models.BooleanField(_("personalisation allowed"), default=True)
+    seq = models.BigIntegerField(_("feed sequence"))
+    updated_at = models.DateTimeField(_("updated"))
+
+    class Meta:
+        verbose_name = _("contactability")
+        verbose_name_plural = _("contactability")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("blind_index", "channel"), name="contactability_key_unique"
+            )
+        ]
+        indexes = [models.Index(fields=("channel", "seq"), name="contactability_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} {self.blind_index[:12]}…"
+
+
+class SuppressionChange(AppendOnlyModel):
+    """One row of the suppression feed: the full new state of a key when it changed.
+
+    Append-only, with a gap-free sequence assigned under the ledger head lock, so rows
+    become visible in ``seq`` order.
+    """
+
+    seq = models.BigIntegerField(_("sequence"), primary_key=True)
+    key = models.ForeignKey(
+        Contactability,
+        verbose_name=_("key"),
+        on_delete=models.PROTECT,
+        related_name="changes",
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+    )
+    suppressed = models.BooleanField(_("suppressed"))
+    permitted_topics = models.JSONField(_("permitted topics"), default=list)
+    reasons = models.JSONField(_("reasons"), default=list)
+    topic_reasons = models.JSONField(_("reasons per topic"), default=dict)
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    quiet_hours = models.JSONField(_("quiet hours"), null=True, blank=True)
+    max_per_week = models.PositiveIntegerField(_("max per 7 days"), null=True, blank=True)
+    personalisation = models.BooleanField(_("personalisation allowed"), default=True)
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        ordering = ("seq",)
+        verbose_name = _("suppression change")
+        verbose_name_plural = _("suppression feed")
+        indexes = [models.Index(fields=("channel", "seq"), name="suppression_change_channel")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.channel_id}"

@@ -1,0 +1,605 @@
+"""Every write to consent state. Each service is one transaction: the ledger row, the
+projection, the contactability keys and the feed rows commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from consent import contactability, crypto
+from consent.errors import ApplicationError
+from consent.identifiers import normalise
+from consent.ledger import Actor, Evidence, ledger_append, lock_head
+from consent.models import (
+    Channel,
+    ConsentEvent,
+    ConsentState,
+    Contactability,
+    ContactPoint,
+    Customer,
+    LedgerHead,
+    NoticeVersion,
+    OptOut,
+    SuppressedIdentifier,
+    SuppressionChange,
+    Topic,
+)
+
+MSG_NOTICE_REQUIRED = _("A grant must cite the notice version the customer was shown.")
+MSG_SOURCE_REQUIRED = _("A change must name its source.")
+MSG_ACTOR_REQUIRED = _("A change must name who made it.")
+MSG_SERVICE_TOPIC = _("Service messages need no marketing consent and cannot be changed.")
+MSG_OPTED_OUT = _(
+    "All marketing was stopped. Only the customer can ask for marketing again, "
+    "in the self-service portal."
+)
+MSG_OPT_IN_PORTAL_ONLY = _(
+    "Marketing can only be restarted by the customer's own action in the portal."
+)
+MSG_NOT_OPTED_OUT = _("Marketing is not stopped for this customer.")
+MSG_CUSTOMER_INACTIVE = _("No consent can be granted for this customer.")
+MSG_CONTACT_EXISTS = _("This address is already on file.")
+MSG_CONTACT_REMOVED = _("This address was removed.")
+MSG_CHANNEL_INACTIVE = _("This channel is not in use.")
+
+
+# --- contactability and the feed -----------------------------------------------------
+
+
+def _topic_infos() -> list[contactability.TopicInfo]:
+    return [
+        contactability.TopicInfo(t.code, t.is_marketing, t.held_by_care_pause)
+        for t in Topic.objects.filter(is_active=True)
+    ]
+
+
+def _holder_facts(customer_ids: set[int], now: datetime) -> dict:
+    """Everything the pure function needs about the customers, in a fixed number
+    of queries whatever their number."""
+    from preferences.models import CarePause, FrequencyCap, Preference
+
+    states: dict[tuple[int, int], dict[str, tuple[str, str]]] = defaultdict(dict)
+    for customer_id, channel_id, topic_code, status, source in ConsentState.objects.filter(
+        customer_id__in=customer_ids
+    ).values_list("customer_id", "channel_id", "topic__code", "status", "source"):
+        states[(customer_id, channel_id)][topic_code] = (status, source)
+    pauses: dict[int, tuple[datetime, bool]] = {}
+    for pause in CarePause.objects.active_at(now).filter(customer_id__in=customer_ids):
+        until, collections = pauses.get(pause.customer_id, (pause.ends_at, False))
+        pauses[pause.customer_id] = (
+            max(until, pause.ends_at),
+            collections or pause.holds_collections,
+        )
+    return {
+        "states": states,
+        "opted_out": set(
+            OptOut.objects.filter(customer_id__in=customer_ids).values_list(
+                "customer_id", flat=True
+            )
+        ),
+        "status": dict(
+            Customer.objects.filter(pk__in=customer_ids).values_list("pk", "status")
+        ),
+        "preferences": {
+            p.customer_id: p for p in Preference.objects.filter(customer_id__in=customer_ids)
+        },
+        "caps": {
+            (c.customer_id, c.channel_id): c.max_per_week
+            for c in FrequencyCap.objects.filter(customer_id__in=customer_ids)
+        },
+        "pauses": pauses,
+    }
+
+
+def _holder(cp: ContactPoint, channel: Channel, facts: dict) -> contactability.Holder:
+    pref = facts["preferences"].get(cp.customer_id)
+    until, collections = facts["pauses"].get(cp.customer_id, (None, False))
+    return contactability.Holder(
+        contact_status=cp.status,
+        customer_status=facts["status"][cp.customer_id],
+        opted_out=cp.customer_id in facts["opted_out"],
+        states=facts["states"].get((cp.customer_id, channel.pk), {}),
+        pause_until=until,
+        pause_holds_collections=collections,
+        quiet_hours=pref.quiet_hours() if pref else None,
+        max_per_week=facts["caps"].get((cp.customer_id, channel.pk)),
+        personalisation=pref.personalisation_allowed if pref else True,
+    )
+
+
+def _same_state(row: Contactability, state: contactability.KeyState) -> bool:
+    return all(getattr(row, name) == value for name, value in state.as_fields().items())
+
+
+def contactability_refresh(
+    *,
+    head: LedgerHead,
+    blind_indexes: Iterable[str],
+    now: datetime | None = None,
+    known_identifiers: dict[str, str] | None = None,
+) -> list[SuppressionChange]:
+    """Recompute every (identifier, channel) key of these identifiers and append a
+    feed row for each key whose state changed. The caller holds the ledger head.
+
+    ``known_identifiers`` gives the published form of identifiers that no live contact
+    point carries (an unknown number reported as "not me")."""
+    indexes = set(blind_indexes)
+    if not indexes:
+        return []
+    now = now or timezone.now()
+    points = list(ContactPoint.objects.filter(blind_index__in=indexes))
+    live = [cp for cp in points if cp.removed_at is None]
+    flags: dict[str, list[str]] = defaultdict(list)
+    kinds: dict[str, str] = {cp.blind_index: cp.kind for cp in points}
+    for bi, kind, reason in SuppressedIdentifier.objects.filter(
+        blind_index__in=indexes
+    ).values_list("blind_index", "kind", "reason"):
+        flags[bi].append(reason)
+        kinds.setdefault(bi, kind)
+    facts = _holder_facts({cp.customer_id for cp in live}, now)
+    topics = _topic_infos()
+    channels_by_kind: dict[str, list[Channel]] = defaultdict(list)
+    for channel in Channel.objects.filter(is_active=True):
+        channels_by_kind[channel.address_kind].append(channel)
+    existing = {
+        (row.blind_index, row.channel_id): row
+        for row in Contactability.objects.filter(blind_index__in=indexes)
+    }
+
+    changes = []
+    for bi in sorted(indexes):
+        holders_cps = [cp for cp in live if cp.blind_index == bi]
+        clear = next((cp.address for cp in holders_cps), None)
+        if clear is None and known_identifiers:
+            clear = known_identifiers.get(bi)
+        for channel in channels_by_kind.get(kinds.get(bi, ""), []):
+            state = contactability.compute(
+                holders=[_holder(cp, channel, facts) for cp in holders_cps],
+                topics=topics,
+                identifier_flags=flags.get(bi, ()),
+            )
+            row = existing.get((bi, channel.pk))
+            identifier = clear if clear is not None else (row.identifier if row else "")
+            if row is not None and _same_state(row, state) and row.identifier == identifier:
+                continue
+            head.feed_seq += 1
+            if row is None:
+                row = Contactability(blind_index=bi, channel=channel)
+            row.identifier = identifier
+            for name, value in state.as_fields().items():
+                setattr(row, name, value)
+            row.seq = head.feed_seq
+            row.updated_at = now
+            row.save()
+            changes.append(
+                SuppressionChange(
+                    seq=head.feed_seq,
+                    key=row,
+                    channel=channel,
+                    created_at=now,
+                    **state.as_fields(),
+                )
+            )
+    if changes:
+        SuppressionChange.objects.bulk_create(changes)
+        head.save(update_fields=["feed_seq"])
+    return changes
+
+
+def _customer_indexes(customer: Customer) -> set[str]:
+    return set(
+        customer.contact_points.filter(removed_at__isnull=True).values_list(
+            "blind_index", flat=True
+        )
+    )
+
+
+def contactability_refresh_customer(
+    *, head: LedgerHead, customer: Customer, now: datetime | None = None
+) -> list[SuppressionChange]:
+    return contactability_refresh(
+        head=head, blind_indexes=_customer_indexes(customer), now=now
+    )
+
+
+@transaction.atomic
+def customer_contactability_publish(*, customer: Customer) -> list[SuppressionChange]:
+    """Recompute a customer's keys after a preference change (own transaction)."""
+    head = lock_head()
+    return contactability_refresh_customer(head=head, customer=customer)
+
+
+# --- consent ------------------------------------------------------------------------
+
+
+def _require_evidence(*, source: str, actor: Actor | str) -> None:
+    if not source:
+        raise ValidationError(MSG_SOURCE_REQUIRED, code="source_required")
+    if not str(actor or "").strip(":"):
+        raise ValidationError(MSG_ACTOR_REQUIRED, code="actor_required")
+
+
+def _require_marketing(topic: Topic | None) -> None:
+    if topic is not None and not topic.is_marketing:
+        raise ApplicationError(MSG_SERVICE_TOPIC, code="service_topic")
+
+
+def _set_state(
+    *, customer: Customer, channel: Channel, topic: Topic, status: str, event: ConsentEvent
+) -> None:
+    ConsentState.objects.update_or_create(
+        customer=customer,
+        channel=channel,
+        topic=topic,
+        defaults={
+            "status": status,
+            "source": event.source,
+            "event": event,
+            "updated_at": event.recorded_at,
+        },
+    )
+
+
+@transaction.atomic
+def consent_grant(
+    *,
+    customer: Customer,
+    channel: Channel,
+    topic: Topic,
+    source: str,
+    actor: Actor | str,
+    notice_version: NoticeVersion | None,
+    evidence: Evidence | None = None,
+    contact_point: ContactPoint | None = None,
+    occurred_at: datetime | None = None,
+) -> ConsentEvent:
+    """Record that the customer agreed to marketing on this channel about this topic."""
+    _require_evidence(source=source, actor=actor)
+    if notice_version is None:
+        raise ValidationError(MSG_NOTICE_REQUIRED, code="notice_required")
+    _require_marketing(topic)
+    if not channel.is_active:
+        raise ApplicationError(MSG_CHANNEL_INACTIVE, code="channel_inactive")
+    head = lock_head()
+    customer.refresh_from_db(fields=["status"])
+    if customer.status != Customer.Status.ACTIVE:
+        raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
+    if OptOut.objects.filter(customer=customer).exists():
+        raise ApplicationError(MSG_OPTED_OUT, code="opted_out")
+    event = ledger_append(
+        head=head,
+        customer=customer,
+        action=ConsentEvent.Action.GRANT,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+        channel=channel,
+        topic=topic,
+        contact_point=contact_point,
+        notice_version=notice_version,
+        occurred_at=occurred_at,
+    )
+    _set_state(
+        customer=customer, channel=channel, topic=topic, status="granted", event=event
+    )
+    contactability_refresh_customer(head=head, customer=customer)
+    return event
+
+
+def _apply_withdraw(event: ConsentEvent) -> None:
+    """Projection of a withdrawal; shared with the ledger replay."""
+    if event.channel_id and event.topic_id:
+        _set_state(
+            customer=event.customer,
+            channel=event.channel,
+            topic=event.topic,
+            status="withdrawn",
+            event=event,
+        )
+        return
+    rows = ConsentState.objects.filter(customer_id=event.customer_id, status="granted")
+    if event.channel_id:
+        rows = rows.filter(channel_id=event.channel_id)
+    if event.topic_id:
+        rows = rows.filter(topic_id=event.topic_id)
+    rows.update(
+        status="withdrawn", source=event.source, event=event, updated_at=event.recorded_at
+    )
+
+
+@transaction.atomic
+def consent_withdraw(
+    *,
+    customer: Customer,
+    channel: Channel | None,
+    topic: Topic | None,
+    source: str,
+    actor: Actor | str,
+    evidence: Evidence | None = None,
+    contact_point: ContactPoint | None = None,
+    occurred_at: datetime | None = None,
+) -> ConsentEvent:
+    """Withdraw marketing consent. None for channel or topic means all of them.
+
+    A withdrawal is accepted from any source, at once, whatever the customer's state.
+    """
+    _require_evidence(source=source, actor=actor)
+    _require_marketing(topic)
+    head = lock_head()
+    event = ledger_append(
+        head=head,
+        customer=customer,
+        action=ConsentEvent.Action.WITHDRAW,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+        channel=channel,
+        topic=topic,
+        contact_point=contact_point,
+        occurred_at=occurred_at,
+    )
+    _apply_withdraw(event)
+    contactability_refresh_customer(head=head, customer=customer)
+    return event
+
+
+def _apply_opt_out_all(event: ConsentEvent) -> None:
+    OptOut.objects.update_or_create(
+        customer_id=event.customer_id,
+        defaults={"event": event, "since": event.recorded_at},
+    )
+    ConsentState.objects.filter(customer_id=event.customer_id, status="granted").update(
+        status="withdrawn", source=event.source, event=event, updated_at=event.recorded_at
+    )
+
+
+@transaction.atomic
+def consent_opt_out_all(
+    *,
+    customer: Customer,
+    source: str,
+    actor: Actor | str,
+    evidence: Evidence | None = None,
+    contact_point: ContactPoint | None = None,
+    occurred_at: datetime | None = None,
+) -> ConsentEvent:
+    """Stop all marketing on every channel. Every earlier grant is withdrawn too, so
+    asking for marketing again later restores nothing by itself."""
+    _require_evidence(source=source, actor=actor)
+    head = lock_head()
+    event = ledger_append(
+        head=head,
+        customer=customer,
+        action=ConsentEvent.Action.OPT_OUT_ALL,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+        contact_point=contact_point,
+        occurred_at=occurred_at,
+    )
+    _apply_opt_out_all(event)
+    contactability_refresh_customer(head=head, customer=customer)
+    return event
+
+
+@transaction.atomic
+def consent_opt_in_all(
+    *,
+    customer: Customer,
+    source: str,
+    actor: Actor | str,
+    evidence: Evidence | None = None,
+    occurred_at: datetime | None = None,
+) -> ConsentEvent:
+    """Lift "stop all marketing". Only the customer, in the portal, may do this; it
+    grants nothing by itself (each channel and topic is then granted explicitly)."""
+    _require_evidence(source=source, actor=actor)
+    if source != ConsentEvent.Source.PORTAL or str(actor) != str(Actor.customer(customer)):
+        raise ApplicationError(MSG_OPT_IN_PORTAL_ONLY, code="opt_in_portal_only")
+    head = lock_head()
+    if not OptOut.objects.filter(customer=customer).exists():
+        raise ApplicationError(MSG_NOT_OPTED_OUT, code="not_opted_out")
+    event = ledger_append(
+        head=head,
+        customer=customer,
+        action=ConsentEvent.Action.OPT_IN_ALL,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+        occurred_at=occurred_at,
+    )
+    OptOut.objects.filter(customer=customer).delete()
+    contactability_refresh_customer(head=head, customer=customer)
+    return event
+
+
+# --- contact points -----------------------------------------------------------------
+
+
+def _contact_event(
+    *, head, contact_point: ContactPoint, action: str, source: str, actor, evidence
+) -> ConsentEvent:
+    return ledger_append(
+        head=head,
+        customer=contact_point.customer,
+        contact_point=contact_point,
+        action=action,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+    )
+
+
+@transaction.atomic
+def contact_point_add(
+    *,
+    customer: Customer,
+    kind: str,
+    address: str,
+    source: str,
+    actor: Actor | str,
+    evidence: Evidence | None = None,
+    verified: bool = False,
+) -> ContactPoint:
+    """Add an address (normalised, encrypted, indexed). Raises ValidationError on a
+    badly formed address, with nothing written."""
+    _require_evidence(source=source, actor=actor)
+    normalised = normalise(kind, address)
+    blind_index = ContactPoint.index_for(kind, normalised)
+    head = lock_head()
+    now = timezone.now()
+    contact_point = ContactPoint.objects.filter(
+        customer=customer, blind_index=blind_index
+    ).first()
+    if contact_point is not None and contact_point.removed_at is None:
+        raise ValidationError({"address": MSG_CONTACT_EXISTS}, code="contact_exists")
+    if contact_point is None:
+        contact_point = ContactPoint(customer=customer, kind=kind, blind_index=blind_index)
+    contact_point.address_encrypted = crypto.encrypt(normalised)
+    contact_point.removed_at = None
+    contact_point.status = ContactPoint.Status.ACTIVE
+    contact_point.verified_at = now if verified else None
+    contact_point.full_clean()
+    contact_point.save()
+    _contact_event(
+        head=head,
+        contact_point=contact_point,
+        action=ConsentEvent.Action.CONTACT_ADDED,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+    )
+    contactability_refresh(head=head, blind_indexes={blind_index})
+    return contact_point
+
+
+def _contact_change(
+    *, contact_point: ContactPoint, action: str, source: str, actor, evidence, **fields
+) -> ContactPoint:
+    _require_evidence(source=source, actor=actor)
+    head = lock_head()
+    contact_point.refresh_from_db()
+    if contact_point.removed_at is not None and action != ConsentEvent.Action.CONTACT_REMOVED:
+        raise ApplicationError(MSG_CONTACT_REMOVED, code="contact_removed")
+    for name, value in fields.items():
+        setattr(contact_point, name, value)
+    contact_point.save(update_fields=list(fields))
+    _contact_event(
+        head=head,
+        contact_point=contact_point,
+        action=action,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+    )
+    contactability_refresh(head=head, blind_indexes={contact_point.blind_index})
+    return contact_point
+
+
+@transaction.atomic
+def contact_point_verify(
+    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    evidence: Evidence | None = None,
+) -> ContactPoint:
+    """Record that the holder proved possession of the address (a code was entered)."""
+    return _contact_change(
+        contact_point=contact_point,
+        action=ConsentEvent.Action.CONTACT_VERIFIED,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+        verified_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def contact_point_remove(
+    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    evidence: Evidence | None = None,
+) -> ContactPoint:
+    """Take an address off the customer's record; its keys lose this holder."""
+    return _contact_change(
+        contact_point=contact_point,
+        action=ConsentEvent.Action.CONTACT_REMOVED,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+        removed_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def contact_point_mark_not_me(
+    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    evidence: Evidence | None = None,
+) -> ContactPoint:
+    """The person holding the address says it is not the customer's: suppress
+    everything to it, for every customer sharing it."""
+    return _contact_change(
+        contact_point=contact_point,
+        action=ConsentEvent.Action.CONTACT_NOT_ME,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+        status=ContactPoint.Status.NOT_ME,
+    )
+
+
+@transaction.atomic
+def contact_point_mark_invalid(
+    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    evidence: Evidence | None = None,
+) -> ContactPoint:
+    """The address does not work (hard bounce, dead number): suppress everything."""
+    return _contact_change(
+        contact_point=contact_point,
+        action=ConsentEvent.Action.CONTACT_INVALID,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+        status=ContactPoint.Status.INVALID,
+    )
+
+
+@transaction.atomic
+def contact_point_restore(
+    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    evidence: Evidence | None = None,
+) -> ContactPoint:
+    """Clear a not-me or invalid flag (staff, after review)."""
+    return _contact_change(
+        contact_point=contact_point,
+        action=ConsentEvent.Action.CONTACT_RESTORED,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+        status=ContactPoint.Status.ACTIVE,
+    )
+
+
+@transaction.atomic
+def identifier_suppress(
+    *, kind: str, address: str, reason: str, review_pending: bool = False
+) -> SuppressedIdentifier:
+    """Keep an identifier suppressed by its keyed hash alone (no clear value)."""
+    normalised = normalise(kind, address)
+    head = lock_head()
+    blind_index = ContactPoint.index_for(kind, normalised)
+    record, _created = SuppressedIdentifier.objects.get_or_create(
+        blind_index=blind_index,
+        reason=reason,
+        defaults={"kind": kind, "review_pending": review_pending},
+    )
+    contactability_refresh(
+        head=head,
+        blind_indexes={blind_index},
+        known_identifiers={blind_index: normalised},
+    )
+    return record

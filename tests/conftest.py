@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import TransactionTestCase
+
+from consent import messaging
+from consent.ledger import Actor
+from consent.models import Channel, Customer, NoticeVersion, Topic
+from consent.signals import suspend_append_only_guard
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    settings.MESSAGE_SENDER = "locmem"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.LANGUAGE_CODE = "en"
+    messaging.outbox.clear()
+    yield
+    messaging.outbox.clear()
+
+
+def _flush_through_append_only_guard(original):
+    """Transactional tests end with a flush, which SQLite runs as DELETE FROM; the
+    append-only triggers would refuse it. PostgreSQL truncates and needs nothing."""
+
+    def teardown(self):
+        with suspend_append_only_guard():
+            return original(self)
+
+    return teardown
+
+
+TransactionTestCase._fixture_teardown = _flush_through_append_only_guard(
+    TransactionTestCase._fixture_teardown
+)
+
+
+@pytest.fixture
+def tamper(db):
+    """Run raw SQL against append-only tables, as an attacker with DB access would."""
+
+    def run(sql: str, params=()):
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL session_replication_role = replica")
+                cursor.execute(sql, params)
+                cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+            else:
+                with suspend_append_only_guard():
+                    cursor.execute(sql, params)
+
+    return run
+
+
+@pytest.fixture
+def outbox():
+    return messaging.outbox
+
+
+@pytest.fixture
+def sms(db) -> Channel:
+    return Channel.objects.get(code="sms")
+
+
+@pytest.fixture
+def email_channel(db) -> Channel:
+    return Channel.objects.get(code="email")
+
+
+@pytest.fixture
+def credit_card(db) -> Topic:
+    return Topic.objects.get(code="credit_card")
+
+
+@pytest.fixture
+def personal_loan(db) -> Topic:
+    return Topic.objects.get(code="personal_loan")
+
+
+@pytest.fixture
+def notice_en(db) -> NoticeVersion:
+    return NoticeVersion.objects.get(code="marketing", version=1, language="en")
+
+
+@pytest.fixture
+def customer(db) -> Customer:
+    from tests.factories import CustomerFactory
+
+    return CustomerFactory()
+
+
+@pytest.fixture
+def customer_actor(customer) -> Actor:
+    return Actor.customer(customer)
+
+
+@pytest.fixture
+def phone_point(customer):
+    from tests.factories import add_phone
+
+    return add_phone(customer, "13800138000")
