@@ -545,3 +545,171 @@ class SuppressionChange(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.channel_id}"
+
+
+# --- sending systems (suppression sync API) -------------------------------------------
+
+
+class ApiClient(models.Model):
+    """A sending system (SMS gateway, e-mail platform, app push, dialer) using the API."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    channels = models.ManyToManyField(
+        Channel, verbose_name=_("channels it may read"), related_name="api_clients"
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    hmac_key_encrypted = models.TextField(
+        _("HMAC key (encrypted)"),
+        editable=False,
+        help_text=_("The client's own key for identifier_format=hmac."),
+    )
+    rate_per_minute = models.PositiveIntegerField(_("requests per minute"), default=600)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def hmac_key(self) -> bytes:
+        import base64
+
+        return base64.urlsafe_b64decode(crypto.decrypt(self.hmac_key_encrypted))
+
+
+class ApiKey(models.Model):
+    """One key of a client, stored as a SHA-256 hash; the clear key is shown once."""
+
+    client = models.ForeignKey(
+        ApiClient, verbose_name=_("client"), on_delete=models.CASCADE, related_name="keys"
+    )
+    prefix = models.CharField(_("prefix"), max_length=12, db_index=True)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(
+        _("expires"), null=True, blank=True, help_text=_("Set when a key is rotated out.")
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("client", "-created_at")
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.prefix}…"
+
+
+class InboundEvent(models.Model):
+    """An event a sending system pushed, kept once per (client, event id) so a repeat
+    returns the first result and changes nothing."""
+
+    class Type(models.TextChoices):
+        SMS_REPLY = "sms_reply", _("SMS reply")
+        EMAIL_UNSUBSCRIBE = "email_unsubscribe", _("E-mail unsubscribe")
+        BOUNCE = "bounce", _("Bounce")
+        SPAM_COMPLAINT = "spam_complaint", _("Spam complaint")
+        SENT = "sent", _("Sent")
+
+    client = models.ForeignKey(
+        ApiClient, verbose_name=_("client"), on_delete=models.PROTECT, related_name="events"
+    )
+    event_id = models.CharField(_("sender's event id"), max_length=100)
+    type = models.CharField(_("type"), max_length=20, choices=Type.choices)
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+    )
+    blind_index = models.CharField(_("identifier (blind index)"), max_length=64)
+    topic = models.ForeignKey(
+        Topic,
+        verbose_name=_("topic"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    occurred_at = models.DateTimeField(_("occurred"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    effect = models.CharField(_("effect"), max_length=20, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    needs_review = models.BooleanField(_("needs review"), default=False)
+
+    class Meta:
+        ordering = ("-received_at",)
+        verbose_name = _("inbound event")
+        verbose_name_plural = _("inbound events")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("client", "event_id"), name="inbound_event_idempotency"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.type} {self.event_id}"
+
+
+class SendRecord(models.Model):
+    """A marketing send reported by a sending system, kept only for the frequency
+    window (purged by a periodic task)."""
+
+    blind_index = models.CharField(_("identifier (blind index)"), max_length=64)
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+    )
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("topic"), on_delete=models.PROTECT, related_name="+"
+    )
+    client = models.ForeignKey(
+        ApiClient, verbose_name=_("client"), on_delete=models.PROTECT, related_name="+"
+    )
+    sent_at = models.DateTimeField(_("sent"))
+
+    class Meta:
+        verbose_name = _("send record")
+        verbose_name_plural = _("send records")
+        indexes = [
+            models.Index(fields=("channel", "blind_index", "sent_at"), name="send_record_window")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class Violation(models.Model):
+    """A send to a key that was not permitted at that moment (after a withdrawal, to a
+    not-me number, in a care pause or quiet hours)."""
+
+    client = models.ForeignKey(
+        ApiClient, verbose_name=_("sender"), on_delete=models.PROTECT, related_name="+"
+    )
+    event = models.OneToOneField(
+        InboundEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+    )
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("topic"), on_delete=models.PROTECT, related_name="+"
+    )
+    blind_index = models.CharField(_("identifier (blind index)"), max_length=64)
+    reasons = models.JSONField(_("reasons"), default=list)
+    sent_at = models.DateTimeField(_("sent"))
+    withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
+    delay = models.DurationField(
+        _("sent after withdrawal by"), null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        ordering = ("-sent_at",)
+        verbose_name = _("violation")
+        verbose_name_plural = _("violations")
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.channel_id} {self.sent_at:%Y-%m-%d %H:%M}"
