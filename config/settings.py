@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "consent",
+    "consent.backoffice",
     "preferences",
     "complaints",
 ]

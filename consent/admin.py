@@ -1,0 +1,1 @@
+# Admin registrations for the consent core are being written.
