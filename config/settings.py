@@ -225,6 +225,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = "Consent Centre"
 
@@ -257,6 +258,14 @@ CELERY_TIMEZONE = "UTC"
 # them to MESSAGE_FILE_DIR, "locmem" keeps them in memory (tests).
 MESSAGE_SENDER = env.str("MESSAGE_SENDER", default="console")
 MESSAGE_FILE_DIR = env.path("MESSAGE_FILE_DIR", default=VAR_DIR / "messages")
+
+# Complaint time limits: "cn" (default), "uk" or "us" (complaints/deadlines.py).
+# Holidays / extra working days as ISO dates; empty uses the policy's own calendar.
+COMPLAINT_DEADLINE_POLICY = env.str("COMPLAINT_DEADLINE_POLICY", default="cn")
+COMPLAINT_HOLIDAYS = env.list("COMPLAINT_HOLIDAYS", default=[])
+COMPLAINT_EXTRA_WORKDAYS = env.list("COMPLAINT_EXTRA_WORKDAYS", default=[])
+# Customers complaining about one matter that make it a major complaint.
+COMPLAINT_MAJOR_THRESHOLD = env.int("COMPLAINT_MAJOR_THRESHOLD", default=20)
 
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"

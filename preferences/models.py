@@ -147,3 +147,178 @@ class CarePause(models.Model):
     @property
     def holds_collections(self) -> bool:
         return self.scope == self.Scope.MARKETING_COLLECTIONS
+
+
+class OneTimeCode(models.Model):
+    """A 6-digit code sent to an address to prove the holder has it.
+
+    Only a keyed hash of the code is stored; a code is valid for ten minutes and is
+    used at most once. The address itself is kept as its blind index only.
+    """
+
+    class Purpose(models.TextChoices):
+        SIGN_IN = "sign_in", _("Sign in")
+        VERIFY_CONTACT = "verify_contact", _("Verify a contact point")
+        NOT_ME = "not_me", _("Not me")
+
+    purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
+    blind_index = models.CharField(_("identifier (blind index)"), max_length=64)
+    contact_point = models.ForeignKey(
+        "consent.ContactPoint",
+        verbose_name=_("contact point"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    code_hash = models.CharField(_("code hash"), max_length=64)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        indexes = [
+            models.Index(fields=("blind_index", "purpose"), name="one_time_code_lookup")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.blind_index[:12]}…"
+
+
+class ErasureRequest(models.Model):
+    """A customer's request to delete their personal data (PIPL art. 47).
+
+    Staff carry it out (legal retention may apply first); the refusal to be contacted
+    survives as a keyed hash of each identifier.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for staff")
+        DONE = "done", _("Carried out")
+        REJECTED = "rejected", _("Declined (legal retention)")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="erasure_requests",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    processed_by = models.CharField(_("processed by"), max_length=150, blank=True)
+    staff_note = models.CharField(_("staff note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("-requested_at",)
+        verbose_name = _("erasure request")
+        verbose_name_plural = _("erasure requests")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.requested_at:%Y-%m-%d}"
+
+
+class NotMeReport(models.Model):
+    """Someone proved they hold an address and said messages to it are not for them.
+
+    The address is already suppressed when this row exists; staff review whether
+    the customer record needs correcting.
+    """
+
+    kind = models.CharField(_("kind"), max_length=10)
+    blind_index = models.CharField(_("identifier (blind index)"), max_length=64)
+    masked = models.CharField(_("address (masked)"), max_length=64)
+    contact_points = models.PositiveSmallIntegerField(_("contact points marked"))
+    reported_at = models.DateTimeField(_("reported"), default=timezone.now)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    reviewed_by = models.CharField(_("reviewed by"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ("-reported_at",)
+        verbose_name = _("not-me report")
+        verbose_name_plural = _("not-me reports")
+
+    def __str__(self) -> str:
+        return f"{self.masked} {self.reported_at:%Y-%m-%d}"
+
+
+class NextOfKinReport(models.Model):
+    """A relative's report that a customer has died, waiting for staff confirmation."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for staff")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Not confirmed")
+
+    class Relationship(models.TextChoices):
+        SPOUSE = "spouse", _("Spouse or partner")
+        CHILD = "child", _("Child")
+        PARENT = "parent", _("Parent")
+        SIBLING = "sibling", _("Brother or sister")
+        EXECUTOR = "executor", _("Executor or legal representative")
+        OTHER = "other", _("Other")
+
+    customer_ref = models.CharField(
+        _("customer reference given"), max_length=64, blank=True
+    )
+    identifier_index = models.CharField(
+        _("deceased's phone or e-mail (blind index)"), max_length=64, blank=True
+    )
+    identifier_masked = models.CharField(_("phone or e-mail (masked)"), max_length=64,
+                                         blank=True)
+    deceased_name_encrypted = models.TextField(_("deceased's name (encrypted)"))
+    reporter_name_encrypted = models.TextField(_("reporter's name (encrypted)"))
+    reporter_contact_encrypted = models.TextField(_("reporter's contact (encrypted)"))
+    relationship = models.CharField(
+        _("relationship"), max_length=10, choices=Relationship.choices
+    )
+    document_reference_encrypted = models.TextField(_("document reference (encrypted)"))
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("matched customer"),
+        on_delete=models.PROTECT,
+        related_name="next_of_kin_reports",
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    reported_at = models.DateTimeField(_("reported"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    processed_by = models.CharField(_("processed by"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ("-reported_at",)
+        verbose_name = _("next-of-kin report")
+        verbose_name_plural = _("next-of-kin reports")
+
+    def __str__(self) -> str:
+        return f"{self.reported_at:%Y-%m-%d} {self.get_status_display()}"
+
+    @staticmethod
+    def _clear(value: str) -> str:
+        from consent import crypto
+
+        return crypto.decrypt(value) if value else ""
+
+    @property
+    def deceased_name(self) -> str:
+        return self._clear(self.deceased_name_encrypted)
+
+    @property
+    def reporter_name(self) -> str:
+        return self._clear(self.reporter_name_encrypted)
+
+    @property
+    def reporter_contact(self) -> str:
+        return self._clear(self.reporter_contact_encrypted)
+
+    @property
+    def document_reference(self) -> str:
+        return self._clear(self.document_reference_encrypted)

@@ -1,0 +1,231 @@
+"""Deadline policies: when a complaint must be acknowledged, answered and decided.
+
+One product serves several regulators, so the rules are data chosen by the
+``COMPLAINT_DEADLINE_POLICY`` setting (``cn`` by default, ``uk``, ``us``). A policy
+is stored on each complaint at intake, so changing the setting later does not move
+the deadlines of complaints already received.
+
+Days are counted from the day after receipt (a complaint received at 23:50 does not
+lose a day). A deadline ends at the end of its day in the site's time zone. Business
+days skip weekends and the holidays of the configured calendar; extra working days
+(China's make-up Saturdays and Sundays) count as business days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+# Shipped defaults for 2025-2026; deployments keep them current through
+# COMPLAINT_HOLIDAYS / COMPLAINT_EXTRA_WORKDAYS.
+_CN_HOLIDAYS = (
+    "2025-01-01 2025-01-28 2025-01-29 2025-01-30 2025-01-31 2025-02-01 2025-02-02 "
+    "2025-02-03 2025-02-04 2025-04-04 2025-04-05 2025-04-06 2025-05-01 2025-05-02 "
+    "2025-05-03 2025-05-04 2025-05-05 2025-05-31 2025-06-01 2025-06-02 2025-10-01 "
+    "2025-10-02 2025-10-03 2025-10-04 2025-10-05 2025-10-06 2025-10-07 2025-10-08 "
+    "2026-01-01 2026-01-02 2026-01-03 2026-02-15 2026-02-16 2026-02-17 2026-02-18 "
+    "2026-02-19 2026-02-20 2026-02-21 2026-02-22 2026-02-23 2026-04-04 2026-04-05 "
+    "2026-04-06 2026-05-01 2026-05-02 2026-05-03 2026-05-04 2026-05-05 2026-06-19 "
+    "2026-06-20 2026-06-21 2026-09-25 2026-09-26 2026-09-27 2026-10-01 2026-10-02 "
+    "2026-10-03 2026-10-04 2026-10-05 2026-10-06 2026-10-07"
+)
+_CN_WORKDAYS = (
+    "2025-01-26 2025-02-08 2025-04-27 2025-09-28 2025-10-11 "
+    "2026-01-04 2026-02-14 2026-02-28 2026-05-09 2026-09-20 2026-10-10"
+)
+_UK_HOLIDAYS = (
+    "2025-01-01 2025-04-18 2025-04-21 2025-05-05 2025-05-26 2025-08-25 2025-12-25 "
+    "2025-12-26 2026-01-01 2026-04-03 2026-04-06 2026-05-04 2026-05-25 2026-08-31 "
+    "2026-12-25 2026-12-28"
+)
+_US_HOLIDAYS = (
+    "2025-01-01 2025-01-20 2025-02-17 2025-05-26 2025-06-19 2025-07-04 2025-09-01 "
+    "2025-10-13 2025-11-11 2025-11-27 2025-12-25 2026-01-01 2026-01-19 2026-02-16 "
+    "2026-05-25 2026-06-19 2026-07-03 2026-09-07 2026-10-12 2026-11-11 2026-11-26 "
+    "2026-12-25"
+)
+
+
+def _dates(text) -> frozenset[date]:
+    items = text.split() if isinstance(text, str) else text
+    return frozenset(date.fromisoformat(str(item).strip()) for item in items if item)
+
+
+@dataclass(frozen=True)
+class HolidayCalendar:
+    """Which days are business days."""
+
+    holidays: frozenset[date] = frozenset()
+    extra_workdays: frozenset[date] = frozenset()
+
+    def is_business_day(self, day: date) -> bool:
+        if day in self.extra_workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+    def add_business_days(self, day: date, count: int) -> date:
+        while count > 0:
+            day += timedelta(days=1)
+            if self.is_business_day(day):
+                count -= 1
+        return day
+
+    def roll_forward(self, day: date) -> date:
+        while not self.is_business_day(day):
+            day += timedelta(days=1)
+        return day
+
+
+@dataclass(frozen=True)
+class ExtensionStep:
+    days: int
+    needs_supervisor: bool
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """The time limits of one regulator. Day counts run from the day after receipt."""
+
+    code: str
+    name: str
+    final_days: int
+    calendar: HolidayCalendar = field(default_factory=HolidayCalendar)
+    final_in_business_days: bool = False
+    roll_to_business_day: bool = False
+    first_response_days: int | None = None
+    first_response_in_business_days: bool = False
+    extension_steps: tuple[ExtensionStep, ...] = ()
+    ack_days: int = 0
+    review_window_days: int = 30
+    review_days: int = 30
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(settings.TIME_ZONE)
+
+    def _local_date(self, when: datetime) -> date:
+        return when.astimezone(self.tz).date()
+
+    def _end_of(self, day: date) -> datetime:
+        return datetime.combine(day, time(23, 59, 59), tzinfo=self.tz)
+
+    def _after(self, start: datetime, days: int, business: bool) -> datetime:
+        day = self._local_date(start)
+        if business:
+            day = self.calendar.add_business_days(day, days)
+        else:
+            day = day + timedelta(days=days)
+            if self.roll_to_business_day:
+                day = self.calendar.roll_forward(day)
+        return self._end_of(day)
+
+    def ack_due(self, received_at: datetime) -> datetime:
+        """Same day by default: a product promise, not a legal limit."""
+        return self._after(received_at, self.ack_days, business=False)
+
+    def first_response_due(self, received_at: datetime) -> datetime | None:
+        if self.first_response_days is None:
+            return None
+        return self._after(
+            received_at,
+            self.first_response_days,
+            business=self.first_response_in_business_days,
+        )
+
+    def days_for_step(self, step: int) -> int:
+        if step == 0:
+            return self.final_days
+        return self.extension_steps[step - 1].days
+
+    def due(
+        self,
+        clock_started_at: datetime,
+        *,
+        extension_step: int = 0,
+        paused: timedelta = timedelta(0),
+    ) -> datetime:
+        """The decision deadline; time paused (with the customer told) is added."""
+        base = self._after(
+            clock_started_at,
+            self.days_for_step(extension_step),
+            business=self.final_in_business_days,
+        )
+        return base + paused
+
+    def next_extension(self, current_step: int) -> ExtensionStep | None:
+        if current_step >= len(self.extension_steps):
+            return None
+        return self.extension_steps[current_step]
+
+    def review_due(self, requested_at: datetime) -> datetime:
+        return self._after(requested_at, self.review_days, business=False)
+
+    def review_window_ends(self, decided_at: datetime) -> datetime:
+        return self._after(decided_at, self.review_window_days, business=False)
+
+
+def _calendar(holidays: str, workdays: str = "") -> HolidayCalendar:
+    """The configured calendar, or the policy's shipped one when none is set."""
+    configured = getattr(settings, "COMPLAINT_HOLIDAYS", None)
+    extra = getattr(settings, "COMPLAINT_EXTRA_WORKDAYS", None)
+    return HolidayCalendar(
+        holidays=_dates(configured) if configured else _dates(holidays),
+        extra_workdays=_dates(extra) if extra else _dates(workdays),
+    )
+
+
+def _cn() -> DeadlinePolicy:
+    # 2020 banking and insurance complaint rules: 15 days, extension to 30 for a
+    # complex case, to 60 for an especially complex one (supervisor and notice); a
+    # period whose last day is a rest day ends on the next working day (Civil Code
+    # art. 203).
+    return DeadlinePolicy(
+        code="cn",
+        name=str(_("China (NFRA 2020 complaint rules)")),
+        final_days=15,
+        roll_to_business_day=True,
+        calendar=_calendar(_CN_HOLIDAYS, _CN_WORKDAYS),
+        extension_steps=(ExtensionStep(30, False), ExtensionStep(60, True)),
+    )
+
+
+def _uk() -> DeadlinePolicy:
+    # FCA DISP 1.5/1.6: summary resolution by the end of the third business day after
+    # receipt, final response within eight weeks.
+    return DeadlinePolicy(
+        code="uk",
+        name=str(_("United Kingdom (FCA DISP)")),
+        final_days=56,
+        first_response_days=3,
+        first_response_in_business_days=True,
+        calendar=_calendar(_UK_HOLIDAYS),
+    )
+
+
+def _us() -> DeadlinePolicy:
+    # CFPB: respond within 15 days, final response within 60 days; a deadline on a
+    # weekend or federal holiday moves to the next business day.
+    return DeadlinePolicy(
+        code="us",
+        name=str(_("United States (CFPB)")),
+        final_days=60,
+        first_response_days=15,
+        roll_to_business_day=True,
+        calendar=_calendar(_US_HOLIDAYS),
+    )
+
+
+POLICIES = {"cn": _cn, "uk": _uk, "us": _us}
+
+
+def get_policy(code: str | None = None) -> DeadlinePolicy:
+    """The named policy, or the configured one."""
+    code = code or getattr(settings, "COMPLAINT_DEADLINE_POLICY", "cn")
+    try:
+        return POLICIES[code]()
+    except KeyError:
+        raise ValueError(f"Unknown complaint deadline policy {code!r}") from None

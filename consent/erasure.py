@@ -1,0 +1,68 @@
+"""Erasure of a customer's personal data (PIPL art. 47) that keeps their refusal.
+
+Addresses, name and preference data go; each identifier stays as a keyed hash
+(``SuppressedIdentifier``, reason ``erased``) so a later import or check still finds
+it suppressed. The ledger keeps its rows: they hold ids and evidence, not addresses.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from consent.errors import ApplicationError
+from consent.ledger import Actor, lock_head
+from consent.models import (
+    Contactability,
+    ContactPoint,
+    Customer,
+    SuppressedIdentifier,
+    SuppressionChange,
+)
+from consent.services import contactability_refresh
+
+MSG_ALREADY_ERASED = _("This customer's data was already erased.")
+
+
+@transaction.atomic
+def customer_erase(*, customer: Customer, actor: Actor) -> list[SuppressionChange]:
+    """Erase the customer's personal data; return the final feed rows written."""
+    from preferences.models import CarePause, FrequencyCap, OneTimeCode, Preference
+
+    head = lock_head()
+    customer.refresh_from_db()
+    if customer.status == Customer.Status.ERASED:
+        raise ApplicationError(MSG_ALREADY_ERASED, code="already_erased")
+    now = timezone.now()
+    points = list(ContactPoint.objects.filter(customer=customer))
+    indexes = {cp.blind_index for cp in points}
+    for cp in points:
+        SuppressedIdentifier.objects.get_or_create(
+            blind_index=cp.blind_index,
+            reason=SuppressedIdentifier.Reason.ERASED,
+            defaults={"kind": cp.kind},
+        )
+    ContactPoint.objects.filter(customer=customer).update(
+        address_encrypted="", removed_at=now
+    )
+    OneTimeCode.objects.filter(contact_point__customer=customer).delete()
+    CarePause.objects.filter(customer=customer).delete()
+    FrequencyCap.objects.filter(customer=customer).delete()
+    Preference.objects.filter(customer=customer).delete()
+    customer.display_name_encrypted = ""
+    customer.status = Customer.Status.ERASED
+    customer.erased_at = now
+    customer.save(update_fields=["display_name_encrypted", "status", "erased_at"])
+
+    changes = contactability_refresh(head=head, blind_indexes=indexes, now=now)
+    # Keys nobody else still holds keep only their blind index from now on.
+    still_held = set(
+        ContactPoint.objects.filter(
+            blind_index__in=indexes, removed_at__isnull=True
+        ).values_list("blind_index", flat=True)
+    )
+    Contactability.objects.filter(blind_index__in=indexes - still_held).update(
+        identifier=""
+    )
+    return changes
