@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from consent.errors import ApplicationError
-from consent.ledger import Actor, lock_head
+from consent.ledger import lock_head
 from consent.models import (
     Contactability,
     ContactPoint,
@@ -26,7 +26,7 @@ MSG_ALREADY_ERASED = _("This customer's data was already erased.")
 
 
 @transaction.atomic
-def customer_erase(*, customer: Customer, actor: Actor) -> list[SuppressionChange]:
+def customer_erase(*, customer: Customer) -> list[SuppressionChange]:
     """Erase the customer's personal data; return the final feed rows written."""
     from preferences.models import CarePause, FrequencyCap, OneTimeCode, Preference
 
