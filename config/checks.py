@@ -22,6 +22,8 @@ def secrets_check(app_configs, **kwargs) -> list[Error]:
             )
         if len(settings.BLIND_INDEX_KEY) < 32:
             errors.append(
-                Error("BLIND_INDEX_KEY must be at least 32 characters.", id="config.E003")
+                Error(
+                    "BLIND_INDEX_KEY must be at least 32 characters.", id="config.E003"
+                )
             )
     return errors

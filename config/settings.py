@@ -67,7 +67,8 @@ if PRODUCTION and not (SECRET_KEY and FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY)
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(
-        "APP_ENV=production needs SECRET_KEY, FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY."
+        "APP_ENV=production needs SECRET_KEY, FIELD_ENCRYPTION_KEYS and "
+        "BLIND_INDEX_KEY."
     )
 
 INSTALLED_APPS = [
@@ -145,18 +146,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {
-    "default": env.dj_cache_url("CACHE_URL", default="locmem://")
-}
+CACHES = {"default": env.dj_cache_url("CACHE_URL", default="locmem://")}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "UserAttributeSimilarityValidator"
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -275,7 +279,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="consent-centre@local
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

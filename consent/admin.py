@@ -36,7 +36,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
-    list_display = ("code", "name_en", "name_zh", "address_kind", "position", "is_active")
+    list_display = (
+        "code",
+        "name_en",
+        "name_zh",
+        "address_kind",
+        "position",
+        "is_active",
+    )
     list_editable = ("position", "is_active")
     readonly_fields = ("code", "address_kind")
 
@@ -46,7 +53,14 @@ class ChannelAdmin(admin.ModelAdmin):
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
-    list_display = ("code", "name_en", "name_zh", "kind", "held_by_care_pause", "is_active")
+    list_display = (
+        "code",
+        "name_en",
+        "name_zh",
+        "kind",
+        "held_by_care_pause",
+        "is_active",
+    )
     list_filter = ("kind", "is_active")
 
     def get_readonly_fields(self, request, obj=None):
@@ -59,7 +73,14 @@ class TopicAdmin(admin.ModelAdmin):
 
 @admin.register(NoticeVersion)
 class NoticeVersionAdmin(admin.ModelAdmin):
-    list_display = ("code", "version", "language", "title", "effective_from", "short_hash")
+    list_display = (
+        "code",
+        "version",
+        "language",
+        "title",
+        "effective_from",
+        "short_hash",
+    )
     list_filter = ("code", "language")
     readonly_fields = ("sha256", "created_at")
 
@@ -124,8 +145,15 @@ class ContactPointAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "status")
     list_select_related = ("customer",)
     search_fields = ("customer__external_ref",)
-    fields = ("customer", "kind", "masked", "status", "verified_at", "created_at",
-              "removed_at")
+    fields = (
+        "customer",
+        "kind",
+        "masked",
+        "status",
+        "verified_at",
+        "created_at",
+        "removed_at",
+    )
     readonly_fields = fields
 
     @admin.display(description=_("address"))
@@ -135,15 +163,37 @@ class ContactPointAdmin(ReadOnlyAdmin):
 
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(ReadOnlyAdmin):
-    list_display = ("seq", "occurred_at", "customer", "action", "channel", "topic",
-                    "source", "actor", "short_hash")
+    list_display = (
+        "seq",
+        "occurred_at",
+        "customer",
+        "action",
+        "channel",
+        "topic",
+        "source",
+        "actor",
+        "short_hash",
+    )
     list_filter = ("action", "source", "channel", "topic")
     list_select_related = ("customer", "channel", "topic")
     search_fields = ("customer__external_ref", "actor")
     date_hierarchy = "occurred_at"
-    fields = ("seq", "customer", "contact_point", "channel", "topic", "action", "source",
-              "actor", "notice_version", "evidence", "occurred_at", "recorded_at",
-              "prev_hash", "hash")
+    fields = (
+        "seq",
+        "customer",
+        "contact_point",
+        "channel",
+        "topic",
+        "action",
+        "source",
+        "actor",
+        "notice_version",
+        "evidence",
+        "occurred_at",
+        "recorded_at",
+        "prev_hash",
+        "hash",
+    )
     readonly_fields = fields
 
     @admin.display(description=_("hash"))
@@ -168,8 +218,17 @@ class OptOutAdmin(ReadOnlyAdmin):
 
 @admin.register(Contactability)
 class ContactabilityAdmin(ReadOnlyAdmin):
-    list_display = ("key", "channel", "suppressed", "permitted_topics", "reasons",
-                    "paused_until", "personalisation", "seq", "updated_at")
+    list_display = (
+        "key",
+        "channel",
+        "suppressed",
+        "permitted_topics",
+        "reasons",
+        "paused_until",
+        "personalisation",
+        "seq",
+        "updated_at",
+    )
     list_filter = ("channel", "suppressed", "personalisation")
     list_select_related = ("channel",)
     exclude = ("identifier",)
@@ -181,8 +240,16 @@ class ContactabilityAdmin(ReadOnlyAdmin):
 
 @admin.register(SuppressionChange)
 class SuppressionChangeAdmin(ReadOnlyAdmin):
-    list_display = ("seq", "created_at", "channel", "key_index", "suppressed",
-                    "permitted_topics", "reasons", "personalisation")
+    list_display = (
+        "seq",
+        "created_at",
+        "channel",
+        "key_index",
+        "suppressed",
+        "permitted_topics",
+        "reasons",
+        "personalisation",
+    )
     list_filter = ("channel", "suppressed")
     list_select_related = ("channel", "key")
 

@@ -23,8 +23,15 @@ class Reason:
     COMPLAINT = "complaint"
 
     ALL = (
-        NO_CONSENT, WITHDRAWN, OPT_OUT_ALL, NOT_ME, INVALID,
-        CARE_PAUSE, QUIET_HOURS, FREQUENCY_CAP, COMPLAINT,
+        NO_CONSENT,
+        WITHDRAWN,
+        OPT_OUT_ALL,
+        NOT_ME,
+        INVALID,
+        CARE_PAUSE,
+        QUIET_HOURS,
+        FREQUENCY_CAP,
+        COMPLAINT,
     )
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 
 class ApplicationError(Exception):
-    """A request that is well-formed but not allowed by a rule (message is safe to show)."""
+    """A well-formed request that a rule refuses (the message is safe to show)."""
 
-    def __init__(self, message, *, code: str = "not_allowed", extra: dict | None = None):
+    def __init__(
+        self, message, *, code: str = "not_allowed", extra: dict | None = None
+    ):
         super().__init__(str(message))
         self.message = message
         self.code = code

@@ -67,7 +67,11 @@ class Evidence:
         )
 
     def as_dict(self) -> dict[str, str]:
-        data = {"ip": self.ip, "user_agent": self.user_agent, "request_id": self.request_id}
+        data = {
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "request_id": self.request_id,
+        }
         data.update(dict(self.extra))
         return {k: v for k, v in data.items() if v}
 
@@ -95,7 +99,9 @@ def canonical_payload(event: ConsentEvent) -> dict:
 
 
 def row_hash(prev_hash: str, payload: dict) -> str:
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    body = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 

@@ -35,7 +35,9 @@ class UnsubscribeTarget:
 
 def unsubscribe_token(*, customer: Customer, channel: Channel, topic: Topic) -> str:
     return signing.dumps(
-        {"c": customer.pk, "ch": channel.code, "t": topic.code}, salt=SALT, compress=True
+        {"c": customer.pk, "ch": channel.code, "t": topic.code},
+        salt=SALT,
+        compress=True,
     )
 
 

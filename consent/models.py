@@ -120,7 +120,9 @@ class NoticeVersion(models.Model):
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
-            raise AppendOnlyError("A notice version is never edited; publish a new one.")
+            raise AppendOnlyError(
+                "A notice version is never edited; publish a new one."
+            )
         self.sha256 = hashlib.sha256(self.text.encode()).hexdigest()
         super().save(*args, **kwargs)
 
@@ -215,7 +217,8 @@ class ContactPoint(models.Model):
         verbose_name_plural = _("contact points")
         constraints = [
             models.UniqueConstraint(
-                fields=("customer", "blind_index"), name="contact_point_unique_per_customer"
+                fields=("customer", "blind_index"),
+                name="contact_point_unique_per_customer",
             )
         ]
 
@@ -359,7 +362,9 @@ class ConsentEvent(AppendOnlyModel):
         ordering = ("seq",)
         verbose_name = _("consent event")
         verbose_name_plural = _("consent ledger")
-        indexes = [models.Index(fields=("customer", "seq"), name="consent_event_customer")]
+        indexes = [
+            models.Index(fields=("customer", "seq"), name="consent_event_customer")
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.customer_id}"
@@ -454,7 +459,10 @@ class OptOut(models.Model):
         primary_key=True,
     )
     event = models.ForeignKey(
-        ConsentEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="+"
+        ConsentEvent,
+        verbose_name=_("event"),
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     since = models.DateTimeField(_("since"))
 
@@ -491,7 +499,9 @@ class Contactability(models.Model):
     )
     paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
     quiet_hours = models.JSONField(_("quiet hours"), null=True, blank=True)
-    max_per_week = models.PositiveIntegerField(_("max per 7 days"), null=True, blank=True)
+    max_per_week = models.PositiveIntegerField(
+        _("max per 7 days"), null=True, blank=True
+    )
     personalisation = models.BooleanField(_("personalisation allowed"), default=True)
     seq = models.BigIntegerField(_("feed sequence"))
     updated_at = models.DateTimeField(_("updated"))
@@ -533,7 +543,9 @@ class SuppressionChange(AppendOnlyModel):
     topic_reasons = models.JSONField(_("reasons per topic"), default=dict)
     paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
     quiet_hours = models.JSONField(_("quiet hours"), null=True, blank=True)
-    max_per_week = models.PositiveIntegerField(_("max per 7 days"), null=True, blank=True)
+    max_per_week = models.PositiveIntegerField(
+        _("max per 7 days"), null=True, blank=True
+    )
     personalisation = models.BooleanField(_("personalisation allowed"), default=True)
     created_at = models.DateTimeField(_("created"))
 
@@ -541,7 +553,9 @@ class SuppressionChange(AppendOnlyModel):
         ordering = ("seq",)
         verbose_name = _("suppression change")
         verbose_name_plural = _("suppression feed")
-        indexes = [models.Index(fields=("channel", "seq"), name="suppression_change_channel")]
+        indexes = [
+            models.Index(fields=("channel", "seq"), name="suppression_change_channel")
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.channel_id}"
@@ -551,7 +565,7 @@ class SuppressionChange(AppendOnlyModel):
 
 
 class ApiClient(models.Model):
-    """A sending system (SMS gateway, e-mail platform, app push, dialer) using the API."""
+    """A sending system (SMS gateway, e-mail platform, push, dialer) using the API."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     channels = models.ManyToManyField(
@@ -585,13 +599,19 @@ class ApiKey(models.Model):
     """One key of a client, stored as a SHA-256 hash; the clear key is shown once."""
 
     client = models.ForeignKey(
-        ApiClient, verbose_name=_("client"), on_delete=models.CASCADE, related_name="keys"
+        ApiClient,
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="keys",
     )
     prefix = models.CharField(_("prefix"), max_length=12, db_index=True)
     key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     expires_at = models.DateTimeField(
-        _("expires"), null=True, blank=True, help_text=_("Set when a key is rotated out.")
+        _("expires"),
+        null=True,
+        blank=True,
+        help_text=_("Set when a key is rotated out."),
     )
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
@@ -617,7 +637,10 @@ class InboundEvent(models.Model):
         SENT = "sent", _("Sent")
 
     client = models.ForeignKey(
-        ApiClient, verbose_name=_("client"), on_delete=models.PROTECT, related_name="events"
+        ApiClient,
+        verbose_name=_("client"),
+        on_delete=models.PROTECT,
+        related_name="events",
     )
     event_id = models.CharField(_("sender's event id"), max_length=100)
     type = models.CharField(_("type"), max_length=20, choices=Type.choices)
@@ -674,7 +697,9 @@ class SendRecord(models.Model):
         verbose_name = _("send record")
         verbose_name_plural = _("send records")
         indexes = [
-            models.Index(fields=("channel", "blind_index", "sent_at"), name="send_record_window")
+            models.Index(
+                fields=("channel", "blind_index", "sent_at"), name="send_record_window"
+            )
         ]
 
     def __str__(self) -> str:
@@ -689,7 +714,10 @@ class Violation(models.Model):
         ApiClient, verbose_name=_("sender"), on_delete=models.PROTECT, related_name="+"
     )
     event = models.OneToOneField(
-        InboundEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="+"
+        InboundEvent,
+        verbose_name=_("event"),
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     channel = models.ForeignKey(
         Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
@@ -701,9 +729,7 @@ class Violation(models.Model):
     reasons = models.JSONField(_("reasons"), default=list)
     sent_at = models.DateTimeField(_("sent"))
     withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
-    delay = models.DurationField(
-        _("sent after withdrawal by"), null=True, blank=True
-    )
+    delay = models.DurationField(_("sent after withdrawal by"), null=True, blank=True)
     created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
 
     class Meta:

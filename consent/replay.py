@@ -74,8 +74,15 @@ def stored_projection() -> Projection:
 def ledger_projection() -> Projection:
     events = (
         ConsentEvent.objects.order_by("seq")
-        .only("pk", "customer_id", "channel_id", "topic_id", "action", "source",
-              "recorded_at")
+        .only(
+            "pk",
+            "customer_id",
+            "channel_id",
+            "topic_id",
+            "action",
+            "source",
+            "recorded_at",
+        )
         .iterator(chunk_size=5000)
     )
     return replay(events)
@@ -86,14 +93,17 @@ def differences(expected: Projection, actual: Projection) -> list[str]:
     for key in sorted(expected.states.keys() | actual.states.keys()):
         want, have = expected.states.get(key), actual.states.get(key)
         if want != have:
-            lines.append(f"consent state customer={key[0]} channel={key[1]} "
-                         f"topic={key[2]}: ledger says {want}, table has {have}")
+            lines.append(
+                f"consent state customer={key[0]} channel={key[1]} "
+                f"topic={key[2]}: ledger says {want}, table has {have}"
+            )
     for customer_id in sorted(expected.opt_outs.keys() | actual.opt_outs.keys()):
         want = expected.opt_outs.get(customer_id)
         have = actual.opt_outs.get(customer_id)
         if want != have:
-            lines.append(f"opt-out customer={customer_id}: ledger says {want}, "
-                         f"table has {have}")
+            lines.append(
+                f"opt-out customer={customer_id}: ledger says {want}, table has {have}"
+            )
     return lines
 
 
@@ -105,8 +115,13 @@ def projection_rewrite(expected: Projection) -> None:
     ConsentState.objects.bulk_create(
         [
             ConsentState(
-                customer_id=c, channel_id=ch, topic_id=t, status=row.status,
-                source=row.source, event_id=row.event_id, updated_at=row.updated_at,
+                customer_id=c,
+                channel_id=ch,
+                topic_id=t,
+                status=row.status,
+                source=row.source,
+                event_id=row.event_id,
+                updated_at=row.updated_at,
             )
             for (c, ch, t), row in expected.states.items()
         ],

@@ -35,7 +35,9 @@ from consent.models import (
 MSG_NOTICE_REQUIRED = _("A grant must cite the notice version the customer was shown.")
 MSG_SOURCE_REQUIRED = _("A change must name its source.")
 MSG_ACTOR_REQUIRED = _("A change must name who made it.")
-MSG_SERVICE_TOPIC = _("Service messages need no marketing consent and cannot be changed.")
+MSG_SERVICE_TOPIC = _(
+    "Service messages need no marketing consent and cannot be changed."
+)
 MSG_OPTED_OUT = _(
     "All marketing was stopped. Only the customer can ask for marketing again, "
     "in the self-service portal."
@@ -66,9 +68,15 @@ def _holder_facts(customer_ids: set[int], now: datetime) -> dict:
     from preferences.models import CarePause, FrequencyCap, Preference
 
     states: dict[tuple[int, int], dict[str, tuple[str, str]]] = defaultdict(dict)
-    for customer_id, channel_id, topic_code, status, source in ConsentState.objects.filter(
-        customer_id__in=customer_ids
-    ).values_list("customer_id", "channel_id", "topic__code", "status", "source"):
+    for (
+        customer_id,
+        channel_id,
+        topic_code,
+        status,
+        source,
+    ) in ConsentState.objects.filter(customer_id__in=customer_ids).values_list(
+        "customer_id", "channel_id", "topic__code", "status", "source"
+    ):
         states[(customer_id, channel_id)][topic_code] = (status, source)
     pauses: dict[int, tuple[datetime, bool]] = {}
     for pause in CarePause.objects.active_at(now).filter(customer_id__in=customer_ids):
@@ -88,7 +96,8 @@ def _holder_facts(customer_ids: set[int], now: datetime) -> dict:
             Customer.objects.filter(pk__in=customer_ids).values_list("pk", "status")
         ),
         "preferences": {
-            p.customer_id: p for p in Preference.objects.filter(customer_id__in=customer_ids)
+            p.customer_id: p
+            for p in Preference.objects.filter(customer_id__in=customer_ids)
         },
         "caps": {
             (c.customer_id, c.channel_id): c.max_per_week
@@ -167,7 +176,11 @@ def contactability_refresh(
             )
             row = existing.get((bi, channel.pk))
             identifier = clear if clear is not None else (row.identifier if row else "")
-            if row is not None and _same_state(row, state) and row.identifier == identifier:
+            if (
+                row is not None
+                and _same_state(row, state)
+                and row.identifier == identifier
+            ):
                 continue
             head.feed_seq += 1
             if row is None:
@@ -232,7 +245,12 @@ def _require_marketing(topic: Topic | None) -> None:
 
 
 def _set_state(
-    *, customer: Customer, channel: Channel, topic: Topic, status: str, event: ConsentEvent
+    *,
+    customer: Customer,
+    channel: Channel,
+    topic: Topic,
+    status: str,
+    event: ConsentEvent,
 ) -> None:
     ConsentState.objects.update_or_create(
         customer=customer,
@@ -310,7 +328,10 @@ def _apply_withdraw(event: ConsentEvent) -> None:
     if event.topic_id:
         rows = rows.filter(topic_id=event.topic_id)
     rows.update(
-        status="withdrawn", source=event.source, event=event, updated_at=event.recorded_at
+        status="withdrawn",
+        source=event.source,
+        event=event,
+        updated_at=event.recorded_at,
     )
 
 
@@ -356,7 +377,10 @@ def _apply_opt_out_all(event: ConsentEvent) -> None:
         defaults={"event": event, "since": event.recorded_at},
     )
     ConsentState.objects.filter(customer_id=event.customer_id, status="granted").update(
-        status="withdrawn", source=event.source, event=event, updated_at=event.recorded_at
+        status="withdrawn",
+        source=event.source,
+        event=event,
+        updated_at=event.recorded_at,
     )
 
 
@@ -401,7 +425,9 @@ def consent_opt_in_all(
     """Lift "stop all marketing". Only the customer, in the portal, may do this; it
     grants nothing by itself (each channel and topic is then granted explicitly)."""
     _require_evidence(source=source, actor=actor)
-    if source != ConsentEvent.Source.PORTAL or str(actor) != str(Actor.customer(customer)):
+    if source != ConsentEvent.Source.PORTAL or str(actor) != str(
+        Actor.customer(customer)
+    ):
         raise ApplicationError(MSG_OPT_IN_PORTAL_ONLY, code="opt_in_portal_only")
     head = lock_head()
     if not OptOut.objects.filter(customer=customer).exists():
@@ -461,7 +487,9 @@ def contact_point_add(
     if contact_point is not None and contact_point.removed_at is None:
         raise ValidationError({"address": MSG_CONTACT_EXISTS}, code="contact_exists")
     if contact_point is None:
-        contact_point = ContactPoint(customer=customer, kind=kind, blind_index=blind_index)
+        contact_point = ContactPoint(
+            customer=customer, kind=kind, blind_index=blind_index
+        )
     contact_point.address_encrypted = crypto.encrypt(normalised)
     contact_point.removed_at = None
     contact_point.status = ContactPoint.Status.ACTIVE
@@ -486,7 +514,10 @@ def _contact_change(
     _require_evidence(source=source, actor=actor)
     head = lock_head()
     contact_point.refresh_from_db()
-    if contact_point.removed_at is not None and action != ConsentEvent.Action.CONTACT_REMOVED:
+    if (
+        contact_point.removed_at is not None
+        and action != ConsentEvent.Action.CONTACT_REMOVED
+    ):
         raise ApplicationError(MSG_CONTACT_REMOVED, code="contact_removed")
     for name, value in fields.items():
         setattr(contact_point, name, value)
@@ -505,7 +536,10 @@ def _contact_change(
 
 @transaction.atomic
 def contact_point_verify(
-    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    *,
+    contact_point: ContactPoint,
+    source: str,
+    actor: Actor | str,
     evidence: Evidence | None = None,
 ) -> ContactPoint:
     """Record that the holder proved possession of the address (a code was entered)."""
@@ -521,7 +555,10 @@ def contact_point_verify(
 
 @transaction.atomic
 def contact_point_remove(
-    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    *,
+    contact_point: ContactPoint,
+    source: str,
+    actor: Actor | str,
     evidence: Evidence | None = None,
 ) -> ContactPoint:
     """Take an address off the customer's record; its keys lose this holder."""
@@ -537,7 +574,10 @@ def contact_point_remove(
 
 @transaction.atomic
 def contact_point_mark_not_me(
-    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    *,
+    contact_point: ContactPoint,
+    source: str,
+    actor: Actor | str,
     evidence: Evidence | None = None,
 ) -> ContactPoint:
     """The person holding the address says it is not the customer's: suppress
@@ -554,7 +594,10 @@ def contact_point_mark_not_me(
 
 @transaction.atomic
 def contact_point_mark_invalid(
-    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    *,
+    contact_point: ContactPoint,
+    source: str,
+    actor: Actor | str,
     evidence: Evidence | None = None,
 ) -> ContactPoint:
     """The address does not work (hard bounce, dead number): suppress everything."""
@@ -570,7 +613,10 @@ def contact_point_mark_invalid(
 
 @transaction.atomic
 def contact_point_restore(
-    *, contact_point: ContactPoint, source: str, actor: Actor | str,
+    *,
+    contact_point: ContactPoint,
+    source: str,
+    actor: Actor | str,
     evidence: Evidence | None = None,
 ) -> ContactPoint:
     """Clear a not-me or invalid flag (staff, after review)."""

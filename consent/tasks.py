@@ -4,7 +4,9 @@ from celery import shared_task
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def send_message_task(*, to: str, kind: str, subject: str, body: str, purpose: str = "") -> None:
+def send_message_task(
+    *, to: str, kind: str, subject: str, body: str, purpose: str = ""
+) -> None:
     from consent.messaging import send_message
 
     send_message(to=to, kind=kind, subject=subject, body=body, purpose=purpose)

@@ -29,7 +29,9 @@ def current_customer(request) -> Customer | None:
     customer_id = request.session.get(SESSION_KEY)
     if customer_id is None:
         return None
-    return Customer.objects.filter(pk=customer_id, status=Customer.Status.ACTIVE).first()
+    return Customer.objects.filter(
+        pk=customer_id, status=Customer.Status.ACTIVE
+    ).first()
 
 
 def customer_login_required(view):

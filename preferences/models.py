@@ -27,7 +27,9 @@ class Preference(models.Model):
     )
     quiet_start = models.TimeField(_("quiet hours start"), default=DEFAULT_QUIET_START)
     quiet_end = models.TimeField(_("quiet hours end"), default=DEFAULT_QUIET_END)
-    time_zone = models.CharField(_("time zone"), max_length=64, default=DEFAULT_TIME_ZONE)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default=DEFAULT_TIME_ZONE
+    )
     preferred_channel = models.ForeignKey(
         Channel,
         verbose_name=_("preferred channel"),
@@ -100,8 +102,9 @@ class CarePause(models.Model):
 
     class Scope(models.TextChoices):
         MARKETING = "marketing", _("Marketing")
-        MARKETING_COLLECTIONS = "marketing+collections", _(
-            "Marketing and collections messages"
+        MARKETING_COLLECTIONS = (
+            "marketing+collections",
+            _("Marketing and collections messages"),
         )
 
     class Reason(models.TextChoices):
@@ -269,8 +272,9 @@ class NextOfKinReport(models.Model):
     identifier_index = models.CharField(
         _("deceased's phone or e-mail (blind index)"), max_length=64, blank=True
     )
-    identifier_masked = models.CharField(_("phone or e-mail (masked)"), max_length=64,
-                                         blank=True)
+    identifier_masked = models.CharField(
+        _("phone or e-mail (masked)"), max_length=64, blank=True
+    )
     deceased_name_encrypted = models.TextField(_("deceased's name (encrypted)"))
     reporter_name_encrypted = models.TextField(_("reporter's name (encrypted)"))
     reporter_contact_encrypted = models.TextField(_("reporter's contact (encrypted)"))

@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class BackofficeConfig(AppConfig):
-    """Staff security: access audit, anomaly alerts, four-eyes approval, key rotation."""
+    """Staff security: access audit, anomaly alerts, four-eyes approval, keys."""
 
     name = "consent.backoffice"
     label = "backoffice"

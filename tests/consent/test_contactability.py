@@ -17,16 +17,24 @@ UNTIL = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def test_grant_by_one_holder_and_no_refusal_permits():
-    state = compute(holders=[Holder(states={"credit_card": GRANTED}), Holder()], topics=TOPICS)
-    assert state.permitted_topics == ["collections", "credit_card", "repayment_reminder"]
+    state = compute(
+        holders=[Holder(states={"credit_card": GRANTED}), Holder()], topics=TOPICS
+    )
+    assert state.permitted_topics == [
+        "collections",
+        "credit_card",
+        "repayment_reminder",
+    ]
     assert state.suppressed is False
     assert state.topic_reasons["wealth"] == [Reason.NO_CONSENT]
 
 
 def test_withdrawal_by_any_holder_beats_a_grant_by_another():
     state = compute(
-        holders=[Holder(states={"credit_card": GRANTED}),
-                 Holder(states={"credit_card": ("withdrawn", "sms_keyword")})],
+        holders=[
+            Holder(states={"credit_card": GRANTED}),
+            Holder(states={"credit_card": ("withdrawn", "sms_keyword")}),
+        ],
         topics=TOPICS,
     )
     assert "credit_card" not in state.permitted_topics
@@ -34,14 +42,18 @@ def test_withdrawal_by_any_holder_beats_a_grant_by_another():
 
 
 def test_withdrawal_through_a_complaint_is_reported_as_complaint():
-    state = compute(holders=[Holder(states={"credit_card": ("withdrawn", "complaint")})],
-                    topics=TOPICS)
+    state = compute(
+        holders=[Holder(states={"credit_card": ("withdrawn", "complaint")})],
+        topics=TOPICS,
+    )
     assert state.topic_reasons["credit_card"] == [Reason.COMPLAINT]
 
 
 def test_opt_out_or_deceased_holder_stops_marketing_not_service():
-    for holder in (Holder(opted_out=True, states={"credit_card": GRANTED}),
-                   Holder(customer_status="deceased", states={"credit_card": GRANTED})):
+    for holder in (
+        Holder(opted_out=True, states={"credit_card": GRANTED}),
+        Holder(customer_status="deceased", states={"credit_card": GRANTED}),
+    ):
         state = compute(holders=[holder], topics=TOPICS)
         assert state.permitted_topics == ["collections", "repayment_reminder"]
         assert Reason.OPT_OUT_ALL in state.reasons
@@ -49,7 +61,8 @@ def test_opt_out_or_deceased_holder_stops_marketing_not_service():
 
 def test_care_pause_scope_decides_whether_collections_are_held():
     marketing_only = compute(
-        holders=[Holder(states={"credit_card": GRANTED}, pause_until=UNTIL)], topics=TOPICS
+        holders=[Holder(states={"credit_card": GRANTED}, pause_until=UNTIL)],
+        topics=TOPICS,
     )
     assert marketing_only.permitted_topics == ["collections", "repayment_reminder"]
     assert marketing_only.paused_until == UNTIL
@@ -60,12 +73,12 @@ def test_care_pause_scope_decides_whether_collections_are_held():
 
 
 def test_not_me_invalid_and_identifier_flags_block_everything():
-    assert compute(holders=[Holder(contact_status="not_me")], topics=TOPICS).reasons == [
-        Reason.NOT_ME
-    ]
-    assert compute(holders=[Holder(contact_status="invalid")], topics=TOPICS).reasons == [
-        Reason.INVALID
-    ]
+    assert compute(
+        holders=[Holder(contact_status="not_me")], topics=TOPICS
+    ).reasons == [Reason.NOT_ME]
+    assert compute(
+        holders=[Holder(contact_status="invalid")], topics=TOPICS
+    ).reasons == [Reason.INVALID]
     erased = compute(holders=[], topics=TOPICS, identifier_flags=["erased"])
     assert erased.permitted_topics == [] and erased.suppressed
 
@@ -73,10 +86,17 @@ def test_not_me_invalid_and_identifier_flags_block_everything():
 def test_preferences_combine_to_the_most_protective():
     state = compute(
         holders=[
-            Holder(states={"wealth": GRANTED}, max_per_week=5, personalisation=True,
-                   quiet_hours={"start": "22:00", "end": "07:00", "tz": "Asia/Shanghai"}),
-            Holder(max_per_week=2, personalisation=False,
-                   quiet_hours={"start": "20:00", "end": "09:00", "tz": "Asia/Shanghai"}),
+            Holder(
+                states={"wealth": GRANTED},
+                max_per_week=5,
+                personalisation=True,
+                quiet_hours={"start": "22:00", "end": "07:00", "tz": "Asia/Shanghai"},
+            ),
+            Holder(
+                max_per_week=2,
+                personalisation=False,
+                quiet_hours={"start": "20:00", "end": "09:00", "tz": "Asia/Shanghai"},
+            ),
         ],
         topics=TOPICS,
     )

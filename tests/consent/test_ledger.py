@@ -17,7 +17,10 @@ def ledger(customer, phone_point, sms, credit_card, personal_loan, notice_en):
     grant(customer, sms, credit_card, notice_en)
     grant(customer, sms, personal_loan, notice_en)
     services.consent_withdraw(
-        customer=customer, channel=sms, topic=credit_card, source="portal",
+        customer=customer,
+        channel=sms,
+        topic=credit_card,
+        source="portal",
         actor=Actor.customer(customer),
     )
     return list(ConsentEvent.objects.order_by("seq"))
@@ -37,7 +40,10 @@ def test_verify_ledger_passes_on_an_intact_chain(ledger, capsys):
 
 def test_verify_ledger_names_the_first_edited_row(ledger, tamper):
     target = ledger[2]
-    tamper("UPDATE consent_consentevent SET source = %s WHERE seq = %s", ["staff", target.seq])
+    tamper(
+        "UPDATE consent_consentevent SET source = %s WHERE seq = %s",
+        ["staff", target.seq],
+    )
     with pytest.raises(CommandError) as exc:
         call_command("verify_ledger")
     assert f"seq {target.seq}" in str(exc.value)
@@ -52,9 +58,13 @@ def test_verify_ledger_finds_a_deleted_row(ledger, tamper):
 
 
 def test_verify_ledger_finds_rows_cut_from_the_end(ledger, phone_point, tamper):
-    last = services.contact_point_verify(
-        contact_point=phone_point, source="portal", actor=Actor.system("test")
-    ).consent_events.order_by("seq").last()
+    last = (
+        services.contact_point_verify(
+            contact_point=phone_point, source="portal", actor=Actor.system("test")
+        )
+        .consent_events.order_by("seq")
+        .last()
+    )
     tamper("DELETE FROM consent_consentevent WHERE seq = %s", [last.seq])
     with pytest.raises(CommandError) as exc:
         call_command("verify_ledger")
@@ -94,16 +104,25 @@ def test_queryset_update_is_refused_by_the_database(ledger):
     assert not ConsentEvent.objects.filter(actor="staff:mallory").exists()
 
 
-def test_evidence_is_recorded_with_the_row(customer, phone_point, sms, credit_card, notice_en):
+def test_evidence_is_recorded_with_the_row(
+    customer, phone_point, sms, credit_card, notice_en
+):
     from consent.ledger import Evidence
 
     event = services.consent_grant(
-        customer=customer, channel=sms, topic=credit_card, source="portal",
-        actor=Actor.customer(customer), notice_version=notice_en,
+        customer=customer,
+        channel=sms,
+        topic=credit_card,
+        source="portal",
+        actor=Actor.customer(customer),
+        notice_version=notice_en,
         evidence=Evidence(ip="203.0.113.9", user_agent="Mozilla/5.0", request_id="r-1"),
     )
     event.refresh_from_db()
-    assert event.evidence == {"ip": "203.0.113.9", "user_agent": "Mozilla/5.0",
-                              "request_id": "r-1"}
+    assert event.evidence == {
+        "ip": "203.0.113.9",
+        "user_agent": "Mozilla/5.0",
+        "request_id": "r-1",
+    }
     assert event.notice_version == notice_en
     assert event.actor == f"customer:{customer.external_ref}"

@@ -19,24 +19,36 @@ CHANNELS = ["sms", "email", "voice"]
 TOPICS = ["credit_card", "personal_loan", "mortgage"]
 
 operation = st.one_of(
-    st.tuples(st.just("grant"), st.integers(0, 2), st.sampled_from(CHANNELS),
-              st.sampled_from(TOPICS)),
-    st.tuples(st.just("withdraw"), st.integers(0, 2),
-              st.sampled_from([*CHANNELS, None]), st.sampled_from([*TOPICS, None])),
+    st.tuples(
+        st.just("grant"),
+        st.integers(0, 2),
+        st.sampled_from(CHANNELS),
+        st.sampled_from(TOPICS),
+    ),
+    st.tuples(
+        st.just("withdraw"),
+        st.integers(0, 2),
+        st.sampled_from([*CHANNELS, None]),
+        st.sampled_from([*TOPICS, None]),
+    ),
     st.tuples(st.just("opt_out_all"), st.integers(0, 2), st.none(), st.none()),
     st.tuples(st.just("opt_in_all"), st.integers(0, 2), st.none(), st.none()),
 )
 
 
 class ReplayTests(TestCase):
-    @settings(max_examples=25, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
     @given(st.lists(operation, min_size=1, max_size=25))
     def test_replay_equals_projection_after_any_sequence(self, operations):
         customers = [Customer.objects.create(external_ref=f"HYP{i}") for i in range(3)]
         for c in customers:
             services.contact_point_add(
-                customer=c, kind="phone", address="13800138000", source="import",
+                customer=c,
+                kind="phone",
+                address="13800138000",
+                source="import",
                 actor=Actor.system("test"),
             )
         notice = NoticeVersion.objects.get(language="en", version=1)
@@ -47,18 +59,30 @@ class ReplayTests(TestCase):
             tp = Topic.objects.get(code=topic) if topic else None
             try:
                 if name == "grant":
-                    services.consent_grant(customer=customer, channel=ch, topic=tp,
-                                           source="portal", actor=actor,
-                                           notice_version=notice)
+                    services.consent_grant(
+                        customer=customer,
+                        channel=ch,
+                        topic=tp,
+                        source="portal",
+                        actor=actor,
+                        notice_version=notice,
+                    )
                 elif name == "withdraw":
-                    services.consent_withdraw(customer=customer, channel=ch, topic=tp,
-                                              source="portal", actor=actor)
+                    services.consent_withdraw(
+                        customer=customer,
+                        channel=ch,
+                        topic=tp,
+                        source="portal",
+                        actor=actor,
+                    )
                 elif name == "opt_out_all":
-                    services.consent_opt_out_all(customer=customer, source="portal",
-                                                 actor=actor)
+                    services.consent_opt_out_all(
+                        customer=customer, source="portal", actor=actor
+                    )
                 else:
-                    services.consent_opt_in_all(customer=customer, source="portal",
-                                                actor=actor)
+                    services.consent_opt_in_all(
+                        customer=customer, source="portal", actor=actor
+                    )
             except (ApplicationError, ValidationError):
                 pass  # refused by a rule: must leave no trace, checked below
         assert differences(ledger_projection(), stored_projection()) == []

@@ -66,7 +66,10 @@ def test_withdrawal_after_grant_suppresses_the_key(
     grant(customer, sms, credit_card, notice_en)
     before = SuppressionChange.objects.count()
     services.consent_withdraw(
-        customer=customer, channel=sms, topic=credit_card, source="one_click",
+        customer=customer,
+        channel=sms,
+        topic=credit_card,
+        source="one_click",
         actor=Actor.public("one-click"),
     )
     state = key(sms)
@@ -77,12 +80,17 @@ def test_withdrawal_after_grant_suppresses_the_key(
     assert change.suppressed is True and change.key == state
 
 
-def test_withdraw_all_channels_for_a_topic(customer, phone_point, sms, credit_card, notice_en):
+def test_withdraw_all_channels_for_a_topic(
+    customer, phone_point, sms, credit_card, notice_en
+):
     voice = Channel.objects.get(code="voice")
     grant(customer, sms, credit_card, notice_en)
     grant(customer, voice, credit_card, notice_en)
     services.consent_withdraw(
-        customer=customer, channel=None, topic=credit_card, source="portal",
+        customer=customer,
+        channel=None,
+        topic=credit_card,
+        source="portal",
         actor=Actor.customer(customer),
     )
     assert set(
@@ -97,8 +105,12 @@ def test_grant_without_notice_version_is_rejected_and_writes_nothing(
     before = counts()
     with pytest.raises(ValidationError) as exc:
         services.consent_grant(
-            customer=customer, channel=sms, topic=credit_card, source="portal",
-            actor=Actor.customer(customer), notice_version=None,
+            customer=customer,
+            channel=sms,
+            topic=credit_card,
+            source="portal",
+            actor=Actor.customer(customer),
+            notice_version=None,
         )
     assert exc.value.messages == [str(services.MSG_NOTICE_REQUIRED)]
     assert counts() == before
@@ -111,19 +123,28 @@ def test_grant_without_source_or_actor_is_rejected(
     before = counts()
     with pytest.raises(ValidationError):
         services.consent_grant(
-            customer=customer, channel=sms, topic=credit_card, source=source,
-            actor=actor, notice_version=notice_en,
+            customer=customer,
+            channel=sms,
+            topic=credit_card,
+            source=source,
+            actor=actor,
+            notice_version=notice_en,
         )
     assert counts() == before
 
 
-def test_service_topic_cannot_be_granted_or_withdrawn(customer, phone_point, sms, notice_en):
+def test_service_topic_cannot_be_granted_or_withdrawn(
+    customer, phone_point, sms, notice_en
+):
     reminder = Topic.objects.get(code="repayment_reminder")
     with pytest.raises(ApplicationError):
         grant(customer, sms, reminder, notice_en)
     with pytest.raises(ApplicationError):
         services.consent_withdraw(
-            customer=customer, channel=sms, topic=reminder, source="portal",
+            customer=customer,
+            channel=sms,
+            topic=reminder,
+            source="portal",
             actor=Actor.customer(customer),
         )
     assert not ConsentState.objects.exists()
@@ -146,7 +167,9 @@ def test_opt_out_all_beats_every_grant_and_blocks_new_ones(
 
 
 def test_opt_in_all_only_from_the_customers_own_portal_action(customer, phone_point):
-    services.consent_opt_out_all(customer=customer, source="portal", actor=Actor.customer(customer))
+    services.consent_opt_out_all(
+        customer=customer, source="portal", actor=Actor.customer(customer)
+    )
     for source, actor in [
         ("staff", Actor.system("admin")),
         ("api", Actor.client("gateway")),
@@ -165,8 +188,12 @@ def test_opt_in_all_restores_nothing_by_itself(
     customer, phone_point, sms, credit_card, notice_en
 ):
     grant(customer, sms, credit_card, notice_en)
-    services.consent_opt_out_all(customer=customer, source="portal", actor=Actor.customer(customer))
-    services.consent_opt_in_all(customer=customer, source="portal", actor=Actor.customer(customer))
+    services.consent_opt_out_all(
+        customer=customer, source="portal", actor=Actor.customer(customer)
+    )
+    services.consent_opt_in_all(
+        customer=customer, source="portal", actor=Actor.customer(customer)
+    )
     assert key(sms).suppressed is True
     grant(customer, sms, credit_card, notice_en)
     assert key(sms).suppressed is False
@@ -174,8 +201,10 @@ def test_opt_in_all_restores_nothing_by_itself(
 
 @pytest.mark.parametrize(
     "mark, reason",
-    [(services.contact_point_mark_not_me, "not_me"),
-     (services.contact_point_mark_invalid, "invalid")],
+    [
+        (services.contact_point_mark_not_me, "not_me"),
+        (services.contact_point_mark_invalid, "invalid"),
+    ],
 )
 def test_not_me_and_invalid_suppress_everything(
     customer, phone_point, sms, credit_card, notice_en, mark, reason
@@ -201,8 +230,10 @@ def test_care_pause_holds_marketing_and_optionally_collections(
 
     grant(customer, sms, credit_card, notice_en)
     CarePause.objects.create(
-        customer=customer, ends_at=timezone.now() + timedelta(days=30),
-        scope="marketing+collections", reason="illness",
+        customer=customer,
+        ends_at=timezone.now() + timedelta(days=30),
+        scope="marketing+collections",
+        reason="illness",
     )
     services.customer_contactability_publish(customer=customer)
     state = key(sms)
@@ -220,14 +251,19 @@ def test_shared_number_needs_one_grant_and_no_refusal(sms, credit_card, notice_e
     grant(first, sms, credit_card, notice_en)
     assert "credit_card" in key(sms).permitted_topics
     services.consent_withdraw(
-        customer=second, channel=sms, topic=credit_card, source="portal",
+        customer=second,
+        channel=sms,
+        topic=credit_card,
+        source="portal",
         actor=Actor.customer(second),
     )
     assert "credit_card" not in key(sms).permitted_topics
     assert Contactability.objects.filter(channel=sms).count() == 1
 
 
-def test_not_me_on_a_shared_number_suppresses_it_for_all_holders(sms, credit_card, notice_en):
+def test_not_me_on_a_shared_number_suppresses_it_for_all_holders(
+    sms, credit_card, notice_en
+):
     first, second = CustomerFactory(), CustomerFactory()
     add_phone(first, "13800138000")
     point = add_phone(second, "13800138000")
@@ -252,7 +288,10 @@ def test_feed_row_only_on_a_real_state_change(
 def test_feed_sequence_is_gap_free(customer, phone_point, sms, credit_card, notice_en):
     grant(customer, sms, credit_card, notice_en)
     services.consent_withdraw(
-        customer=customer, channel=sms, topic=credit_card, source="portal",
+        customer=customer,
+        channel=sms,
+        topic=credit_card,
+        source="portal",
         actor=Actor.customer(customer),
     )
     seqs = list(SuppressionChange.objects.order_by("seq").values_list("seq", flat=True))
@@ -274,7 +313,9 @@ def test_a_failure_after_the_ledger_write_leaves_nothing(
     assert ConsentState.objects.count() == before[1]
 
 
-def test_deceased_customer_cannot_be_granted(customer, phone_point, sms, credit_card, notice_en):
+def test_deceased_customer_cannot_be_granted(
+    customer, phone_point, sms, credit_card, notice_en
+):
     Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.DECEASED)
     with pytest.raises(ApplicationError):
         grant(customer, sms, credit_card, notice_en)
@@ -299,13 +340,21 @@ def test_duplicate_address_for_the_same_customer_is_refused(customer, phone_poin
 
 
 @pytest.mark.parametrize(
-    "kind, raw", [("phone", "12345"), ("phone", "not a phone"), ("email", "no-at-sign"),
-                  ("email", "a@b")],
+    "kind, raw",
+    [
+        ("phone", "12345"),
+        ("phone", "not a phone"),
+        ("email", "no-at-sign"),
+        ("email", "a@b"),
+    ],
 )
 def test_bad_addresses_are_rejected_with_a_clear_error(customer, kind, raw):
     with pytest.raises(ValidationError) as exc:
         services.contact_point_add(
-            customer=customer, kind=kind, address=raw, source="portal",
+            customer=customer,
+            kind=kind,
+            address=raw,
+            source="portal",
             actor=Actor.customer(customer),
         )
     assert "valid" in exc.value.messages[0]

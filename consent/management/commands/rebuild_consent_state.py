@@ -5,7 +5,12 @@ from django.db import transaction
 
 from consent.ledger import lock_head
 from consent.models import ContactPoint
-from consent.replay import differences, ledger_projection, projection_rewrite, stored_projection
+from consent.replay import (
+    differences,
+    ledger_projection,
+    projection_rewrite,
+    stored_projection,
+)
 from consent.services import contactability_refresh
 
 
@@ -16,7 +21,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--fix", action="store_true", help="Rewrite the projection.")
+        parser.add_argument(
+            "--fix", action="store_true", help="Rewrite the projection."
+        )
 
     def handle(self, *args, fix: bool, **options) -> None:
         expected = ledger_projection()
@@ -26,18 +33,25 @@ class Command(BaseCommand):
         if len(diffs) > 50:
             self.stdout.write(f"… and {len(diffs) - 50} more")
         if not diffs:
-            self.stdout.write(self.style.SUCCESS(
-                f"Projection matches the ledger ({len(expected.states)} consent states, "
-                f"{len(expected.opt_outs)} opt-outs)."
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Projection matches the ledger ({len(expected.states)} consent "
+                    f"states, {len(expected.opt_outs)} opt-outs)."
+                )
+            )
             return
         if not fix:
             raise CommandError(f"{len(diffs)} differences; run again with --fix.")
         with transaction.atomic():
             head = lock_head()
             projection_rewrite(expected)
-            indexes = ContactPoint.objects.values_list("blind_index", flat=True).distinct()
+            indexes = ContactPoint.objects.values_list(
+                "blind_index", flat=True
+            ).distinct()
             changes = contactability_refresh(head=head, blind_indexes=set(indexes))
-        self.stdout.write(self.style.SUCCESS(
-            f"Projection rewritten from the ledger; {len(changes)} feed rows published."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Projection rewritten from the ledger; {len(changes)} feed rows "
+                "published."
+            )
+        )

@@ -12,19 +12,53 @@ from consent.models import Channel, Customer, NoticeVersion, Topic
 
 DEMO_CUSTOMERS = [
     # ref, name, language, phone, e-mail, grants [(channel, topic)]
-    ("DEMO0001", "王小明", "zh-hans", "13800138000", "wang.xiaoming@example.cn",
-     [("sms", "credit_card"), ("sms", "personal_loan"), ("email", "wealth"),
-      ("wechat", "offers_events")]),
-    ("DEMO0002", "Alice Chen", "en", "+8613900139000", "alice.chen@example.com",
-     [("email", "credit_card"), ("email", "mortgage"), ("push", "offers_events")]),
-    ("DEMO0003", "李华", "zh-hans", "13700137000", "li.hua@example.cn",
-     [("sms", "car_loan"), ("voice", "insurance")]),
-    ("DEMO0004", "Bob Li", "en", "+447911123456", "bob.li@example.co.uk",
-     [("email", "wealth")]),
+    (
+        "DEMO0001",
+        "王小明",
+        "zh-hans",
+        "13800138000",
+        "wang.xiaoming@example.cn",
+        [
+            ("sms", "credit_card"),
+            ("sms", "personal_loan"),
+            ("email", "wealth"),
+            ("wechat", "offers_events"),
+        ],
+    ),
+    (
+        "DEMO0002",
+        "Alice Chen",
+        "en",
+        "+8613900139000",
+        "alice.chen@example.com",
+        [("email", "credit_card"), ("email", "mortgage"), ("push", "offers_events")],
+    ),
+    (
+        "DEMO0003",
+        "李华",
+        "zh-hans",
+        "13700137000",
+        "li.hua@example.cn",
+        [("sms", "car_loan"), ("voice", "insurance")],
+    ),
+    (
+        "DEMO0004",
+        "Bob Li",
+        "en",
+        "+447911123456",
+        "bob.li@example.co.uk",
+        [("email", "wealth")],
+    ),
 ]
 # DEMO0005 shares DEMO0001's phone (a joint account), to show shared identifiers.
-SHARED = ("DEMO0005", "王芳", "zh-hans", "13800138000", "wang.fang@example.cn",
-          [("sms", "credit_card")])
+SHARED = (
+    "DEMO0005",
+    "王芳",
+    "zh-hans",
+    "13800138000",
+    "wang.fang@example.cn",
+    [("sms", "credit_card")],
+)
 
 DEMO_ADMIN = os.environ.get("DEMO_ADMIN_USERNAME", "admin")
 DEMO_ADMIN_PASSWORD = os.environ.get("DEMO_ADMIN_PASSWORD", "demo-admin-Passw0rd!")
@@ -39,10 +73,12 @@ class Command(BaseCommand):
             self._admin()
         self._optional("complaints.demo", "seed_demo_complaints")
         self._optional("consent.backoffice.demo", "seed_demo_staff")
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo data ready: {sum(created)} new customers "
-            f"({len(DEMO_CUSTOMERS) + 1} in all)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {sum(created)} new customers "
+                f"({len(DEMO_CUSTOMERS) + 1} in all)."
+            )
+        )
         self.stdout.write(
             "Portal sign-in: phone 13800138000 (王小明, zh) or "
             "alice.chen@example.com (Alice, en); the code is printed in this terminal."
@@ -58,10 +94,17 @@ class Command(BaseCommand):
         actor, evidence = Actor.system("seed_demo"), Evidence(request_id="seed-demo")
         for kind, address in (("phone", phone), ("email", email)):
             services.contact_point_add(
-                customer=customer, kind=kind, address=address, source="import",
-                actor=actor, evidence=evidence, verified=True,
+                customer=customer,
+                kind=kind,
+                address=address,
+                source="import",
+                actor=actor,
+                evidence=evidence,
+                verified=True,
             )
-        notice = NoticeVersion.objects.filter(code="marketing", language=language).first()
+        notice = NoticeVersion.objects.filter(
+            code="marketing", language=language
+        ).first()
         for channel_code, topic_code in grants:
             services.consent_grant(
                 customer=customer,
@@ -77,7 +120,9 @@ class Command(BaseCommand):
     def _admin(self) -> None:
         User = get_user_model()
         if not User.objects.filter(username=DEMO_ADMIN).exists():
-            User.objects.create_superuser(DEMO_ADMIN, "admin@example.com", DEMO_ADMIN_PASSWORD)
+            User.objects.create_superuser(
+                DEMO_ADMIN, "admin@example.com", DEMO_ADMIN_PASSWORD
+            )
 
     def _optional(self, module: str, function: str) -> None:
         """Demo data of the other parts of the product, where they provide it."""

@@ -36,4 +36,6 @@ class Command(BaseCommand):
                 f"Ledger head says seq {head_seq} but the chain ends at {checked}: "
                 "rows are missing from the end."
             )
-        self.stdout.write(self.style.SUCCESS(f"Ledger intact: {checked} rows verified."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Ledger intact: {checked} rows verified.")
+        )
