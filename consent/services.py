@@ -108,6 +108,8 @@ def _holder_facts(customer_ids: set[int], now: datetime) -> dict:
 
 
 def _holder(cp: ContactPoint, channel: Channel, facts: dict) -> contactability.Holder:
+    from preferences.models import DEFAULT_QUIET_HOURS
+
     pref = facts["preferences"].get(cp.customer_id)
     until, collections = facts["pauses"].get(cp.customer_id, (None, False))
     return contactability.Holder(
@@ -117,7 +119,7 @@ def _holder(cp: ContactPoint, channel: Channel, facts: dict) -> contactability.H
         states=facts["states"].get((cp.customer_id, channel.pk), {}),
         pause_until=until,
         pause_holds_collections=collections,
-        quiet_hours=pref.quiet_hours() if pref else None,
+        quiet_hours=pref.quiet_hours() if pref else DEFAULT_QUIET_HOURS,
         max_per_week=facts["caps"].get((cp.customer_id, channel.pk)),
         personalisation=pref.personalisation_allowed if pref else True,
     )

@@ -13,6 +13,12 @@ from consent.models import Channel, Customer
 DEFAULT_QUIET_START = time(21, 0)
 DEFAULT_QUIET_END = time(8, 0)
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
+# Applies to everyone who has not chosen other hours.
+DEFAULT_QUIET_HOURS = {
+    "start": DEFAULT_QUIET_START.strftime("%H:%M"),
+    "end": DEFAULT_QUIET_END.strftime("%H:%M"),
+    "tz": DEFAULT_TIME_ZONE,
+}
 
 
 class Preference(models.Model):

@@ -1,9 +1,9 @@
 # Shared set-up: a virtual environment in .venv with the project installed.
-# Re-installs only when pyproject.toml changed. Usage: . scripts/_venv.sh [extra]
+# Re-installs only when pyproject.toml changed. Set VENV_EXTRA=dev for test tools.
 set -eu
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
-EXTRA="${1:-}"
+EXTRA="${VENV_EXTRA:-}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip

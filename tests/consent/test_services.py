@@ -382,3 +382,7 @@ def test_unknown_number_reported_not_me_stays_suppressed_when_imported_later(
     state = key(sms, "+8613900139000")
     assert state.permitted_topics == []
     assert state.reasons == [Reason.NOT_ME]
+
+
+def test_a_new_key_carries_the_default_quiet_hours(phone_point, sms):
+    assert key(sms).quiet_hours == {"start": "21:00", "end": "08:00", "tz": "Asia/Shanghai"}
