@@ -22,7 +22,8 @@ RULES: dict[str, tuple[tuple[str, int], ...]] = {
     "unwanted_marketing": (
         ("never agreed", 3), ("never consented", 3), ("didn't agree", 3),
         ("did not agree", 3), ("never signed up", 3), ("without my consent", 3),
-        ("without consent", 3), ("without my permission", 3), ("unsolicited", 3),
+        ("without consent", 3), ("without my permission", 3), ("never given permission", 3),
+        ("permission", 1), ("unsolicited", 3),
         ("spam", 2), ("unsubscribe", 2), ("unsubscribed", 2), ("opted out", 2),
         ("stop sending", 2), ("still sending", 1), ("still receive", 1),
         ("marketing", 1), ("advert", 1), ("advertising", 1), ("promotion", 1),
@@ -91,7 +92,7 @@ RULES: dict[str, tuple[tuple[str, int], ...]] = {
         ("id number", 3), ("impersonat", 4), ("verification code", 3), ("password", 3),
         ("stolen", 4), ("breach", 3),
         ("诈骗", 4), ("骗子", 4), ("钓鱼", 4), ("泄露", 4), ("泄漏", 4), ("个人信息", 3),
-        ("卖了我", 4), ("怎么知道我的", 4), ("从哪里得到", 4), ("身份证", 3), ("冒充", 4),
+        ("卖了我", 4), ("被卖", 4), ("怎么知道我的", 4), ("从哪里得到", 4), ("身份证", 3), ("冒充", 4),
         ("假冒", 4), ("验证码", 3), ("密码", 3), ("可疑链接", 4), ("盗用", 4), ("被盗", 4),
     ),
 }

@@ -302,6 +302,7 @@ class ComplaintEvent(models.Model):
         PAUSED = "paused", _("Clock paused")
         RESUMED = "resumed", _("Clock resumed")
         NEW_FACTS = "new_facts", _("New facts (clock restarted)")
+        MATTER = "matter", _("Linked to a matter")
         MAJOR = "major", _("Flagged major")
         ESCALATED = "escalated", _("Escalated")
         REVIEW = "review", _("Review")

@@ -18,4 +18,24 @@ app.conf.beat_schedule = {
         "task": "preferences.tasks.care_pause_expire_task",
         "schedule": crontab(minute="*/5"),
     },
+    "purge-access-log": {
+        "task": "consent.backoffice.tasks.access_log_purge_task",
+        "schedule": crontab(hour=3, minute=5),
+    },
+    "purge-one-time-codes": {
+        "task": "consent.backoffice.tasks.one_time_code_purge_task",
+        "schedule": crontab(minute=23),
+    },
+    "purge-sessions": {
+        "task": "consent.backoffice.tasks.session_purge_task",
+        "schedule": crontab(hour=3, minute=35),
+    },
+    "purge-send-records": {
+        "task": "consent.tasks.send_record_purge_task",
+        "schedule": crontab(minute=17),
+    },
+    "escalate-complaints": {
+        "task": "complaints.tasks.complaint_escalate_task",
+        "schedule": crontab(minute="*/15"),
+    },
 }

@@ -72,7 +72,8 @@ if PRODUCTION and not (SECRET_KEY and FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY)
     )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the two-factor back-office site as admin.site.
+    "consent.backoffice.apps.BackofficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -233,6 +234,18 @@ AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = "Consent Centre"
 
+# Back office: access log retention and anomaly rules. A rule fires when a staff
+# member *reaches* the threshold within the window (minutes).
+ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=730)
+ONE_TIME_CODE_RETENTION_HOURS = env.int("ONE_TIME_CODE_RETENTION_HOURS", default=24)
+ANOMALY_CHANGE_THRESHOLD = env.int("ANOMALY_CHANGE_THRESHOLD", default=20)
+ANOMALY_CHANGE_WINDOW_MINUTES = env.int("ANOMALY_CHANGE_WINDOW_MINUTES", default=10)
+ANOMALY_SEARCH_THRESHOLD = env.int("ANOMALY_SEARCH_THRESHOLD", default=30)
+ANOMALY_SEARCH_WINDOW_MINUTES = env.int("ANOMALY_SEARCH_WINDOW_MINUTES", default=10)
+# Exports outside these hours (local time, TIME_ZONE) and weekdays (0 = Monday) alert.
+WORKING_HOURS = tuple(env.list("WORKING_HOURS", default=[8, 19], subcast=int))
+WORKING_DAYS = tuple(env.list("WORKING_DAYS", default=[0, 1, 2, 3, 4], subcast=int))
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -240,6 +253,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "consent.api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Consent centre suppression sync API",

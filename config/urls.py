@@ -1,7 +1,17 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from consent.api.errors import api_not_found
+from consent.api.schema import DocsView, SchemaView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("complaints/", include("complaints.urls")),
+    path("api/v1/", include("consent.api.urls")),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    # Keep last among api/ routes: unknown API paths answer JSON, not HTML.
+    re_path(r"^api/", api_not_found),
+    path("", include("preferences.urls")),
 ]

@@ -23,7 +23,7 @@ UNDO_MAX_AGE = timedelta(days=7)
 
 
 class InvalidLink(Exception):
-    """The token was tampered with, expired, or names something that no longer exists."""
+    """The token was tampered with, expired, or names something now gone."""
 
 
 @dataclass(frozen=True)

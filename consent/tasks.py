@@ -10,3 +10,11 @@ def send_message_task(
     from consent.messaging import send_message
 
     send_message(to=to, kind=kind, subject=subject, body=body, purpose=purpose)
+
+
+@shared_task
+def send_record_purge_task() -> int:
+    """Drop send records older than the frequency window (minimum data)."""
+    from consent.inbound import send_record_purge
+
+    return send_record_purge()

@@ -68,6 +68,7 @@ class CodeForm(forms.Form):
                 "inputmode": "numeric",
                 "autocomplete": "one-time-code",
                 "pattern": "[0-9 ]*",
+                "class": "code-input",
             }
         ),
     )
@@ -77,14 +78,13 @@ class CodeForm(forms.Form):
 
 
 class ChooseCustomerForm(forms.Form):
-    customer = forms.TypedChoiceField(label=_("Whose preferences?"), coerce=int,
-                                      widget=forms.RadioSelect)
+    customer = forms.TypedChoiceField(
+        label=_("Whose preferences?"), coerce=int, widget=forms.RadioSelect
+    )
 
     def __init__(self, *args, customers: list[Customer], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["customer"].choices = [
-            (c.pk, _mask_name(c)) for c in customers
-        ]
+        self.fields["customer"].choices = [(c.pk, _mask_name(c)) for c in customers]
 
 
 def _mask_name(customer: Customer) -> str:
@@ -97,12 +97,12 @@ def _mask_name(customer: Customer) -> str:
 
 class ContactSettingsForm(forms.Form):
     quiet_start = forms.TimeField(
-        label=_("Quiet hours start"), widget=forms.TimeInput(attrs={"type": "time"},
-                                                             format="%H:%M")
+        label=_("Quiet hours start"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     quiet_end = forms.TimeField(
-        label=_("Quiet hours end"), widget=forms.TimeInput(attrs={"type": "time"},
-                                                           format="%H:%M")
+        label=_("Quiet hours end"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=TIME_ZONES)
     preferred_channel = forms.ModelChoiceField(
@@ -199,8 +199,10 @@ class PersonalisationForm(forms.Form):
 class ContactPointAddForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("Type"),
-        choices=[(AddressKind.PHONE, _("Mobile number")),
-                 (AddressKind.EMAIL, _("E-mail address"))],
+        choices=[
+            (AddressKind.PHONE, _("Mobile number")),
+            (AddressKind.EMAIL, _("E-mail address")),
+        ],
         widget=forms.RadioSelect,
         initial=AddressKind.PHONE,
     )
@@ -224,8 +226,9 @@ class NotMeForm(forms.Form):
 
 
 class NextOfKinForm(forms.Form):
-    deceased_name = forms.CharField(label=_("Full name of the person who died"),
-                                    max_length=100)
+    deceased_name = forms.CharField(
+        label=_("Full name of the person who died"), max_length=100
+    )
     customer_ref = forms.CharField(
         label=_("Customer reference (if known)"), max_length=64, required=False
     )

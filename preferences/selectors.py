@@ -28,13 +28,11 @@ def language_code(language: str | None = None) -> str:
 
 
 def notice_current(*, language: str | None = None) -> NoticeVersion | None:
-    """The latest effective marketing notice in this language (or any, as a fallback)."""
+    """The latest effective marketing notice in this language (else any)."""
     notices = NoticeVersion.objects.filter(
         code="marketing", effective_from__lte=timezone.now()
     ).order_by("-version")
-    return (
-        notices.filter(language=language_code(language)).first() or notices.first()
-    )
+    return notices.filter(language=language_code(language)).first() or notices.first()
 
 
 @dataclass
@@ -54,12 +52,13 @@ class MatrixCell:
 
 @dataclass
 class MatrixRow:
-    channel: Channel
+    topic: Topic
     cells: list[MatrixCell] = field(default_factory=list)
 
 
 @dataclass
 class PreferenceMatrix:
+    channels: list[Channel]
     topics: list[Topic]
     service_topics: list[Topic]
     rows: list[MatrixRow]
@@ -69,6 +68,10 @@ class PreferenceMatrix:
     @property
     def shown_on(self) -> list[str]:
         return [cell.value for row in self.rows for cell in row.cells if cell.on]
+
+    @property
+    def granted_count(self) -> int:
+        return len(self.shown_on)
 
 
 def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
@@ -85,15 +88,16 @@ def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
     topics = [t for t in all_topics if t.is_marketing]
     rows = [
         MatrixRow(
-            channel=channel,
+            topic=topic,
             cells=[
                 MatrixCell(channel, topic, (channel.pk, topic.pk) in granted)
-                for topic in topics
+                for channel in channels
             ],
         )
-        for channel in channels
+        for topic in topics
     ]
     return PreferenceMatrix(
+        channels=channels,
         topics=topics,
         service_topics=[t for t in all_topics if not t.is_marketing],
         rows=rows,
@@ -104,9 +108,11 @@ def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
 
 def preference_for(*, customer: Customer) -> Preference:
     """The saved preferences, or the defaults (not saved) if none were set yet."""
-    pref = Preference.objects.filter(customer=customer).select_related(
-        "preferred_channel"
-    ).first()
+    pref = (
+        Preference.objects.filter(customer=customer)
+        .select_related("preferred_channel")
+        .first()
+    )
     return pref or Preference(customer=customer)
 
 
@@ -131,7 +137,9 @@ def contact_points_of(*, customer: Customer) -> list[ContactPoint]:
 
 
 def erasure_request_pending(*, customer: Customer) -> ErasureRequest | None:
-    return customer.erasure_requests.filter(status=ErasureRequest.Status.PENDING).first()
+    return customer.erasure_requests.filter(
+        status=ErasureRequest.Status.PENDING
+    ).first()
 
 
 def history_events(*, customer: Customer) -> QuerySet[ConsentEvent]:
@@ -227,7 +235,11 @@ def _complaints(customer: Customer) -> list[dict]:
     wanted = [
         name
         for name in (
-            "reference", "status", "category", "received_at", "resolution",
+            "reference",
+            "status",
+            "category",
+            "received_at",
+            "resolution",
             "description",
         )
         if name in fields

@@ -68,7 +68,7 @@ MSG_NOK_NO_CUSTOMER = _("Choose the customer this report is about first.")
 MSG_REQUEST_DONE = _("This request was already processed.")
 
 
-# --- throttling (cache) ---------------------------------------------------------------
+# --- throttling (cache) ---
 
 
 def _incr(key: str, timeout: timedelta) -> int:
@@ -111,7 +111,7 @@ def _register_failure(blind_index: str, ip: str) -> None:
             cache.delete(key)
 
 
-# --- one-time codes --------------------------------------------------------------------
+# --- one-time codes ---
 
 
 def _code_hash(blind_index: str, code: str) -> str:
@@ -246,7 +246,7 @@ def sign_in_finish(*, blind_index: str, code: str, ip: str) -> list[Customer]:
     )
 
 
-# --- consent matrix --------------------------------------------------------------------
+# --- consent matrix ---
 
 
 def _check_notice(notice_version: NoticeVersion) -> None:
@@ -375,7 +375,7 @@ def one_click_undo(
         )
 
 
-# --- preferences (each refreshes contactability under the ledger head) -----------------
+# --- preferences (each refreshes contactability under the ledger head) ---
 
 
 def _preference(customer: Customer) -> Preference:
@@ -481,7 +481,9 @@ def care_pause_expire_due(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     due = list(
         CarePause.objects.filter(
-            ends_at__lte=now, expiry_processed_at__isnull=True, cancelled_at__isnull=True
+            ends_at__lte=now,
+            expiry_processed_at__isnull=True,
+            cancelled_at__isnull=True,
         ).values_list("customer_id", flat=True)
     )
     for customer_id in sorted(set(due)):
@@ -500,7 +502,7 @@ def care_pause_expire_due(*, now: datetime | None = None) -> int:
     return len(set(due))
 
 
-# --- contact points ----------------------------------------------------------------------
+# --- contact points ---
 
 
 def contact_point_add_and_send(
@@ -527,7 +529,8 @@ def contact_point_add_and_send(
 
 def _check_send_allowed_preview(target: CodeTarget, ip: str) -> None:
     if any(
-        (cache.get(k) or 0) >= CODES_PER_HOUR for k in _send_keys(target.blind_index, ip)
+        (cache.get(k) or 0) >= CODES_PER_HOUR
+        for k in _send_keys(target.blind_index, ip)
     ):
         raise ApplicationError(MSG_TOO_MANY_CODES, code="throttled")
 
@@ -582,7 +585,7 @@ def contact_point_remove_own(
     )
 
 
-# --- not me ------------------------------------------------------------------------------
+# --- not me ---
 
 
 def not_me_start(*, target: CodeTarget, ip: str) -> None:
@@ -602,7 +605,9 @@ def not_me_finish(
     with transaction.atomic():
         lock_head()
         points = list(
-            ContactPoint.objects.filter(blind_index=blind_index, removed_at__isnull=True)
+            ContactPoint.objects.filter(
+                blind_index=blind_index, removed_at__isnull=True
+            )
         )
         for contact_point in points:
             if contact_point.status == ContactPoint.Status.NOT_ME:
@@ -636,7 +641,7 @@ def not_me_report_review(*, report: NotMeReport, staff_user) -> NotMeReport:
     return report
 
 
-# --- erasure and next of kin ---------------------------------------------------------------
+# --- erasure and next of kin ---
 
 
 def erasure_request_create(*, customer: Customer) -> ErasureRequest:
@@ -715,7 +720,9 @@ def next_of_kin_report_create(
 
 
 @transaction.atomic
-def next_of_kin_report_confirm(*, report: NextOfKinReport, staff_user) -> NextOfKinReport:
+def next_of_kin_report_confirm(
+    *, report: NextOfKinReport, staff_user
+) -> NextOfKinReport:
     """Staff checked the document: the customer is recorded as deceased."""
     from consent.lifecycle import customer_mark_deceased
 
@@ -737,7 +744,9 @@ def next_of_kin_report_confirm(*, report: NextOfKinReport, staff_user) -> NextOf
 
 
 @transaction.atomic
-def next_of_kin_report_reject(*, report: NextOfKinReport, staff_user) -> NextOfKinReport:
+def next_of_kin_report_reject(
+    *, report: NextOfKinReport, staff_user
+) -> NextOfKinReport:
     report = NextOfKinReport.objects.select_for_update().get(pk=report.pk)
     if report.status != NextOfKinReport.Status.PENDING:
         raise ApplicationError(MSG_REQUEST_DONE, code="already_processed")

@@ -100,3 +100,7 @@ def phone_point(customer):
     from tests.factories import add_phone
 
     return add_phone(customer, "13800138000")
+
+
+# Back office: staff_user(role) and otp_admin_client(user) for any admin test.
+from tests.backoffice.fixtures import otp_admin_client, staff_user  # noqa: E402, F401

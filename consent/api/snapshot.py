@@ -17,6 +17,9 @@ from django.db import connection, transaction
 from consent import selectors
 
 
+BLOCK_SIZE = 64 * 1024
+
+
 @dataclass
 class SnapshotStream:
     feed_seq: int
@@ -61,9 +64,17 @@ def _pg_stream(*, channel_ids: list[int], fmt: str, hmac_key: bytes | None):
         try:
             if fmt == "csv":
                 yield selectors.CSV_HEADER.encode()
+            buffer = bytearray()
             with cur.copy(statement, params) as copy:
-                for block in copy:
-                    yield bytes(block)
+                # libpq hands over one row per message: gather them into blocks so
+                # the server writes to the socket once per block, not once per row.
+                for row in copy:
+                    buffer += row
+                    if len(buffer) >= BLOCK_SIZE:
+                        yield bytes(buffer)
+                        buffer.clear()
+            if buffer:
+                yield bytes(buffer)
             conn.rollback()
         finally:
             conn.close()

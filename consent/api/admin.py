@@ -1,0 +1,133 @@
+"""Admin for sending systems: clients, their channels and their API keys.
+
+New keys are shown exactly once, in a message after creation or rotation; the key
+list shows hashes' prefixes only and cannot be edited.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from consent.api_clients import (
+    IssuedKey,
+    api_client_create,
+    api_client_set_channels,
+    api_key_revoke,
+    api_key_rotate,
+)
+from consent.errors import ApplicationError
+from consent.models import ApiClient, ApiKey
+
+MSG_NEW_KEY = _(
+    "New API key for %(client)s (copy it now, it is not shown again): %(key)s"
+)
+
+
+def _show_key(request, client: ApiClient, issued: IssuedKey) -> None:
+    messages.warning(
+        request,
+        format_html(
+            "{}",
+            MSG_NEW_KEY % {"client": client.name, "key": issued.clear},
+        ),
+    )
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ("prefix", "created_at", "expires_at", "revoked_at", "last_used_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", "rate_per_minute", "channel_codes", "created_at")
+    list_filter = ("is_active", "channels")
+    search_fields = ("name",)
+    filter_horizontal = ("channels",)
+    fieldsets = (
+        (None, {"fields": ("name", "is_active")}),
+        (_("Access"), {"fields": ("channels", "rate_per_minute")}),
+    )
+    inlines = (ApiKeyInline,)
+    actions = ("rotate_key",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("channels")
+
+    @admin.display(description=_("channels"))
+    def channel_codes(self, obj: ApiClient) -> str:
+        return ", ".join(c.code for c in obj.channels.all())
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            obj.save(update_fields=["name", "is_active", "rate_per_minute"])
+            return
+        client, issued = api_client_create(
+            name=obj.name,
+            channel_codes=[c.code for c in form.cleaned_data["channels"]],
+            rate_per_minute=obj.rate_per_minute,
+        )
+        client.is_active = obj.is_active
+        client.save(update_fields=["is_active"])
+        obj.pk = client.pk
+        obj.hmac_key_encrypted = client.hmac_key_encrypted
+        obj.created_at = client.created_at
+        _show_key(request, client, issued)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        api_client_set_channels(
+            client=form.instance,
+            channel_codes=[c.code for c in form.cleaned_data["channels"]],
+        )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    @admin.action(description=_("Rotate the API key (old key valid 7 more days)"))
+    def rotate_key(self, request, queryset) -> None:
+        for client in queryset:
+            _show_key(request, client, api_key_rotate(client=client))
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = (
+        "client", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"
+    )
+    list_filter = ("client",)
+    list_select_related = ("client",)
+    readonly_fields = (
+        "client", "prefix", "key_hash", "created_at", "expires_at", "revoked_at",
+        "last_used_at",
+    )
+    actions = ("revoke",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Revoke the selected keys now"))
+    def revoke(self, request, queryset) -> None:
+        done = 0
+        for key in queryset:
+            try:
+                api_key_revoke(key=key)
+                done += 1
+            except ApplicationError:
+                continue
+        self.message_user(
+            request, _("%(count)d key(s) revoked.") % {"count": done}, messages.SUCCESS
+        )

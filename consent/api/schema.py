@@ -1,0 +1,40 @@
+"""OpenAPI pieces: the Bearer scheme for API keys, and the docs page under the CSP."""
+
+from __future__ import annotations
+
+from csp.decorators import csp_update
+from django.utils.decorators import method_decorator
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "consent.api.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A client's API key: `Authorization: Bearer ck_…`. Made in "
+            "admin or with `manage.py create_api_client`; shown once.",
+        }
+
+
+class SchemaView(SpectacularAPIView):
+    """The schema is public: it documents the contract, not data."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    renderer_classes = (OpenApiJsonRenderer, OpenApiYamlRenderer, JSONRenderer)
+
+
+# Swagger UI sets inline styles on its widgets; scripts stay 'self' only (the split
+# view serves its start-up script as a separate file).
+@method_decorator(csp_update({"style-src": ["'unsafe-inline'"]}), name="dispatch")
+class DocsView(SpectacularSwaggerSplitView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)

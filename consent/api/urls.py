@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from consent.api import views
+from consent.api.events import InboundEventCreateApi
+
+app_name = "api"
+
+urlpatterns = [
+    path(
+        "suppression/changes",
+        views.SuppressionChangesApi.as_view(),
+        name="suppression-changes",
+    ),
+    path(
+        "suppression/snapshot",
+        views.SuppressionSnapshotApi.as_view(),
+        name="suppression-snapshot",
+    ),
+    path(
+        "suppression/check", views.SuppressionCheckApi.as_view(), name="suppression-check"
+    ),
+    path(
+        "suppression/status",
+        views.SuppressionStatusApi.as_view(),
+        name="suppression-status",
+    ),
+    path("events", InboundEventCreateApi.as_view(), name="events"),
+]

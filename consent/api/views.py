@@ -1,0 +1,465 @@
+"""Suppression sync endpoints for sending systems (see DESIGN.md, "Suppression sync")."""
+
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from consent import selectors
+from consent.api import snapshot
+from consent.api.authentication import client_channel_ids, require_channel
+from consent.api.base import ClientApiView
+from consent.api.serializers import ErrorSerializer, KeyStateSerializer
+from consent.contactability import Reason
+from consent.models import Channel, Topic
+
+MAX_PAGE = 10_000
+DEFAULT_PAGE = 1_000
+MAX_RECIPIENTS = 1_000
+
+MSG_UNKNOWN_CHANNEL = _("Unknown channel.")
+MSG_UNKNOWN_TOPIC = _("Unknown topic.")
+MSG_TOO_MANY = _("At most %(max)d recipients per call.")
+
+FORMAT_CHOICES = (("clear", _("clear")), ("hmac", _("HMAC-SHA256 under your key")))
+
+SAMPLE_STATE = {
+    "seq": 1042,
+    "identifier": "+8613800138000",
+    "channel": "sms",
+    "suppressed": True,
+    "permitted_topics": ["repayment_reminder", "security_alert"],
+    "reasons": ["withdrawn"],
+    "paused_until": None,
+    "quiet_hours": {"start": "21:00", "end": "08:00", "tz": "Asia/Shanghai"},
+    "max_per_week": 3,
+    "personalisation": True,
+    "updated_at": "2026-11-23T08:15:02.120000Z",
+}
+
+
+def _error(description: str, code: str, message: str, fields=None) -> OpenApiResponse:
+    return OpenApiResponse(
+        response=ErrorSerializer,
+        description=description,
+        examples=[
+            OpenApiExample(
+                code,
+                value={"error": {"code": code, "message": message, "fields": fields or {}}},
+            )
+        ],
+    )
+
+
+AUTH_ERRORS = {
+    401: _error(
+        "Missing, invalid, expired or revoked key.",
+        "authentication_failed",
+        "The API key is not valid, has expired or was revoked.",
+    ),
+    403: _error(
+        "The key's client may not read this channel.",
+        "permission_denied",
+        "This client may not read the channel 'voice'.",
+    ),
+    429: _error(
+        "Over the client's requests per minute; see Retry-After.",
+        "throttled",
+        "Request was throttled. Expected available in 12 seconds.",
+    ),
+}
+
+
+def _bad_request(fields: dict) -> OpenApiResponse:
+    return _error("Bad input; nothing was changed.", "invalid",
+                  "The request is not valid; see the fields.", fields)
+
+
+def _channel_param(required: bool = False) -> OpenApiParameter:
+    return OpenApiParameter(
+        "channel", str, required=required,
+        description="Channel code (sms, email, push, voice, wechat, post). "
+        "Default: every channel the key may read.",
+    )
+
+
+IDENTIFIER_FORMAT = OpenApiParameter(
+    "identifier_format", str, enum=["clear", "hmac"],
+    description="clear (E.164, lower-cased e-mail) or hmac (HMAC-SHA256 hex of the "
+    "normalised identifier under your client's HMAC key).",
+)
+
+
+class ScopedQuery(serializers.Serializer):
+    channel = serializers.CharField(required=False, max_length=20)
+    identifier_format = serializers.ChoiceField(choices=FORMAT_CHOICES, default="clear")
+
+    def validate_channel(self, value: str) -> str:
+        if not Channel.objects.filter(code=value).exists():
+            raise serializers.ValidationError(MSG_UNKNOWN_CHANNEL)
+        return value
+
+
+def _scope(request, channel: str | None) -> dict[int, str]:
+    """Channel ids (to codes) the request reads: one channel, or all in scope."""
+    client = request.auth
+    if channel:
+        return {require_channel(client, channel): channel}
+    return {pk: code for code, pk in client_channel_ids(client).items()}
+
+
+def _hmac_key(request, fmt: str) -> bytes | None:
+    return request.auth.hmac_key if fmt == "hmac" else None
+
+
+class SuppressionChangesApi(ClientApiView):
+    """Follow the feed: keyset pages in seq order, each row a key's full new state."""
+
+    class InputSerializer(ScopedQuery):
+        after = serializers.IntegerField(required=False, default=0, min_value=0)
+        limit = serializers.IntegerField(
+            required=False, default=DEFAULT_PAGE, min_value=1, max_value=MAX_PAGE
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        results = KeyStateSerializer(many=True)
+        next = serializers.URLField(
+            allow_null=True, help_text=_("The next page, when this one was full.")
+        )
+        last_seq = serializers.IntegerField(
+            help_text=_("Pass as after= next time (the given after when empty).")
+        )
+
+    @extend_schema(
+        operation_id="suppression_changes",
+        summary="Follow suppression changes",
+        description="Feed rows after `after` in sequence order. Rows become visible "
+        "in sequence order, so polling with `after=last_seq` never skips a row. "
+        "Start from a snapshot's `X-Feed-Seq`.",
+        parameters=[
+            _channel_param(),
+            OpenApiParameter("after", int, description="Last seq you have (0: start)."),
+            OpenApiParameter("limit", int, description="1..10000, default 1000."),
+            IDENTIFIER_FORMAT,
+        ],
+        responses={
+            200: OpenApiResponse(
+                OutputSerializer,
+                examples=[
+                    OpenApiExample(
+                        "page",
+                        value={
+                            "results": [SAMPLE_STATE],
+                            "next": None,
+                            "last_seq": 1042,
+                        },
+                    )
+                ],
+            ),
+            400: _bad_request({"after": ["A valid integer is required."]}),
+            **AUTH_ERRORS,
+        },
+    )
+    def get(self, request):
+        query = self.InputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        channel_ids = _scope(request, data.get("channel"))
+        rows = selectors.suppression_changes(
+            channel_ids=channel_ids,
+            after=data["after"],
+            limit=data["limit"],
+            hmac_key=_hmac_key(request, data["identifier_format"]),
+        )
+        last_seq = rows[-1]["seq"] if rows else data["after"]
+        next_url = None
+        if len(rows) == data["limit"]:
+            params = {k: v for k, v in request.query_params.items() if k != "after"}
+            params["after"] = last_seq
+            next_url = request.build_absolute_uri(
+                f"{reverse('api:suppression-changes')}?{urlencode(params)}"
+            )
+        return Response({"results": rows, "next": next_url, "last_seq": last_seq})
+
+
+class SuppressionSnapshotApi(ClientApiView):
+    """Every key's current state, streamed, read in one consistent snapshot."""
+
+    class InputSerializer(ScopedQuery):
+        format = serializers.ChoiceField(
+            choices=(("ndjson", "ndjson"), ("csv", "csv")), default="ndjson"
+        )
+
+    @extend_schema(
+        operation_id="suppression_snapshot",
+        summary="Download the full suppression state",
+        description="Streams one line per key: NDJSON (one KeyState object per line) "
+        "or CSV with a header (`permitted_topics` and `reasons` space-separated, "
+        "booleans as t/f). The `X-Feed-Seq` header is the feed position the snapshot "
+        "was read at: continue with `changes?after=<X-Feed-Seq>` and nothing is "
+        "missed.",
+        parameters=[
+            _channel_param(),
+            OpenApiParameter("format", str, enum=["ndjson", "csv"]),
+            IDENTIFIER_FORMAT,
+        ],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="One JSON object (KeyState) per line. Header X-Feed-Seq.",
+                examples=[
+                    OpenApiExample(
+                        "ndjson",
+                        value='{"seq":1042,"identifier":"+8613800138000","channel":"sms",'
+                        '"suppressed":true,"permitted_topics":["security_alert"],'
+                        '"reasons":["withdrawn"],"paused_until":null,"quiet_hours":null,'
+                        '"max_per_week":null,"personalisation":true,'
+                        '"updated_at":"2026-11-23T08:15:02.120000Z"}\n',
+                    )
+                ],
+            ),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="CSV with a header line. Header X-Feed-Seq.",
+                examples=[
+                    OpenApiExample(
+                        "csv",
+                        value=selectors.CSV_HEADER
+                        + "1042,+8613800138000,sms,t,security_alert,withdrawn,,,,t,"
+                        "2026-11-23T08:15:02.120000Z\n",
+                    )
+                ],
+            ),
+            400: _bad_request({"format": ['"xml" is not a valid choice.']}),
+            **AUTH_ERRORS,
+        },
+    )
+    def get(self, request):
+        query = self.InputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        channel_ids = _scope(request, data.get("channel"))
+        stream = snapshot.snapshot_open(
+            channel_ids=channel_ids,
+            fmt=data["format"],
+            hmac_key=_hmac_key(request, data["identifier_format"]),
+        )
+        content_type = (
+            "text/csv; charset=utf-8"
+            if data["format"] == "csv"
+            else "application/x-ndjson; charset=utf-8"
+        )
+        response = StreamingHttpResponse(stream.blocks, content_type=content_type)
+        response["X-Feed-Seq"] = str(stream.feed_seq)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def perform_content_negotiation(self, request, force=False):
+        # ``format`` is this endpoint's own parameter, not DRF's renderer override.
+        return super().perform_content_negotiation(request, force=True)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, StreamingHttpResponse):
+            return response  # DRF's renderer negotiation does not apply to a stream
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class SuppressionCheckApi(ClientApiView):
+    """Check a batch of recipients for one channel and topic before a send."""
+
+    class InputSerializer(serializers.Serializer):
+        channel = serializers.CharField(max_length=20)
+        topic = serializers.CharField(max_length=40)
+        at = serializers.DateTimeField(
+            required=False,
+            help_text=_("Planned send time (default now), for quiet hours and caps."),
+        )
+        identifier_format = serializers.ChoiceField(
+            choices=FORMAT_CHOICES, default="clear"
+        )
+        recipients = serializers.ListField(
+            child=serializers.CharField(allow_blank=True, max_length=512, trim_whitespace=False),
+            allow_empty=False,
+            max_length=MAX_RECIPIENTS,
+            error_messages={
+                "max_length": MSG_TOO_MANY % {"max": MAX_RECIPIENTS},
+            },
+        )
+
+        def validate_channel(self, value: str) -> Channel:
+            channel = Channel.objects.filter(code=value, is_active=True).first()
+            if channel is None:
+                raise serializers.ValidationError(MSG_UNKNOWN_CHANNEL)
+            return channel
+
+        def validate_topic(self, value: str) -> Topic:
+            topic = Topic.objects.filter(code=value, is_active=True).first()
+            if topic is None:
+                raise serializers.ValidationError(MSG_UNKNOWN_TOPIC)
+            return topic
+
+    class ItemErrorSerializer(serializers.Serializer):
+        code = serializers.CharField()
+        message = serializers.CharField()
+
+    class ItemSerializer(serializers.Serializer):
+        recipient = serializers.CharField(help_text=_("As sent."))
+        allowed = serializers.BooleanField()
+        reasons = serializers.ListField(child=serializers.ChoiceField(choices=Reason.ALL))
+        error = serializers.DictField(
+            allow_null=True, help_text=_("Set when the recipient is badly formed.")
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        channel = serializers.CharField()
+        topic = serializers.CharField()
+        at = serializers.DateTimeField()
+        results = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        operation_id="suppression_check",
+        summary="Check recipients before a send",
+        description="Up to 1,000 recipients for one channel and topic. Each gets "
+        "`allowed` and reason codes; a badly formed recipient gets an `error` and the "
+        "rest of the batch is still answered. Unknown recipients are `no_consent` for "
+        "marketing topics. Quiet hours are evaluated at `at` in the key's time zone; "
+        "the frequency cap counts `sent` events of the last 7 days.",
+        request={
+            "application/json": {
+                "type": "object",
+                "required": ["channel", "topic", "recipients"],
+                "properties": {
+                    "channel": {"type": "string", "example": "sms"},
+                    "topic": {"type": "string", "example": "credit_card"},
+                    "at": {"type": "string", "format": "date-time"},
+                    "identifier_format": {"type": "string", "enum": ["clear", "hmac"]},
+                    "recipients": {
+                        "type": "array",
+                        "items": {"type": "string", "maxLength": 512},
+                        "minItems": 1,
+                        "maxItems": MAX_RECIPIENTS,
+                    },
+                },
+            }
+        },
+        examples=[
+            OpenApiExample(
+                "batch",
+                request_only=True,
+                value={
+                    "channel": "sms",
+                    "topic": "credit_card",
+                    "at": "2026-11-23T10:00:00Z",
+                    "recipients": ["+8613800138000", "13900139000", "not-a-number"],
+                },
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                OutputSerializer,
+                examples=[
+                    OpenApiExample(
+                        "answers",
+                        value={
+                            "channel": "sms",
+                            "topic": "credit_card",
+                            "at": "2026-11-23T10:00:00.000000Z",
+                            "results": [
+                                {"recipient": "+8613800138000", "allowed": True,
+                                 "reasons": [], "error": None},
+                                {"recipient": "13900139000", "allowed": False,
+                                 "reasons": ["withdrawn"], "error": None},
+                                {"recipient": "not-a-number", "allowed": False,
+                                 "reasons": [], "error": {
+                                     "code": "phone_invalid",
+                                     "message": "Enter a valid phone number."}},
+                            ],
+                        },
+                    )
+                ],
+            ),
+            400: _bad_request({"recipients": [MSG_TOO_MANY % {"max": MAX_RECIPIENTS}]}),
+            **AUTH_ERRORS,
+        },
+    )
+    def post(self, request):
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        channel: Channel = data["channel"]
+        require_channel(request.auth, channel.code)
+        items = selectors.recipients_resolve(
+            kind=channel.address_kind,
+            recipients=data["recipients"],
+            channel_id=channel.pk,
+            hmac_key=_hmac_key(request, data["identifier_format"]),
+        )
+        at = data.get("at") or timezone.now()
+        results = selectors.recipients_check(
+            channel=channel, topic=data["topic"], items=items, at=at
+        )
+        return Response(
+            {
+                "channel": channel.code,
+                "topic": data["topic"].code,
+                "at": selectors.iso(at),
+                "results": results,
+            }
+        )
+
+
+class SuppressionStatusApi(ClientApiView):
+    """How fresh the feed is, so a sender can tell how stale its copy is."""
+
+    class OutputSerializer(serializers.Serializer):
+        last_seq = serializers.IntegerField(
+            help_text=_("Newest feed seq on the channels the key may read.")
+        )
+        last_change_at = serializers.DateTimeField(allow_null=True)
+        channels = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(
+        operation_id="suppression_status",
+        summary="Newest feed position",
+        description="If your copy's last seq is behind and your last successful poll "
+        "is older than a few minutes, stop marketing sends until you catch up.",
+        responses={
+            200: OpenApiResponse(
+                OutputSerializer,
+                examples=[
+                    OpenApiExample(
+                        "status",
+                        value={
+                            "last_seq": 1042,
+                            "last_change_at": "2026-11-23T08:15:02.120000Z",
+                            "channels": ["email", "sms"],
+                        },
+                    )
+                ],
+            ),
+            401: AUTH_ERRORS[401],
+            429: AUTH_ERRORS[429],
+        },
+    )
+    def get(self, request):
+        channel_ids = _scope(request, None)
+        status = selectors.suppression_status(channel_ids=list(channel_ids))
+        return Response(
+            {
+                "last_seq": status.last_seq,
+                "last_change_at": selectors.iso(status.last_change_at),
+                "channels": sorted(channel_ids.values()),
+            }
+        )

@@ -1,0 +1,71 @@
+"""The escalation beat task: due within 48 hours and overdue, each recorded once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from complaints.models import Complaint, Escalation
+from complaints.tasks import complaint_escalate_task
+from config.celery import app
+
+pytestmark = pytest.mark.django_db
+
+
+def _set_due(complaint, delta):
+    Complaint.objects.filter(pk=complaint.pk).update(due_at=timezone.now() + delta)
+
+
+def test_escalation_is_idempotent_and_notifies_supervisors_once(
+    make_complaint, supervisor, outbox, django_capture_on_commit_callbacks
+):
+    overdue, soon, later = make_complaint(), make_complaint(), make_complaint()
+    _set_due(overdue, -timedelta(hours=1))
+    _set_due(soon, timedelta(hours=20))
+    _set_due(later, timedelta(days=5))
+    outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert complaint_escalate_task.delay().get() == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert complaint_escalate_task.delay().get() == 0
+    assert set(Escalation.objects.values_list("complaint_id", "kind")) == {
+        (overdue.pk, "overdue"),
+        (soon.pk, "due_soon"),
+    }
+    alerts = [m for m in outbox if m.purpose == "complaint_escalation"]
+    assert [m.to for m in alerts] == ["supervisor@bank.example"] * 2
+    assert overdue.reference in " ".join(m.subject for m in alerts)
+    assert Escalation.objects.get(complaint=overdue).notified == 1
+    assert overdue.events.filter(kind="escalated").count() == 1
+
+
+def test_due_soon_then_overdue_escalates_again(make_complaint, supervisor):
+    c = make_complaint()
+    _set_due(c, timedelta(hours=10))
+    complaint_escalate_task.delay()
+    c.refresh_from_db()
+    complaint_escalate_task.delay()  # same deadline, later run
+    # The deadline passes.
+    from complaints.services import complaint_escalations_run
+
+    complaint_escalations_run(now=c.due_at + timedelta(minutes=1))
+    assert list(
+        Escalation.objects.filter(complaint=c).order_by("pk").values_list("kind", flat=True)
+    ) == ["due_soon", "overdue"]
+
+
+def test_paused_and_closed_complaints_are_not_escalated(make_complaint, handler):
+    paused, decided = make_complaint(), make_complaint()
+    Complaint.objects.filter(pk=paused.pk).update(paused_at=timezone.now())
+    Complaint.objects.filter(pk=decided.pk).update(status="resolved")
+    _set_due(paused, -timedelta(days=1))
+    _set_due(decided, -timedelta(days=1))
+    complaint_escalate_task.delay()
+    assert not Escalation.objects.exists()
+
+
+def test_beat_schedule_runs_the_task():
+    entries = [e["task"] for e in app.conf.beat_schedule.values()]
+    assert "complaints.tasks.complaint_escalate_task" in entries

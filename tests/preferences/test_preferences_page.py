@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from consent.models import (
+    Channel,
+    ConsentEvent,
+    ConsentState,
+    Contactability,
+    NoticeVersion,
+    OptOut,
+    SuppressionChange,
+    Topic,
+)
+from preferences.auth import SESSION_KEY
+from preferences.services import MSG_NOTICE_OUTDATED
+from tests.factories import grant
+
+pytestmark = pytest.mark.django_db
+
+PAGE = reverse("portal:preferences")
+
+
+def _save(client, *, shown=(), cells=(), notice):
+    return client.post(
+        PAGE, {"notice_version": notice.pk, "shown": list(shown), "cell": list(cells)}
+    )
+
+
+def _sms_key():
+    return Contactability.objects.get(channel__code="sms")
+
+
+def test_page_shows_every_cell_labelled_with_the_notice(portal_client, notice_en):
+    page = portal_client.get(PAGE).content.decode()
+    assert notice_en.text in page
+    assert 'id="cell-sms-credit_card"' in page
+    assert 'for="cell-sms-credit_card"' in page
+    assert 'aria-describedby="notice-text"' in page
+    assert f'name="notice_version" value="{notice_en.pk}"' in page
+    assert "Repayment reminders" in page  # service topics shown as information
+    assert 'value="sms:repayment_reminder"' not in page
+
+
+def test_switching_a_cell_on_grants_with_evidence_and_feeds(
+    portal_client, customer, notice_en
+):
+    before = SuppressionChange.objects.count()
+    response = _save(portal_client, cells=["sms:credit_card"], notice=notice_en)
+    assert response.status_code == 302
+    event = ConsentEvent.objects.filter(action="grant").get()
+    assert (event.channel.code, event.topic.code) == ("sms", "credit_card")
+    assert event.source == "portal" and event.actor == f"customer:{customer.external_ref}"
+    assert event.notice_version == notice_en
+    assert event.evidence["ip"] == "127.0.0.1"
+    assert SuppressionChange.objects.count() == before + 1
+    assert "credit_card" in _sms_key().permitted_topics
+    assert SuppressionChange.objects.last().suppressed is False
+
+
+def test_only_changed_cells_become_events(portal_client, customer, sms, credit_card,
+                                          personal_loan, notice_en):
+    grant(customer, sms, credit_card, notice_en)
+    grant(customer, sms, personal_loan, notice_en)
+    count = ConsentEvent.objects.count()
+    _save(
+        portal_client,
+        shown=["sms:credit_card", "sms:personal_loan"],
+        cells=["sms:credit_card", "email:wealth"],
+        notice=notice_en,
+    )
+    new = list(ConsentEvent.objects.filter(seq__gt=count).order_by("seq"))
+    assert [(e.action, e.channel.code, e.topic.code) for e in new] == [
+        ("grant", "email", "wealth"),
+        ("withdraw", "sms", "personal_loan"),
+    ]
+    assert ConsentState.objects.get(channel=sms, topic=personal_loan).status == (
+        "withdrawn"
+    )
+
+
+def test_saving_without_changes_writes_nothing(portal_client, customer, sms,
+                                               credit_card, notice_en):
+    grant(customer, sms, credit_card, notice_en)
+    count = ConsentEvent.objects.count()
+    response = _save(portal_client, shown=["sms:credit_card"],
+                     cells=["sms:credit_card"], notice=notice_en)
+    assert response.status_code == 302
+    assert ConsentEvent.objects.count() == count
+
+
+def test_outdated_notice_changes_nothing(portal_client, notice_en):
+    NoticeVersion.objects.create(
+        code="marketing", version=2, language="en", title="New", text="New wording",
+        effective_from=timezone.now(),
+    )
+    response = _save(portal_client, cells=["sms:credit_card"], notice=notice_en)
+    assert ConsentEvent.objects.filter(action="grant").count() == 0
+    page = portal_client.get(response.url).content.decode()
+    assert str(MSG_NOTICE_OUTDATED) in page
+    assert "New wording" in page
+
+
+def test_missing_notice_version_changes_nothing(portal_client):
+    response = portal_client.post(PAGE, {"cell": ["sms:credit_card"]})
+    assert response.status_code == 302
+    assert ConsentEvent.objects.filter(action="grant").count() == 0
+
+
+def test_post_without_csrf_token_changes_nothing(customer, phone_point, notice_en):
+    client = Client(enforce_csrf_checks=True)
+    session = client.session
+    session[SESSION_KEY] = customer.pk
+    session.save()
+    response = _save(client, cells=["sms:credit_card"], notice=notice_en)
+    assert response.status_code == 403
+    assert ConsentEvent.objects.filter(action="grant").count() == 0
+
+
+def test_stop_all_then_deliberately_want_marketing_again(
+    portal_client, customer, sms, credit_card, notice_en
+):
+    grant(customer, sms, credit_card, notice_en)
+    response = portal_client.post(reverse("portal:stop_all"))
+    assert response.status_code == 302
+    assert OptOut.objects.filter(customer=customer).exists()
+    key = _sms_key()
+    assert key.suppressed and "opt_out_all" in key.reasons
+    assert SuppressionChange.objects.filter(key=key).last().suppressed is True
+    page = portal_client.get(PAGE).content.decode()
+    assert "I want marketing again" in page and " disabled" in page
+    # A cell posted while stopped is refused, nothing is granted.
+    _save(portal_client, cells=["sms:credit_card"], notice=notice_en)
+    assert ConsentEvent.objects.filter(action="grant").count() == 1
+
+    # Without the tick nothing changes.
+    portal_client.post(reverse("portal:marketing_again"), {})
+    assert OptOut.objects.filter(customer=customer).exists()
+    portal_client.post(reverse("portal:marketing_again"), {"confirm": "yes"})
+    assert not OptOut.objects.filter(customer=customer).exists()
+    assert ConsentEvent.objects.filter(action="opt_in_all").count() == 1
+    assert ConsentState.objects.granted().count() == 0  # nothing switched on by itself
+    _save(portal_client, cells=["sms:credit_card"], notice=notice_en)
+    assert "credit_card" in _sms_key().permitted_topics
+
+
+def test_query_count_is_fixed_whatever_the_catalogue(
+    portal_client, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(10):
+        assert portal_client.get(PAGE).status_code == 200
+    for n in range(6):
+        Channel.objects.create(code=f"extra{n}", address_kind="phone", name_en=f"X{n}",
+                               name_zh=f"X{n}")
+        Topic.objects.create(code=f"extra_topic{n}", kind="marketing",
+                             name_en=f"T{n}", name_zh=f"T{n}")
+    with django_assert_max_num_queries(10):
+        page = portal_client.get(PAGE)
+    assert 'id="cell-extra5-extra_topic5"' in page.content.decode()
