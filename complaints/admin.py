@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -123,7 +124,12 @@ _DECIDED = (*Complaint.DECIDED_STATUSES, Complaint.Status.CLOSED)
 WORKFLOW = {
     "take": (None, _("Take this complaint"), _OPEN, False),
     "assign": (cforms.AssignForm, _("Assign"), _OPEN, True),
-    "investigate": (None, _("Start investigation"), (Complaint.Status.ACKNOWLEDGED,), False),
+    "investigate": (
+        None,
+        _("Start investigation"),
+        (Complaint.Status.ACKNOWLEDGED,),
+        False,
+    ),
     "reply": (cforms.TextForm, _("Reply to the customer"), None, False),
     "note": (cforms.TextForm, _("Add an internal note"), None, False),
     "recategorise": (cforms.CategoryForm, _("Correct the category"), None, False),
@@ -131,14 +137,26 @@ WORKFLOW = {
     "approve_extension": (None, _("Approve the pending extension"), _OPEN, True),
     "pause": (cforms.PauseForm, _("Pause the clock"), _OPEN, False),
     "resume": (None, _("Resume the clock"), _OPEN, False),
-    "new_facts": (cforms.TextForm, _("Record new facts (restarts the clock)"), _OPEN, False),
+    "new_facts": (
+        cforms.TextForm,
+        _("Record new facts (restarts the clock)"),
+        _OPEN,
+        False,
+    ),
     "decide": (
-        cforms.DecideForm, _("Decide and send the decision letter"),
-        (Complaint.Status.INVESTIGATING,), False,
+        cforms.DecideForm,
+        _("Decide and send the decision letter"),
+        (Complaint.Status.INVESTIGATING,),
+        False,
     ),
     "close": (cforms.CloseForm, _("Close"), Complaint.DECIDED_STATUSES, False),
     "reopen": (cforms.ReasonForm, _("Reopen (customer disputes)"), _DECIDED, False),
-    "review_request": (cforms.ReasonForm, _("Record a review request"), _DECIDED, False),
+    "review_request": (
+        cforms.ReasonForm,
+        _("Record a review request"),
+        _DECIDED,
+        False,
+    ),
     "review_assign": (cforms.ReviewerForm, _("Assign the review"), _DECIDED, True),
     "review_decide": (cforms.ReviewDecideForm, _("Decide the review"), _DECIDED, False),
 }
@@ -154,7 +172,9 @@ def _run_action(name: str, complaint: Complaint, user, data: dict, request) -> s
     if name == "take":
         services.complaint_assign(complaint=complaint, assignee=user, by=user)
     elif name == "assign":
-        services.complaint_assign(complaint=complaint, assignee=data["assignee"], by=user)
+        services.complaint_assign(
+            complaint=complaint, assignee=data["assignee"], by=user
+        )
     elif name == "investigate":
         services.complaint_start_investigation(complaint=complaint, user=user)
     elif name == "reply":
@@ -168,22 +188,30 @@ def _run_action(name: str, complaint: Complaint, user, data: dict, request) -> s
     elif name == "extend":
         services.complaint_extend(complaint=complaint, reason=data["reason"], user=user)
     elif name == "approve_extension":
-        pending = complaint.extensions.filter(status=ComplaintExtension.Status.PENDING).first()
+        pending = complaint.extensions.filter(
+            status=ComplaintExtension.Status.PENDING
+        ).first()
         if pending is None:
             raise ApplicationError(services.MSG_EXTENSION_NOT_PENDING)
         services.complaint_extension_approve(extension=pending, user=user)
     elif name == "pause":
-        services.complaint_clock_pause(complaint=complaint, reason=data["reason"], user=user)
+        services.complaint_clock_pause(
+            complaint=complaint, reason=data["reason"], user=user
+        )
     elif name == "resume":
         services.complaint_clock_resume(complaint=complaint, user=user)
     elif name == "new_facts":
-        services.complaint_new_facts(complaint=complaint, text=data["text"], actor=staff)
+        services.complaint_new_facts(
+            complaint=complaint, text=data["text"], actor=staff
+        )
     elif name == "decide":
         services.complaint_decide(complaint=complaint, user=user, **data)
     elif name == "close":
         services.complaint_close(complaint=complaint, user=user, **data)
     elif name == "reopen":
-        services.complaint_reopen(complaint=complaint, reason=data["reason"], actor=staff)
+        services.complaint_reopen(
+            complaint=complaint, reason=data["reason"], actor=staff
+        )
     elif name == "review_request":
         services.complaint_review_request(
             complaint=complaint, reason=data["reason"], actor=staff
@@ -204,7 +232,7 @@ def _run_action(name: str, complaint: Complaint, user, data: dict, request) -> s
 @admin.register(Complaint)
 class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
-        "reference",
+        "reference_display",
         "due_badge",
         "status",
         "category",
@@ -212,13 +240,19 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "topic",
         "age",
         "assignee",
+    )
+    list_display_links = ("reference_display",)
+    list_filter = (
+        QueueFilter,
+        "status",
+        "category",
+        "channel",
+        "topic",
+        "source",
         "is_major",
     )
-    list_display_links = ("reference",)
-    list_filter = (QueueFilter, "status", "category", "channel", "topic", "source", "is_major")
     list_select_related = ("channel", "topic", "assignee")
     search_fields = ("reference",)
-    ordering = ("due_at",)
     date_hierarchy = "received_at"
     list_per_page = 50
     actions = ("take_selected", "group_into_matter", "run_escalation_check")
@@ -228,37 +262,79 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
     add_form = cforms.StaffIntakeForm
     masked_fields = {"contact_address": "contact_kind"}
     fieldsets = (
-        (_("Complaint"), {
-            "fields": (
-                "reference", "status", "source", "customer", "channel", "topic",
-                "masked_address", "category", "suggested_category",
-                "classification_evidence",
-                "message_received_at", "message_excerpt", "description",
-                "complainant_count", "matter", "is_major",
-            )
-        }),
+        (
+            _("Complaint"),
+            {
+                "fields": (
+                    "reference",
+                    "status",
+                    "source",
+                    "customer",
+                    "channel",
+                    "topic",
+                    "masked_address",
+                    "category",
+                    "suggested_category",
+                    "classification_evidence",
+                    "message_received_at",
+                    "message_excerpt",
+                    "description",
+                    "complainant_count",
+                    "matter",
+                    "is_major",
+                )
+            },
+        ),
         (_("Protection applied at intake"), {"fields": ("protection",)}),
-        (_("Deadlines"), {
-            "fields": (
-                "policy", "received_at", "ack_due_at", "acknowledged_at",
-                "first_response_due_at", "clock_started_at", "due_at", "extension_step",
-                "extension_reason", "paused_at", "pause_reason", "paused_total",
-                "escalated_at",
-            )
-        }),
+        (
+            _("Deadlines"),
+            {
+                "fields": (
+                    "policy",
+                    "received_at",
+                    "ack_due_at",
+                    "acknowledged_at",
+                    "first_response_due_at",
+                    "clock_started_at",
+                    "due_at",
+                    "extension_step",
+                    "extension_reason",
+                    "paused_at",
+                    "pause_reason",
+                    "paused_total",
+                    "escalated_at",
+                )
+            },
+        ),
         (_("Handling"), {"fields": ("assignee", "named_staff")}),
-        (_("Decision"), {
-            "fields": (
-                "outcome", "findings", "reasons", "decided_by", "decided_at",
-                "decision_sent_at",
-            )
-        }),
-        (_("Root cause and remediation"), {
-            "fields": ("root_cause", "remediation_action", "remediation_owner", "closed_at")
-        }),
-        (_("Customer rating"), {
-            "fields": ("satisfaction", "satisfaction_comment", "rated_at")
-        }),
+        (
+            _("Decision"),
+            {
+                "fields": (
+                    "outcome",
+                    "findings",
+                    "reasons",
+                    "decided_by",
+                    "decided_at",
+                    "decision_sent_at",
+                )
+            },
+        ),
+        (
+            _("Root cause and remediation"),
+            {
+                "fields": (
+                    "root_cause",
+                    "remediation_action",
+                    "remediation_owner",
+                    "closed_at",
+                )
+            },
+        ),
+        (
+            _("Customer rating"),
+            {"fields": ("satisfaction", "satisfaction_comment", "rated_at")},
+        ),
     )
 
     class Media:
@@ -288,6 +364,17 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M"),
         )
 
+    def get_ordering(self, request):
+        return ("open_rank", "due_at")
+
+    @admin.display(description=_("reference"), ordering="reference")
+    def reference_display(self, obj: Complaint):
+        if obj.is_major:
+            return format_html(
+                '{}<span class="cmp-major">{}</span>', obj.reference, gettext("major")
+            )
+        return obj.reference
+
     @admin.display(description=_("age (days)"), ordering="received_at")
     def age(self, obj: Complaint) -> int:
         return (timezone.now() - obj.received_at).days
@@ -295,8 +382,15 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
     # --- permissions and rows ---
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs & selectors.complaints_for_staff(user=request.user)
+        # Open complaints first, each group by deadline: the queue is worked top down.
+        qs = Complaint.objects.annotate(
+            open_rank=Case(
+                When(status__in=Complaint.OPEN_STATUSES, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        ).order_by(*self.get_ordering(request))
+        return selectors.complaints_for_staff(user=request.user, queryset=qs)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -371,9 +465,12 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 continue
             if name == "take" and complaint.assignee_id is not None:
                 continue
-            if name == "approve_extension" and not complaint.extensions.filter(
-                status=ComplaintExtension.Status.PENDING
-            ).exists():
+            if (
+                name == "approve_extension"
+                and not complaint.extensions.filter(
+                    status=ComplaintExtension.Status.PENDING
+                ).exists()
+            ):
                 continue
             if name == "pause" and complaint.paused_at is not None:
                 continue
@@ -402,7 +499,9 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         complaint = self.get_object(request, object_id)
         if complaint is not None:
             extra_context.update(
-                workflow=self._workflow_forms(request, complaint),
+                workflow=self._workflow_forms(request, complaint)
+                if self.has_change_permission(request, complaint)
+                else [],
                 show_save=False,
                 show_save_and_continue=False,
                 show_save_and_add_another=False,
@@ -486,8 +585,15 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         if first is None:
             return
         title = " / ".join(
-            filter(None, [first.category, first.channel and first.channel.code,
-                          first.topic and first.topic.code, f"{timezone.localdate():%Y-%m-%d}"])
+            filter(
+                None,
+                [
+                    first.category,
+                    first.channel and first.channel.code,
+                    first.topic and first.topic.code,
+                    f"{timezone.localdate():%Y-%m-%d}",
+                ],
+            )
         )
         matter = first.matter or Matter.objects.create(title=title)
         matter = services.complaint_link_matter(
@@ -511,7 +617,9 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
-        extra_context["queue_counts"] = selectors.complaint_queue_counts(user=request.user)
+        extra_context["queue_counts"] = selectors.complaint_queue_counts(
+            user=request.user
+        )
         return super().changelist_view(request, extra_context)
 
     # --- statistics and export ---
@@ -539,8 +647,12 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 "category": charts.bar_chart(
                     figures.by_category, title=gettext("By category")
                 ),
-                "channel": charts.bar_chart(figures.by_channel, title=gettext("By channel")),
-                "product": charts.bar_chart(figures.by_product, title=gettext("By product")),
+                "channel": charts.bar_chart(
+                    figures.by_channel, title=gettext("By channel")
+                ),
+                "product": charts.bar_chart(
+                    figures.by_product, title=gettext("By product")
+                ),
                 "root_cause": charts.bar_chart(
                     figures.by_root_cause, title=gettext("By root cause")
                 ),
@@ -575,7 +687,10 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         self.audit(request, AccessLog.Action.EXPORT, fields=["regulator_csv"])
         writer = csv.writer(Echo())
         response = StreamingHttpResponse(
-            (writer.writerow(row) for row in selectors.regulator_export_rows(queryset=qs)),
+            (
+                writer.writerow(row)
+                for row in selectors.regulator_export_rows(queryset=qs)
+            ),
             content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = (

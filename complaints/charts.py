@@ -14,8 +14,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 BAR_HEIGHT = 22
 BAR_GAP = 6
-LABEL_WIDTH = 210
-CHART_WIDTH = 640
+LABEL_WIDTH = 270
+CHART_WIDTH = 700
 
 
 def bar_chart(items: Sequence[tuple[str, int]], *, title: str) -> SafeString:

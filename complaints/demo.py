@@ -17,21 +17,69 @@ from consent.models import Channel, Customer, Topic
 # (days ago, channel, topic, text, plan)
 SCENARIOS = [
     (1, "sms", "personal_loan", "我从未同意接收贷款营销短信，请停止发送。", "new"),
-    (2, "email", "credit_card", "Too many emails about the same credit card offer, every day.", "new"),
+    (
+        14,
+        "email",
+        "credit_card",
+        "Too many emails about the same credit card offer, every day.",
+        "new",
+    ),
     (3, "voice", "wealth", "凌晨一点打电话推销理财产品，把我吵醒了。", "investigating"),
-    (4, "sms", "consumer_loan", "短信说零利息，实际年化利率很高，这是误导。", "investigating"),
-    (5, "sms", "collections", "催收人员打电话给我的家人和同事，严重骚扰。", "investigating"),
-    (6, "push", "offers_events", "Push notifications several times a day, far too frequent.", "extended"),
-    (9, "email", "insurance", "How did you get my e-mail? I think my personal information leaked.", "paused"),
-    (13, "sms", "credit_card", "已经退订了，为什么还在发信用卡广告？", "new"),
-    (14, "sms", "personal_loan", "I unsubscribed and still receive loan offers. Spam.", "resolved"),
+    (
+        4,
+        "sms",
+        "consumer_loan",
+        "短信说零利息，实际年化利率很高，这是误导。",
+        "investigating",
+    ),
+    (
+        5,
+        "sms",
+        "collections",
+        "催收人员打电话给我的家人和同事，严重骚扰。",
+        "investigating",
+    ),
+    (
+        6,
+        "push",
+        "offers_events",
+        "Push notifications several times a day, far too frequent.",
+        "extended",
+    ),
+    (
+        9,
+        "email",
+        "insurance",
+        "How did you get my e-mail? I think my personal information leaked.",
+        "paused",
+    ),
+    (17, "sms", "credit_card", "已经退订了，为什么还在发信用卡广告？", "new"),
+    (
+        14,
+        "sms",
+        "personal_loan",
+        "I unsubscribed and still receive loan offers. Spam.",
+        "resolved",
+    ),
     (18, "wechat", "wealth", "微信天天推送理财，频率太高。", "resolved"),
     (20, "sms", "credit_card", "未经同意给我推销信用卡，这是垃圾短信。", "closed"),
-    (24, "email", "mortgage", "The mortgage advert hid the fees. Misleading.", "closed"),
+    (
+        24,
+        "email",
+        "mortgage",
+        "The mortgage advert hid the fees. Misleading.",
+        "closed",
+    ),
     (27, "voice", "personal_loan", "Sales call at 6am while I was sleeping.", "closed"),
     (33, "sms", "consumer_loan", "一天好几条贷款短信，太频繁了。", "closed"),
     (38, "sms", "personal_loan", "未经同意发贷款广告，垃圾短信。", "closed_late"),
-    (41, "email", "credit_card", "Unsolicited credit card promotions without my consent.", "rejected"),
+    (
+        41,
+        "email",
+        "credit_card",
+        "Unsolicited credit card promotions without my consent.",
+        "rejected",
+    ),
     (45, "sms", "car_loan", "汽车贷款广告每天都发，太多了。", "closed"),
     (52, "push", "insurance", "Insurance push at midnight, woke me up.", "closed"),
     (58, "sms", "personal_loan", "我没有授权你们发营销信息。", "closed"),
@@ -42,11 +90,19 @@ def _staff(role: str):
     User = get_user_model()
     user = User.objects.filter(is_active=True, groups__name=role).order_by("pk").first()
     if user is None:
-        user = User.objects.filter(is_active=True, is_superuser=True).order_by("pk").first()
+        user = (
+            User.objects.filter(is_active=True, is_superuser=True)
+            .order_by("pk")
+            .first()
+        )
     if user is None:
         user, _created = User.objects.get_or_create(
             username="complaints-demo",
-            defaults={"is_staff": True, "is_superuser": True, "email": "supervisor@localhost"},
+            defaults={
+                "is_staff": True,
+                "is_superuser": True,
+                "email": "supervisor@localhost",
+            },
         )
         user.set_unusable_password()
         user.save()
@@ -72,7 +128,9 @@ def seed_demo_complaints(*, stdout) -> None:
     if Complaint.objects.exists():
         stdout.write("Complaints: demo data already present.")
         return
-    customers = list(Customer.objects.filter(status=Customer.Status.ACTIVE).order_by("pk")[:8])
+    customers = list(
+        Customer.objects.filter(status=Customer.Status.ACTIVE).order_by("pk")[:8]
+    )
     if not customers:
         stdout.write("Complaints: no demo customers, none created.")
         return
@@ -108,15 +166,20 @@ def seed_demo_complaints(*, stdout) -> None:
                 user=handler,
             )
         if plan == "paused":
-            services.complaint_clock_pause(complaint=complaint, reason="appraisal", user=handler)
+            services.complaint_clock_pause(
+                complaint=complaint, reason="appraisal", user=handler
+            )
         if plan in ("investigating", "extended", "paused"):
             services.complaint_note_add(
-                complaint=complaint, author=handler,
+                complaint=complaint,
+                author=handler,
                 text="Asked the sending team for the campaign list.",
             )
             continue
         outcome = (
-            Complaint.Outcome.NOT_UPHELD if plan == "rejected" else Complaint.Outcome.UPHELD
+            Complaint.Outcome.NOT_UPHELD
+            if plan == "rejected"
+            else Complaint.Outcome.UPHELD
         )
         services.complaint_decide(
             complaint=complaint,
@@ -129,15 +192,20 @@ def seed_demo_complaints(*, stdout) -> None:
         if plan in ("closed", "closed_late"):
             services.complaint_close(
                 complaint=complaint,
-                root_cause=("third_party_sender", "frequency", "consent_missing", "content")[
-                    i % 4
-                ],
-                remediation_action="Campaign lists now pulled from the suppression feed.",
+                root_cause=(
+                    "third_party_sender",
+                    "frequency",
+                    "consent_missing",
+                    "content",
+                )[i % 4],
+                remediation_action="Campaign lists pulled from the suppression feed.",
                 remediation_owner="Marketing operations",
                 user=handler,
             )
             services.complaint_rate(
-                complaint=complaint, customer=customer, score=2 + i % 4,
+                complaint=complaint,
+                customer=customer,
+                score=2 + i % 4,
                 comment="",
             )
     services.complaint_escalations_run()

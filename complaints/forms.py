@@ -112,8 +112,12 @@ class ReasonForm(forms.Form):
 
 
 def _staff_choices(queryset=None):
-    users = get_user_model().objects.filter(is_active=True, is_staff=True).filter(
-        Q(groups__name__in=(COMPLAINT_HANDLER, SUPERVISOR)) | Q(is_superuser=True)
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(groups__name__in=(COMPLAINT_HANDLER, SUPERVISOR)) | Q(is_superuser=True)
+        )
     )
     return users.distinct().order_by("username")
 
@@ -169,7 +173,9 @@ class CloseForm(forms.Form):
 
 
 class ReviewDecideForm(forms.Form):
-    outcome = forms.ChoiceField(label=_("Outcome"), choices=ComplaintReview.Outcome.choices)
+    outcome = forms.ChoiceField(
+        label=_("Outcome"), choices=ComplaintReview.Outcome.choices
+    )
     decision = forms.CharField(
         label=_("Review decision"),
         max_length=5000,

@@ -60,12 +60,16 @@ class ComplaintQuerySet(models.QuerySet):
         return self.filter(status__in=Complaint.OPEN_STATUSES)
 
     def overdue(self, now=None) -> ComplaintQuerySet:
-        return self.open().filter(due_at__lt=now or timezone.now(), paused_at__isnull=True)
+        return self.open().filter(
+            due_at__lt=now or timezone.now(), paused_at__isnull=True
+        )
 
     def due_within(self, hours: int = 48, now=None) -> ComplaintQuerySet:
         now = now or timezone.now()
         return self.open().filter(
-            due_at__gte=now, due_at__lt=now + timedelta(hours=hours), paused_at__isnull=True
+            due_at__gte=now,
+            due_at__lt=now + timedelta(hours=hours),
+            paused_at__isnull=True,
         )
 
     def visible_to_customer(self, customer: Customer) -> ComplaintQuerySet:
@@ -104,7 +108,8 @@ class Complaint(models.Model):
     OPEN_STATUSES = (Status.RECEIVED, Status.ACKNOWLEDGED, Status.INVESTIGATING)
     DECIDED_STATUSES = (Status.RESOLVED, Status.REJECTED)
 
-    reference = models.CharField(
+    # NULL (not "") until the row has its id, so concurrent inserts never collide.
+    reference = models.CharField(  # noqa: DJ001
         _("reference"), max_length=20, unique=True, null=True, editable=False
     )
     customer = models.ForeignKey(
@@ -124,10 +129,14 @@ class Complaint(models.Model):
         blank=True,
     )
     contact_kind = models.CharField(
-        _("reply address kind"), max_length=10, blank=True,
+        _("reply address kind"),
+        max_length=10,
+        blank=True,
         help_text=_("For a complainant who is not a customer."),
     )
-    contact_address_encrypted = models.TextField(_("reply address (encrypted)"), blank=True)
+    contact_address_encrypted = models.TextField(
+        _("reply address (encrypted)"), blank=True
+    )
     channel = models.ForeignKey(
         Channel,
         verbose_name=_("channel"),
@@ -163,7 +172,9 @@ class Complaint(models.Model):
         _("sender's event id"), max_length=100, blank=True, editable=False
     )
     complainant_count = models.PositiveIntegerField(
-        _("complainants"), default=1, help_text=_("More than one for a joint complaint.")
+        _("complainants"),
+        default=1,
+        help_text=_("More than one for a joint complaint."),
     )
     matter = models.ForeignKey(
         Matter,
@@ -226,10 +237,14 @@ class Complaint(models.Model):
         _("root cause"), max_length=20, choices=RootCause.choices, blank=True
     )
     remediation_action = models.TextField(_("remediation action"), blank=True)
-    remediation_owner = models.CharField(_("remediation owner"), max_length=150, blank=True)
+    remediation_owner = models.CharField(
+        _("remediation owner"), max_length=150, blank=True
+    )
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
-    satisfaction = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
+    satisfaction = models.PositiveSmallIntegerField(
+        _("satisfaction"), null=True, blank=True
+    )
     satisfaction_comment = models.TextField(_("satisfaction comment"), blank=True)
     rated_at = models.DateTimeField(_("rated"), null=True, blank=True)
 
@@ -309,7 +324,9 @@ class ComplaintEvent(models.Model):
         RATED = "rated", _("Rated by customer")
 
     complaint = models.ForeignKey(
-        Complaint, verbose_name=_("complaint"), on_delete=models.CASCADE,
+        Complaint,
+        verbose_name=_("complaint"),
+        on_delete=models.CASCADE,
         related_name="events",
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -332,16 +349,26 @@ class ComplaintEvent(models.Model):
             raise ValueError("Timeline entries are append-only.")
         super().save(*args, **kwargs)
 
+    @property
+    def to_status_label(self) -> str:
+        if self.to_status in Complaint.Status.values:
+            return Complaint.Status(self.to_status).label
+        return self.to_status
+
 
 class ComplaintNote(models.Model):
     """An internal note: staff only, never shown to the customer."""
 
     complaint = models.ForeignKey(
-        Complaint, verbose_name=_("complaint"), on_delete=models.CASCADE,
+        Complaint,
+        verbose_name=_("complaint"),
+        on_delete=models.CASCADE,
         related_name="notes",
     )
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
         related_name="+",
     )
     text = models.TextField(_("note"))
@@ -372,7 +399,9 @@ class ComplaintMessage(models.Model):
         REVIEW_DECISION = "review_decision", _("Review decision")
 
     complaint = models.ForeignKey(
-        Complaint, verbose_name=_("complaint"), on_delete=models.CASCADE,
+        Complaint,
+        verbose_name=_("complaint"),
+        on_delete=models.CASCADE,
         related_name="messages",
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -401,20 +430,28 @@ class ComplaintExtension(models.Model):
         APPROVED = "approved", _("Approved")
 
     complaint = models.ForeignKey(
-        Complaint, verbose_name=_("complaint"), on_delete=models.CASCADE,
+        Complaint,
+        verbose_name=_("complaint"),
+        on_delete=models.CASCADE,
         related_name="extensions",
     )
     step = models.PositiveSmallIntegerField(_("step"))
     reason = models.TextField(_("reason"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("requested by"),
-        on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     requested_at = models.DateTimeField(_("requested"), default=timezone.now)
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("approved by"),
-        on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
     )
     approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
 
@@ -441,15 +478,21 @@ class ComplaintReview(models.Model):
         CHANGED = "changed", _("Decision changed")
 
     complaint = models.ForeignKey(
-        Complaint, verbose_name=_("complaint"), on_delete=models.CASCADE,
+        Complaint,
+        verbose_name=_("complaint"),
+        on_delete=models.CASCADE,
         related_name="reviews",
     )
     reason = models.TextField(_("reason"))
     requested_at = models.DateTimeField(_("requested"), default=timezone.now)
     due_at = models.DateTimeField(_("due"))
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("reviewer"), on_delete=models.PROTECT,
-        related_name="complaint_reviews", null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        on_delete=models.PROTECT,
+        related_name="complaint_reviews",
+        null=True,
+        blank=True,
     )
     outcome = models.CharField(
         _("outcome"), max_length=10, choices=Outcome.choices, blank=True
@@ -474,12 +517,17 @@ class Escalation(models.Model):
         DUE_SOON = "due_soon", _("Due within 48 hours")
         OVERDUE = "overdue", _("Overdue")
         MAJOR = "major", _("Major complaint")
+        ACK_OVERDUE = "ack_overdue", _("Not acknowledged in time")
+        REVIEW_DUE_SOON = "review_due_soon", _("Review due within 48 hours")
+        REVIEW_OVERDUE = "review_overdue", _("Review overdue")
 
     complaint = models.ForeignKey(
-        Complaint, verbose_name=_("complaint"), on_delete=models.CASCADE,
+        Complaint,
+        verbose_name=_("complaint"),
+        on_delete=models.CASCADE,
         related_name="escalations",
     )
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     due_at = models.DateTimeField(_("deadline concerned"))
     created_at = models.DateTimeField(_("escalated"), default=timezone.now)
     notified = models.PositiveIntegerField(_("supervisors notified"), default=0)

@@ -42,10 +42,12 @@ def sees_every_complaint(user) -> bool:
     return bool(names & {SUPERVISOR, COMPLIANCE_OFFICER, AUDITOR})
 
 
-def complaints_for_staff(*, user) -> QuerySet[Complaint]:
+def complaints_for_staff(
+    *, user, queryset: QuerySet[Complaint] | None = None
+) -> QuerySet[Complaint]:
     """Supervisors, compliance officers and auditors see every complaint; a handler
     sees their own and the unassigned ones."""
-    qs = Complaint.objects.all()
+    qs = Complaint.objects.all() if queryset is None else queryset
     if sees_every_complaint(user):
         return qs
     return qs.filter(Q(assignee=user) | Q(assignee__isnull=True))
@@ -83,7 +85,9 @@ def complaint_statistics(
     qs = Complaint.objects.all()
     tz = timezone.get_current_timezone()
     if date_from:
-        qs = qs.filter(received_at__gte=datetime.combine(date_from, datetime.min.time(), tz))
+        qs = qs.filter(
+            received_at__gte=datetime.combine(date_from, datetime.min.time(), tz)
+        )
     if date_to:
         end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tz)
         qs = qs.filter(received_at__lt=end)
@@ -100,7 +104,9 @@ def complaint_statistics(
     )
     days = [(d - r).total_seconds() / 86400 for r, d, _s, _due in decided]
     in_time = sum(1 for _r, _d, sent, due in decided if sent and due and sent <= due)
-    ratings = list(qs.filter(satisfaction__isnull=False).values_list("satisfaction", flat=True))
+    ratings = list(
+        qs.filter(satisfaction__isnull=False).values_list("satisfaction", flat=True)
+    )
     rating_counts = Counter(ratings)
     return Statistics(
         total=qs.count(),
@@ -117,7 +123,9 @@ def complaint_statistics(
         share_in_time=round(in_time / len(decided), 3) if decided else None,
         rated=len(ratings),
         satisfaction_mean=round(stats.mean(ratings), 2) if ratings else None,
-        satisfaction_counts=[(score, rating_counts.get(score, 0)) for score in range(1, 6)],
+        satisfaction_counts=[
+            (score, rating_counts.get(score, 0)) for score in range(1, 6)
+        ],
     )
 
 
@@ -128,6 +136,10 @@ class Hotspot:
     product: str
     current: int
     previous: int
+
+    @property
+    def category_label(self) -> str:
+        return Category(self.category).label
 
     @property
     def change(self) -> int:
@@ -191,13 +203,17 @@ def _day(value: datetime | None) -> str:
     return timezone.localtime(value).date().isoformat() if value else ""
 
 
-def regulator_export_rows(*, queryset: QuerySet[Complaint] | None = None) -> Iterator[tuple]:
+def regulator_export_rows(
+    *, queryset: QuerySet[Complaint] | None = None
+) -> Iterator[tuple]:
     """One row per complaint, no contact addresses or names. Product is the kind of
     topic (marketing or service), sub-product the topic; issue the category,
     sub-issue the root cause."""
-    qs = (queryset if queryset is not None else Complaint.objects.all()).select_related(
-        "channel", "topic"
-    ).order_by("received_at", "pk")
+    qs = (
+        (queryset if queryset is not None else Complaint.objects.all())
+        .select_related("channel", "topic")
+        .order_by("received_at", "pk")
+    )
     yield EXPORT_HEADER
     for c in qs.iterator(chunk_size=1000):
         timely = c.resolved_in_time

@@ -13,7 +13,9 @@ def complaint_acknowledge_task(complaint_id: int) -> None:
 
     complaint = Complaint.objects.filter(pk=complaint_id).first()
     if complaint is not None:
-        complaint_acknowledge(complaint=complaint, actor=Actor.system("acknowledgement"))
+        complaint_acknowledge(
+            complaint=complaint, actor=Actor.system("acknowledgement")
+        )
 
 
 @shared_task

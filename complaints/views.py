@@ -112,9 +112,15 @@ def _portal_post(request, reference: str, form_class, prefix: str, action) -> ob
 @require_POST
 def portal_rate(request, reference: str):
     return _portal_post(
-        request, reference, forms.RatingForm, "rate",
+        request,
+        reference,
+        forms.RatingForm,
+        "rate",
         lambda c, d: services.complaint_rate(
-            complaint=c, customer=request.customer, score=d["score"], comment=d["comment"]
+            complaint=c,
+            customer=request.customer,
+            score=d["score"],
+            comment=d["comment"],
         ),
     )
 
@@ -123,7 +129,10 @@ def portal_rate(request, reference: str):
 @require_POST
 def portal_add_info(request, reference: str):
     return _portal_post(
-        request, reference, forms.TextForm, "info",
+        request,
+        reference,
+        forms.TextForm,
+        "info",
         lambda c, d: services.complaint_new_facts(
             complaint=c, text=d["text"], actor=Actor.customer(request.customer)
         ),
@@ -134,7 +143,10 @@ def portal_add_info(request, reference: str):
 @require_POST
 def portal_review(request, reference: str):
     return _portal_post(
-        request, reference, forms.ReasonForm, "review",
+        request,
+        reference,
+        forms.ReasonForm,
+        "review",
         lambda c, d: services.complaint_review_request(
             complaint=c, reason=d["reason"], actor=Actor.customer(request.customer)
         ),
@@ -153,7 +165,9 @@ def report(request, token: str):
             complaint = services.complaint_create(
                 source=Complaint.Source.REPORT_LINK,
                 description=form.cleaned_data["description"]
-                or str(dict(form.fields["category"].choices)[form.cleaned_data["category"]]),
+                or str(
+                    dict(form.fields["category"].choices)[form.cleaned_data["category"]]
+                ),
                 actor=Actor.public("report_link"),
                 customer=target.customer,
                 channel=target.channel,
@@ -167,6 +181,4 @@ def report(request, token: str):
             return render(
                 request, "complaints/report_done.html", {"complaint": complaint}
             )
-    return render(
-        request, "complaints/report.html", {"form": form, "target": target}
-    )
+    return render(request, "complaints/report.html", {"form": form, "target": target})

@@ -48,6 +48,9 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute base used in links that leave the site (one-click unsubscribe).
 SITE_BASE_URL = env.str("SITE_BASE_URL", default="http://127.0.0.1:8000")
+# Reverse proxies in front of the site whose X-Forwarded-For the portal's per-IP
+# sign-in throttle trusts (0: use the socket address).
+PORTAL_TRUSTED_PROXIES = env.int("PORTAL_TRUSTED_PROXIES", default=0)
 
 # Field encryption: "key_id:base64url-32-bytes" entries, newest first. The first key
 # encrypts; every listed key decrypts, so a key can be rotated out without downtime.

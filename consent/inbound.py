@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from consent import keywords
+from consent import keywords, services
 from consent.contactability import Reason
 from consent.ledger import Actor, Evidence, lock_head
 from consent.models import (
@@ -114,30 +114,22 @@ def _evidence(evidence: Evidence, data: InboundEventIn, **extra: str) -> Evidenc
     return dataclasses.replace(evidence, extra=tuple(sorted(merged.items())))
 
 
-# --- sms replies ---------------------------------------------------------------------
-
-
-def _sms_stop(
-    *,
-    data: InboundEventIn,
-    holders: list[ContactPoint],
-    actor: Actor,
-    evidence: Evidence,
-) -> int:
-    from consent.services import consent_withdraw
-
+def _withdraw_channel(data, holders, actor, evidence, *, source: str, topic) -> int:
     for cp in holders:
-        consent_withdraw(
+        services.consent_withdraw(
             customer=cp.customer,
             channel=data.channel,
-            topic=None,
-            source=ConsentEvent.Source.SMS_KEYWORD,
+            topic=topic,
+            source=source,
             actor=actor,
             evidence=evidence,
             contact_point=cp,
             occurred_at=data.occurred_at,
         )
     return len(holders)
+
+
+# --- sms replies ---------------------------------------------------------------------
 
 
 def keyword_withdrawn_states(
@@ -184,8 +176,6 @@ def _sms_start(
 ) -> int:
     """Undo stop replies, and nothing else: a withdrawal made any other way, and any
     "stop all marketing", stays (that needs the customer in the portal)."""
-    from consent.services import consent_grant
-
     opted_out = set(
         OptOut.objects.filter(
             customer_id__in=[cp.customer_id for cp in holders]
@@ -199,24 +189,18 @@ def _sms_start(
             original = _original_grant(state)
             if original is None:
                 continue
-            consent_grant(
+            services.consent_grant(
                 customer=cp.customer,
                 channel=data.channel,
                 topic=state.topic,
                 source=ConsentEvent.Source.SMS_KEYWORD,
                 actor=actor,
                 notice_version=original.notice_version,
-                evidence=dataclasses.replace(
+                evidence=_evidence(
                     evidence,
-                    extra=tuple(
-                        sorted(
-                            {
-                                **dict(evidence.extra),
-                                "restores_grant": str(original.seq),
-                                "undoes_withdrawal": str(state.event.seq),
-                            }.items()
-                        )
-                    ),
+                    data,
+                    restores_grant=str(original.seq),
+                    undoes_withdrawal=str(state.event.seq),
                 ),
                 contact_point=cp,
                 occurred_at=data.occurred_at,
@@ -232,8 +216,13 @@ def _handle_sms_reply(data, holders, actor, evidence) -> _Outcome:
     )
     languages = _languages(holders)
     if reading.effect == keywords.STOP:
-        outcome.consents_changed = _sms_stop(
-            data=data, holders=holders, actor=actor, evidence=evidence
+        outcome.consents_changed = _withdraw_channel(
+            data,
+            holders,
+            actor,
+            evidence,
+            source=ConsentEvent.Source.SMS_KEYWORD,
+            topic=None,
         )
         outcome.reply_text = keywords.reply_text(keywords.STOP, languages)
     elif reading.effect == keywords.START:
@@ -250,23 +239,6 @@ def _handle_sms_reply(data, holders, actor, evidence) -> _Outcome:
 # --- e-mail unsubscribe, bounce, spam complaint ---------------------------------------
 
 
-def _withdraw_channel(data, holders, actor, evidence, *, source: str, topic) -> int:
-    from consent.services import consent_withdraw
-
-    for cp in holders:
-        consent_withdraw(
-            customer=cp.customer,
-            channel=data.channel,
-            topic=topic,
-            source=source,
-            actor=actor,
-            evidence=evidence,
-            contact_point=cp,
-            occurred_at=data.occurred_at,
-        )
-    return len(holders)
-
-
 def _handle_email_unsubscribe(data, holders, actor, evidence) -> _Outcome:
     changed = _withdraw_channel(
         data,
@@ -280,8 +252,6 @@ def _handle_email_unsubscribe(data, holders, actor, evidence) -> _Outcome:
 
 
 def _handle_bounce(data, holders, actor, evidence) -> _Outcome:
-    from consent.services import contact_point_mark_invalid
-
     outcome = _Outcome(effect=keywords.NONE, customers=len(holders))
     if data.bounce_type != HARD:
         return outcome
@@ -289,7 +259,7 @@ def _handle_bounce(data, holders, actor, evidence) -> _Outcome:
     for cp in holders:
         if cp.status == ContactPoint.Status.INVALID:
             continue
-        contact_point_mark_invalid(
+        services.contact_point_mark_invalid(
             contact_point=cp,
             source=ConsentEvent.Source.API,
             actor=actor,
@@ -356,6 +326,9 @@ def _in_quiet_hours(quiet: dict | None, when: datetime) -> bool:
 def _withdrawal_times(
     *, holders: list[ContactPoint], channel: Channel, topic: Topic
 ) -> list[datetime]:
+    """When each standing refusal was made: the ledger's ``occurred_at`` (the moment
+    the person said no, e.g. when the STOP reached the gateway), not when it was
+    recorded here."""
     customer_ids = [cp.customer_id for cp in holders]
     times = list(
         ConsentState.objects.filter(
@@ -363,11 +336,11 @@ def _withdrawal_times(
             channel=channel,
             topic=topic,
             status=ConsentState.Status.WITHDRAWN,
-        ).values_list("updated_at", flat=True)
+        ).values_list("event__occurred_at", flat=True)
     )
     times += list(
         OptOut.objects.filter(customer_id__in=customer_ids).values_list(
-            "since", flat=True
+            "event__occurred_at", flat=True
         )
     )
     return times

@@ -114,10 +114,69 @@ def suppression_changes(
             "updated_at": iso(at),
         }
         for (
-            seq, identifier, channel_id, suppressed, permitted, reasons, paused,
-            quiet, cap, personalisation, at,
+            seq,
+            identifier,
+            channel_id,
+            suppressed,
+            permitted,
+            reasons,
+            paused,
+            quiet,
+            cap,
+            personalisation,
+            at,
         ) in rows
     ]
+
+
+_PG_CHANGES = """
+SELECT s.seq, json_build_object(
+    'seq', s.seq,
+    'identifier', {identifier},
+    'channel', ch.code,
+    'suppressed', s.suppressed,
+    'permitted_topics', s.permitted_topics,
+    'reasons', s.reasons,
+    'paused_until', to_char(s.paused_until AT TIME ZONE 'UTC', {ts}),
+    'quiet_hours', s.quiet_hours,
+    'max_per_week', s.max_per_week,
+    'personalisation', s.personalisation,
+    'updated_at', to_char(s.created_at AT TIME ZONE 'UTC', {ts})
+)::text
+FROM consent_suppressionchange s
+JOIN consent_contactability c ON c.id = s.key_id
+JOIN consent_channel ch ON ch.id = s.channel_id
+WHERE s.channel_id = ANY(%(channels)s) AND s.seq > %(after)s
+ORDER BY s.seq
+LIMIT %(limit)s
+"""
+
+
+def suppression_changes_json(
+    *,
+    channel_ids: Sequence[int],
+    after: int,
+    limit: int,
+    hmac_key: bytes | None = None,
+) -> tuple[list[str], int | None]:
+    """PostgreSQL: the same page as :func:`suppression_changes`, each row already
+    JSON text built by the database (no per-row decode and re-encode in Python).
+    Returns the rows and the last seq (None when empty)."""
+    sql = _PG_CHANGES.format(
+        identifier=_PG_HMAC if hmac_key is not None else "c.identifier", ts=_PG_TS
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "channels": list(channel_ids),
+                "after": after,
+                "limit": limit,
+                "hmac_key": hmac_key,
+            },
+        )
+        rows = cursor.fetchall()
+    return [text for _seq, text in rows], (rows[-1][0] if rows else None)
 
 
 @dataclass(frozen=True)
@@ -165,7 +224,7 @@ SELECT c.seq, {identifier}, ch.code, c.suppressed,
 FROM consent_contactability c JOIN consent_channel ch ON ch.id = c.channel_id
 WHERE c.channel_id = ANY(%(channels)s)
 """
-_PG_TS = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
+_PG_TS = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
 _PG_HMAC = (
     "CASE WHEN c.identifier = '' THEN '' ELSE "
     "encode(hmac(convert_to(c.identifier, 'UTF8'), %(hmac_key)s::bytea, 'sha256'), "
@@ -176,9 +235,7 @@ _PG_HMAC = (
 def snapshot_sql(*, fmt: str, hashed: bool) -> str:
     """The snapshot query for COPY; ndjson is one JSON text per line, built by SQL."""
     template = _PG_JSON if fmt == "ndjson" else _PG_CSV
-    return template.format(
-        identifier=_PG_HMAC if hashed else "c.identifier", ts=_PG_TS
-    )
+    return template.format(identifier=_PG_HMAC if hashed else "c.identifier", ts=_PG_TS)
 
 
 def snapshot_copy_statement(*, fmt: str, hashed: bool) -> str:
@@ -208,7 +265,7 @@ def _csv_value(name: str, value) -> str | int | None:
 def snapshot_rows_chunked(
     *, channel_ids: dict[int, str], fmt: str, hmac_key: bytes | None = None
 ) -> Iterator[bytes]:
-    """The portable snapshot (SQLite): keyset chunks in one transaction, encoded here."""
+    """The portable snapshot (SQLite): keyset chunks, encoded here."""
     last = 0
     encode = _identifier_encoder(hmac_key)
     while True:
@@ -216,9 +273,17 @@ def snapshot_rows_chunked(
             Contactability.objects.filter(channel_id__in=channel_ids, seq__gt=last)
             .order_by("seq")
             .values_list(
-                "seq", "identifier", "channel_id", "suppressed", "permitted_topics",
-                "reasons", "paused_until", "quiet_hours", "max_per_week",
-                "personalisation", "updated_at",
+                "seq",
+                "identifier",
+                "channel_id",
+                "suppressed",
+                "permitted_topics",
+                "reasons",
+                "paused_until",
+                "quiet_hours",
+                "max_per_week",
+                "personalisation",
+                "updated_at",
             )[:SNAPSHOT_CHUNK]
         )
         if not rows:
@@ -241,7 +306,9 @@ def snapshot_rows_chunked(
 
 
 def feed_head_seq() -> int:
-    return LedgerHead.objects.filter(pk=1).values_list("feed_seq", flat=True).first() or 0
+    return (
+        LedgerHead.objects.filter(pk=1).values_list("feed_seq", flat=True).first() or 0
+    )
 
 
 # --- check --------------------------------------------------------------------------
@@ -268,7 +335,9 @@ def recipients_resolve(
     published identifiers in one query.
     """
     if hmac_key is not None:
-        return _hashed_resolve(recipients=recipients, channel_id=channel_id, key=hmac_key)
+        return _hashed_resolve(
+            recipients=recipients, channel_id=channel_id, key=hmac_key
+        )
     items = []
     for raw in recipients:
         try:
@@ -283,6 +352,16 @@ def recipients_resolve(
     return items
 
 
+_PG_HASHED_LOOKUP = """
+SELECT h, blind_index FROM (
+    SELECT encode(hmac(convert_to(identifier, 'UTF8'), %s::bytea, 'sha256'), 'hex')
+        AS h,
+        blind_index
+    FROM consent_contactability WHERE channel_id = %s AND identifier <> ''
+) t WHERE h = ANY(%s)
+"""
+
+
 def _hashed_resolve(
     *, recipients: Sequence[str], channel_id: int, key: bytes
 ) -> list[CheckItem]:
@@ -294,16 +373,16 @@ def _hashed_resolve(
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT h, blind_index FROM (SELECT encode(hmac(convert_to("
-                    "identifier, 'UTF8'), %s::bytea, 'sha256'), 'hex') AS h, blind_index FROM consent_contactability"
-                    " WHERE channel_id = %s AND identifier <> '') t WHERE h = ANY(%s)",
+                    _PG_HASHED_LOOKUP,
                     [key, channel_id, list(wanted)],
                 )
                 found = dict(cursor.fetchall())
         else:
-            for identifier, bi in Contactability.objects.filter(
-                channel_id=channel_id
-            ).exclude(identifier="").values_list("identifier", "blind_index"):
+            for identifier, bi in (
+                Contactability.objects.filter(channel_id=channel_id)
+                .exclude(identifier="")
+                .values_list("identifier", "blind_index")
+            ):
                 digest = crypto.client_hmac(key, identifier)
                 if digest in wanted:
                     found[digest] = bi
@@ -318,20 +397,89 @@ def _hashed_resolve(
     return items
 
 
-def _in_quiet_hours(quiet: dict | None, at: datetime) -> bool:
-    if not quiet:
-        return False
-    try:
-        zone = ZoneInfo(quiet.get("tz") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = at.astimezone(zone).time()
-    start, end = time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"])
-    if start == end:
-        return False
-    if start < end:
-        return start <= local < end
-    return local >= start or local < end
+@dataclass(frozen=True)
+class _CheckKey:
+    """What a check needs of one key for one topic (not the whole state)."""
+
+    permitted: bool
+    held: list[str]
+    quiet_hours: dict | None
+    max_per_week: int | None
+
+
+_PG_CHECK_KEYS = """
+SELECT blind_index, permitted_topics ? %(topic)s,
+    COALESCE(topic_reasons -> %(topic)s, reasons)::text,
+    quiet_hours ->> 'start', quiet_hours ->> 'end', quiet_hours ->> 'tz', max_per_week
+FROM consent_contactability
+WHERE channel_id = %(channel)s AND blind_index = ANY(%(indexes)s)
+"""
+
+
+def _check_keys(
+    *, channel: Channel, topic: Topic, indexes: set[str]
+) -> dict[str, _CheckKey]:
+    """One query. On PostgreSQL the topic test runs in SQL with the indexes as one
+    array parameter: decoding four JSON columns per row in Python cost more than the
+    lookup itself."""
+    if not indexes:
+        return {}
+    keys: dict[str, _CheckKey] = {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _PG_CHECK_KEYS,
+                {"topic": topic.code, "channel": channel.pk, "indexes": list(indexes)},
+            )
+            for bi, permitted, held, start, end, tz, cap in cursor.fetchall():
+                quiet = {"start": start, "end": end, "tz": tz} if start else None
+                keys[bi] = _CheckKey(
+                    permitted, [] if permitted else json.loads(held), quiet, cap
+                )
+        return keys
+    rows = Contactability.objects.filter(channel=channel, blind_index__in=indexes)
+    for bi, permitted, topic_reasons, reasons, quiet, cap in rows.values_list(
+        "blind_index",
+        "permitted_topics",
+        "topic_reasons",
+        "reasons",
+        "quiet_hours",
+        "max_per_week",
+    ):
+        ok = topic.code in permitted
+        held = [] if ok else list(topic_reasons.get(topic.code) or reasons)
+        keys[bi] = _CheckKey(ok, held, quiet, cap)
+    return keys
+
+
+class _QuietHours:
+    """Quiet-hour tests at one instant, converting it once per time zone."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self._local: dict[str, time] = {}
+
+    def _local_time(self, tz: str) -> time:
+        local = self._local.get(tz)
+        if local is None:
+            try:
+                zone = ZoneInfo(tz or "UTC")
+            except (ZoneInfoNotFoundError, ValueError):
+                zone = ZoneInfo("UTC")
+            local = self._local[tz] = self.at.astimezone(zone).time()
+        return local
+
+    def holds(self, quiet: dict | None) -> bool:
+        if not quiet:
+            return False
+        start = time.fromisoformat(quiet["start"])
+        end = time.fromisoformat(quiet["end"])
+        if start == end:
+            return False
+        local = self._local_time(quiet.get("tz") or "UTC")
+        if start < end:
+            return start <= local < end
+        return local >= start or local < end
 
 
 def recipients_check(
@@ -344,17 +492,12 @@ def recipients_check(
     """Decide per recipient, in a fixed number of queries whatever the batch size:
     one for the keys and, only if a key has a cap, one for the send counts."""
     at = at or timezone.now()
-    indexes = {i.blind_index for i in items if i.blind_index}
-    keys = {
-        bi: (permitted, topic_reasons, reasons, quiet, cap)
-        for bi, permitted, topic_reasons, reasons, quiet, cap in Contactability.objects
-        .filter(channel=channel, blind_index__in=indexes)
-        .values_list(
-            "blind_index", "permitted_topics", "topic_reasons", "reasons",
-            "quiet_hours", "max_per_week",
-        )
-    }
-    capped = [bi for bi, key in keys.items() if key[4] is not None]
+    keys = _check_keys(
+        channel=channel,
+        topic=topic,
+        indexes={i.blind_index for i in items if i.blind_index},
+    )
+    capped = [bi for bi, key in keys.items() if key.max_per_week is not None]
     sent: dict[str, int] = {}
     if capped and topic.is_marketing:
         sent = dict(
@@ -368,6 +511,7 @@ def recipients_check(
             .annotate(n=Count("id"))
             .values_list("blind_index", "n")
         )
+    quiet = _QuietHours(at)
     results = []
     for item in items:
         if item.error is not None:
@@ -383,30 +527,34 @@ def recipients_check(
                 }
             )
             continue
+        allowed, reasons = _decide(
+            keys.get(item.blind_index), topic, quiet, sent.get(item.blind_index, 0)
+        )
         results.append(
             {
                 "recipient": item.recipient,
-                **_decide(keys.get(item.blind_index), topic, at, sent, item.blind_index),
+                "allowed": allowed,
+                "reasons": reasons,
                 "error": None,
             }
         )
     return results
 
 
-def _decide(key, topic: Topic, at: datetime, sent: dict, bi: str | None) -> dict:
+def _decide(
+    key: _CheckKey | None, topic: Topic, quiet: _QuietHours, sent: int
+) -> tuple[bool, list[str]]:
     if key is None:
         if topic.is_marketing:
-            return {"allowed": False, "reasons": [Reason.NO_CONSENT]}
-        return {"allowed": True, "reasons": []}
-    permitted, topic_reasons, reasons, quiet, cap = key
-    if topic.code not in permitted:
-        held = topic_reasons.get(topic.code) or reasons or [Reason.NO_CONSENT]
-        return {"allowed": False, "reasons": list(held)}
+            return False, [Reason.NO_CONSENT]
+        return True, []
+    if not key.permitted:
+        return False, key.held or [Reason.NO_CONSENT]
     if not topic.is_marketing:
-        return {"allowed": True, "reasons": []}
+        return True, []
     held = []
-    if _in_quiet_hours(quiet, at):
+    if quiet.holds(key.quiet_hours):
         held.append(Reason.QUIET_HOURS)
-    if cap is not None and sent.get(bi, 0) >= cap:
+    if key.max_per_week is not None and sent >= key.max_per_week:
         held.append(Reason.FREQUENCY_CAP)
-    return {"allowed": not held, "reasons": held}
+    return not held, held

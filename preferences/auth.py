@@ -46,3 +46,24 @@ def customer_login_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def client_ip(request) -> str:
+    """The visitor's address for throttling.
+
+    Behind ``PORTAL_TRUSTED_PROXIES`` reverse proxies (0 by default: the socket
+    address is used), the address is read from ``X-Forwarded-For``, counting from the
+    right so a client cannot spoof it by sending its own header.
+    """
+    from django.conf import settings
+
+    proxies = int(getattr(settings, "PORTAL_TRUSTED_PROXIES", 0) or 0)
+    remote = request.META.get("REMOTE_ADDR", "") or "-"
+    if proxies <= 0:
+        return remote
+    chain = [
+        part.strip()
+        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if part.strip()
+    ]
+    return chain[-proxies] if len(chain) >= proxies else remote

@@ -238,18 +238,23 @@ def _complaints(customer: Customer) -> list[dict]:
             "reference",
             "status",
             "category",
-            "received_at",
-            "resolution",
             "description",
+            "received_at",
+            "outcome",
+            "findings",
+            "reasons",
+            "satisfaction",
         )
         if name in fields
     ]
     rows = []
-    for complaint in Complaint.objects.filter(customer=customer):
+    for complaint in Complaint.objects.filter(customer=customer).order_by("pk"):
         row = {}
         for name in wanted:
             value = getattr(complaint, name)
-            row[name] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            row[name] = value if value is None or isinstance(value, int) else str(value)
         rows.append(row)
     return rows
 

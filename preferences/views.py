@@ -21,9 +21,14 @@ from consent import services as consent_services
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 from consent.links import InvalidLink, undo_target, undo_token, unsubscribe_target
-from consent.models import Channel, ConsentEvent, ContactPoint, NoticeVersion
+from consent.models import Channel, ConsentEvent, ContactPoint, NoticeVersion, OptOut
 from preferences import forms, selectors, services
-from preferences.auth import customer_login_required, portal_login, portal_logout
+from preferences.auth import (
+    client_ip,
+    customer_login_required,
+    portal_login,
+    portal_logout,
+)
 from preferences.services import CodeTarget
 
 PENDING_SIGN_IN = "portal_sign_in"
@@ -32,7 +37,7 @@ PENDING_NOT_ME = "portal_not_me"
 
 
 def _ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "-"
+    return client_ip(request)
 
 
 def _data(request):
@@ -52,7 +57,7 @@ def _form_error(form, exc: ValidationError | ApplicationError, field=None) -> No
 
 
 def _use_language(response, language: str):
-    translation.activate(language)
+    """The next page shows in the customer's language (LocaleMiddleware reads it)."""
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
         language,
@@ -120,7 +125,8 @@ def sign_in_code(request):
 
 def _finish_sign_in(request, customer):
     portal_login(request, customer)
-    messages.success(request, _("You are signed in."))
+    with translation.override(customer.preferred_language):
+        messages.success(request, _("You are signed in."))
     return _use_language(redirect("portal:dashboard"), customer.preferred_language)
 
 
@@ -212,6 +218,9 @@ def preferences(request):
 @customer_login_required
 @require_POST
 def stop_all(request):
+    if OptOut.objects.filter(customer=request.customer).exists():
+        messages.info(request, _("Nothing was changed."))
+        return redirect("portal:preferences")
     consent_services.consent_opt_out_all(
         customer=request.customer,
         source=ConsentEvent.Source.PORTAL,
@@ -274,8 +283,8 @@ def contact_settings(request):
             preferred_channel=data["preferred_channel"],
             preferred_language=data["preferred_language"],
         )
-        translation.activate(data["preferred_language"])
-        messages.success(request, _("Your contact settings are saved."))
+        with translation.override(data["preferred_language"]):
+            messages.success(request, _("Your contact settings are saved."))
         return _use_language(
             redirect("portal:contact_settings"), data["preferred_language"]
         )
@@ -289,9 +298,7 @@ def frequency(request):
     channels = list(Channel.objects.filter(is_active=True))
     caps = selectors.frequency_caps(customer=customer)
     initial = {f"cap_{c.code}": caps.get(c.pk) for c in channels}
-    form = forms.FrequencyCapForm(
-        _data(request), initial=initial, channels=channels
-    )
+    form = forms.FrequencyCapForm(_data(request), initial=initial, channels=channels)
     if request.method == "POST" and form.is_valid():
         services.frequency_caps_set(customer=customer, caps=form.caps())
         messages.success(request, _("Your limits are saved."))

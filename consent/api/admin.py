@@ -49,7 +49,13 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
-    list_display = ("name", "is_active", "rate_per_minute", "channel_codes", "created_at")
+    list_display = (
+        "name",
+        "is_active",
+        "rate_per_minute",
+        "channel_codes",
+        "created_at",
+    )
     list_filter = ("is_active", "channels")
     search_fields = ("name",)
     filter_horizontal = ("channels",)
@@ -91,7 +97,10 @@ class ApiClientAdmin(admin.ModelAdmin):
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
-    @admin.action(description=_("Rotate the API key (old key valid 7 more days)"))
+    @admin.action(
+        description=_("Rotate the API key (old key valid 7 more days)"),
+        permissions=["change"],
+    )
     def rotate_key(self, request, queryset) -> None:
         for client in queryset:
             _show_key(request, client, api_key_rotate(client=client))
@@ -100,12 +109,22 @@ class ApiClientAdmin(admin.ModelAdmin):
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = (
-        "client", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"
+        "client",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
     )
     list_filter = ("client",)
     list_select_related = ("client",)
     readonly_fields = (
-        "client", "prefix", "key_hash", "created_at", "expires_at", "revoked_at",
+        "client",
+        "prefix",
+        "key_hash",
+        "created_at",
+        "expires_at",
+        "revoked_at",
         "last_used_at",
     )
     actions = ("revoke",)
@@ -119,7 +138,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description=_("Revoke the selected keys now"))
+    def has_revoke_permission(self, request) -> bool:
+        """Keys are never edited, but staff who may change keys may revoke them."""
+        return request.user.has_perm("consent.change_apikey")
+
+    @admin.action(description=_("Revoke the selected keys now"), permissions=["revoke"])
     def revoke(self, request, queryset) -> None:
         done = 0
         for key in queryset:

@@ -41,7 +41,7 @@ class ClientPrincipal:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """``Authorization: Bearer <key>``: looked up by SHA-256, so keys are never stored."""
+    """``Authorization: Bearer <key>``, looked up by SHA-256: keys are never stored."""
 
     keyword = b"bearer"
 

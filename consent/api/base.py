@@ -24,5 +24,7 @@ class ClientApiView(APIView):
     def dispatch(self, request, *args, **kwargs):
         started = time.perf_counter()
         response = super().dispatch(request, *args, **kwargs)
-        response["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        response["Server-Timing"] = (
+            f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        )
         return response

@@ -21,7 +21,9 @@ MSG_NOT_FOUND = _("No such API endpoint.")
 
 
 def error_body(code: str, message, fields: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": force_str(message), "fields": fields or {}}}
+    return {
+        "error": {"code": code, "message": force_str(message), "fields": fields or {}}
+    }
 
 
 def _flatten(detail) -> dict:
@@ -54,9 +56,7 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, ApplicationError):
-        response = drf_exception_handler(
-            exceptions.APIException(exc.message), context
-        )
+        response = drf_exception_handler(exceptions.APIException(exc.message), context)
         response.status_code = status.HTTP_400_BAD_REQUEST
         response.data = error_body(exc.code, exc.message, exc.extra.get("fields"))
         return response

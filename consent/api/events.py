@@ -211,8 +211,15 @@ class InboundEventCreateApi(ClientApiView):
         customers = serializers.IntegerField(
             help_text=_("Customers linked to the recipient.")
         )
-        consents_changed = serializers.IntegerField()
-        contact_points_changed = serializers.IntegerField()
+        consents_changed = serializers.IntegerField(
+            help_text=_(
+                "Consent ledger rows written: a withdrawal per linked customer, or a "
+                "grant per consent a start restored."
+            )
+        )
+        contact_points_changed = serializers.IntegerField(
+            help_text=_("Contact points marked invalid by a hard bounce.")
+        )
         reply_text = serializers.CharField(
             allow_null=True,
             help_text=_(

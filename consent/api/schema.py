@@ -5,10 +5,10 @@ from __future__ import annotations
 from csp.decorators import csp_update
 from django.utils.decorators import method_decorator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
-from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

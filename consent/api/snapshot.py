@@ -16,7 +16,6 @@ from django.db import connection, transaction
 
 from consent import selectors
 
-
 BLOCK_SIZE = 64 * 1024
 
 

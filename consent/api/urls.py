@@ -19,7 +19,9 @@ urlpatterns = [
         name="suppression-snapshot",
     ),
     path(
-        "suppression/check", views.SuppressionCheckApi.as_view(), name="suppression-check"
+        "suppression/check",
+        views.SuppressionCheckApi.as_view(),
+        name="suppression-check",
     ),
     path(
         "suppression/status",

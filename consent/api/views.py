@@ -1,8 +1,11 @@
-"""Suppression sync endpoints for sending systems (see DESIGN.md, "Suppression sync")."""
+"""Suppression sync endpoints for sending systems (DESIGN.md, "Suppression sync")."""
 
 from __future__ import annotations
 
-from django.http import StreamingHttpResponse
+import json
+
+from django.db import connection
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -57,7 +60,9 @@ def _error(description: str, code: str, message: str, fields=None) -> OpenApiRes
         examples=[
             OpenApiExample(
                 code,
-                value={"error": {"code": code, "message": message, "fields": fields or {}}},
+                value={
+                    "error": {"code": code, "message": message, "fields": fields or {}}
+                },
             )
         ],
     )
@@ -83,41 +88,76 @@ AUTH_ERRORS = {
 
 
 def _bad_request(fields: dict) -> OpenApiResponse:
-    return _error("Bad input; nothing was changed.", "invalid",
-                  "The request is not valid; see the fields.", fields)
+    return _error(
+        "Bad input; nothing was changed.",
+        "invalid",
+        "The request is not valid; see the fields.",
+        fields,
+    )
 
 
 def _channel_param(required: bool = False) -> OpenApiParameter:
     return OpenApiParameter(
-        "channel", str, required=required,
+        "channel",
+        str,
+        required=required,
         description="Channel code (sms, email, push, voice, wechat, post). "
         "Default: every channel the key may read.",
     )
 
 
 IDENTIFIER_FORMAT = OpenApiParameter(
-    "identifier_format", str, enum=["clear", "hmac"],
+    "identifier_format",
+    str,
+    enum=["clear", "hmac"],
     description="clear (E.164, lower-cased e-mail) or hmac (HMAC-SHA256 hex of the "
     "normalised identifier under your client's HMAC key).",
 )
+
+
+class RecipientsField(serializers.Field):
+    """A list of up to 1,000 strings, checked in one pass: a ListField of CharFields
+    runs a dozen validator calls per item, which showed in the check's server time.
+    A badly formed single recipient is answered per item, not here."""
+
+    default_error_messages = {
+        "not_a_list": _("Expected a list of strings."),
+        "empty": _("Send at least one recipient."),
+        "too_many": MSG_TOO_MANY,
+        "bad_item": _("Each recipient is a string of at most 512 characters."),
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        if not data:
+            self.fail("empty")
+        if len(data) > MAX_RECIPIENTS:
+            raise serializers.ValidationError(MSG_TOO_MANY % {"max": MAX_RECIPIENTS})
+        for item in data:
+            if not isinstance(item, str) or len(item) > 512 or "\x00" in item:
+                self.fail("bad_item")
+        return [item.strip() for item in data]
+
+    def to_representation(self, value):
+        return value
 
 
 class ScopedQuery(serializers.Serializer):
     channel = serializers.CharField(required=False, max_length=20)
     identifier_format = serializers.ChoiceField(choices=FORMAT_CHOICES, default="clear")
 
-    def validate_channel(self, value: str) -> str:
-        if not Channel.objects.filter(code=value).exists():
-            raise serializers.ValidationError(MSG_UNKNOWN_CHANNEL)
-        return value
-
 
 def _scope(request, channel: str | None) -> dict[int, str]:
     """Channel ids (to codes) the request reads: one channel, or all in scope."""
     client = request.auth
-    if channel:
-        return {require_channel(client, channel): channel}
-    return {pk: code for code, pk in client_channel_ids(client).items()}
+    in_scope = client_channel_ids(client)
+    if not channel:
+        return {pk: code for code, pk in in_scope.items()}
+    if channel not in in_scope and not Channel.objects.filter(code=channel).exists():
+        # Looked up only off the common path: a poll costs one scope query.
+        raise serializers.ValidationError({"channel": [MSG_UNKNOWN_CHANNEL]})
+    return {require_channel(client, channel): channel}
 
 
 def _hmac_key(request, fmt: str) -> bytes | None:
@@ -144,6 +184,7 @@ class SuppressionChangesApi(ClientApiView):
 
     @extend_schema(
         operation_id="suppression_changes",
+        tags=["suppression"],
         summary="Follow suppression changes",
         description="Feed rows after `after` in sequence order. Rows become visible "
         "in sequence order, so polling with `after=last_seq` never skips a row. "
@@ -177,21 +218,40 @@ class SuppressionChangesApi(ClientApiView):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         channel_ids = _scope(request, data.get("channel"))
-        rows = selectors.suppression_changes(
-            channel_ids=channel_ids,
-            after=data["after"],
-            limit=data["limit"],
-            hmac_key=_hmac_key(request, data["identifier_format"]),
-        )
+        page = {
+            "channel_ids": channel_ids,
+            "after": data["after"],
+            "limit": data["limit"],
+            "hmac_key": _hmac_key(request, data["identifier_format"]),
+        }
+        if connection.vendor == "postgresql":
+            rows, last = selectors.suppression_changes_json(**page)
+            last_seq = data["after"] if last is None else last
+            tail = {"next": self._next(request, rows, data, last_seq)}
+            tail["last_seq"] = last_seq
+            # Rows arrive as JSON text: splice them in rather than decode and
+            # re-encode up to 10,000 objects.
+            body = '{"results":[' + ",".join(rows) + "]," + json.dumps(tail)[1:]
+            return HttpResponse(body, content_type="application/json")
+        rows = selectors.suppression_changes(**page)
         last_seq = rows[-1]["seq"] if rows else data["after"]
-        next_url = None
-        if len(rows) == data["limit"]:
-            params = {k: v for k, v in request.query_params.items() if k != "after"}
-            params["after"] = last_seq
-            next_url = request.build_absolute_uri(
-                f"{reverse('api:suppression-changes')}?{urlencode(params)}"
-            )
-        return Response({"results": rows, "next": next_url, "last_seq": last_seq})
+        return Response(
+            {
+                "results": rows,
+                "next": self._next(request, rows, data, last_seq),
+                "last_seq": last_seq,
+            }
+        )
+
+    @staticmethod
+    def _next(request, rows, data, last_seq) -> str | None:
+        if len(rows) < data["limit"]:
+            return None
+        params = {k: v for k, v in request.query_params.items() if k != "after"}
+        params["after"] = last_seq
+        return request.build_absolute_uri(
+            f"{reverse('api:suppression-changes')}?{urlencode(params)}"
+        )
 
 
 class SuppressionSnapshotApi(ClientApiView):
@@ -204,6 +264,7 @@ class SuppressionSnapshotApi(ClientApiView):
 
     @extend_schema(
         operation_id="suppression_snapshot",
+        tags=["suppression"],
         summary="Download the full suppression state",
         description="Streams one line per key: NDJSON (one KeyState object per line) "
         "or CSV with a header (`permitted_topics` and `reasons` space-separated, "
@@ -289,14 +350,7 @@ class SuppressionCheckApi(ClientApiView):
         identifier_format = serializers.ChoiceField(
             choices=FORMAT_CHOICES, default="clear"
         )
-        recipients = serializers.ListField(
-            child=serializers.CharField(allow_blank=True, max_length=512, trim_whitespace=False),
-            allow_empty=False,
-            max_length=MAX_RECIPIENTS,
-            error_messages={
-                "max_length": MSG_TOO_MANY % {"max": MAX_RECIPIENTS},
-            },
-        )
+        recipients = RecipientsField()
 
         def validate_channel(self, value: str) -> Channel:
             channel = Channel.objects.filter(code=value, is_active=True).first()
@@ -317,7 +371,9 @@ class SuppressionCheckApi(ClientApiView):
     class ItemSerializer(serializers.Serializer):
         recipient = serializers.CharField(help_text=_("As sent."))
         allowed = serializers.BooleanField()
-        reasons = serializers.ListField(child=serializers.ChoiceField(choices=Reason.ALL))
+        reasons = serializers.ListField(
+            child=serializers.ChoiceField(choices=Reason.ALL)
+        )
         error = serializers.DictField(
             allow_null=True, help_text=_("Set when the recipient is badly formed.")
         )
@@ -330,6 +386,7 @@ class SuppressionCheckApi(ClientApiView):
 
     @extend_schema(
         operation_id="suppression_check",
+        tags=["suppression"],
         summary="Check recipients before a send",
         description="Up to 1,000 recipients for one channel and topic. Each gets "
         "`allowed` and reason codes; a badly formed recipient gets an `error` and the "
@@ -377,14 +434,27 @@ class SuppressionCheckApi(ClientApiView):
                             "topic": "credit_card",
                             "at": "2026-11-23T10:00:00.000000Z",
                             "results": [
-                                {"recipient": "+8613800138000", "allowed": True,
-                                 "reasons": [], "error": None},
-                                {"recipient": "13900139000", "allowed": False,
-                                 "reasons": ["withdrawn"], "error": None},
-                                {"recipient": "not-a-number", "allowed": False,
-                                 "reasons": [], "error": {
-                                     "code": "phone_invalid",
-                                     "message": "Enter a valid phone number."}},
+                                {
+                                    "recipient": "+8613800138000",
+                                    "allowed": True,
+                                    "reasons": [],
+                                    "error": None,
+                                },
+                                {
+                                    "recipient": "13900139000",
+                                    "allowed": False,
+                                    "reasons": ["withdrawn"],
+                                    "error": None,
+                                },
+                                {
+                                    "recipient": "not-a-number",
+                                    "allowed": False,
+                                    "reasons": [],
+                                    "error": {
+                                        "code": "phone_invalid",
+                                        "message": "Enter a valid phone number.",
+                                    },
+                                },
                             ],
                         },
                     )
@@ -432,6 +502,7 @@ class SuppressionStatusApi(ClientApiView):
 
     @extend_schema(
         operation_id="suppression_status",
+        tags=["suppression"],
         summary="Newest feed position",
         description="If your copy's last seq is behind and your last successful poll "
         "is older than a few minutes, stop marketing sends until you catch up.",

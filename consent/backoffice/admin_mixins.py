@@ -18,6 +18,7 @@ for a reason, needs ``backoffice.unmask_contact`` and is itself logged.
 from __future__ import annotations
 
 import csv
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
@@ -61,6 +62,13 @@ def customer_ref_of(obj) -> str:
     if customer is not None and hasattr(customer, "external_ref"):
         return customer.external_ref
     return str(getattr(obj, "customer_ref", "") or "")
+
+
+def approval_request_link(kind: str, label, **params) -> str:
+    """A link to a new four-eyes request of this kind, its fields filled in."""
+    query = urlencode({"kind": kind, **params})
+    url = f"{reverse('admin:backoffice_approvalrequest_add')}?{query}"
+    return format_html('<a href="{}">{}</a>', url, label)
 
 
 class UnmaskForm(forms.Form):
@@ -124,7 +132,10 @@ class AuditedAdminMixin:
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
         if request.method == "GET" and response.status_code == 200:
-            obj = self.get_object(request, unquote(object_id))
+            context = getattr(response, "context_data", None) or {}
+            obj = context.get("original") or self.get_object(
+                request, unquote(object_id)
+            )
             if obj is not None:
                 self.audit(request, AccessLog.Action.VIEW, obj)
         return response

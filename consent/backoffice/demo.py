@@ -55,7 +55,9 @@ def _devices(user) -> tuple[str, list[str]]:
     )
     codes = demo_backup_codes(user.get_username())
     static.token_set.all().delete()
-    StaticToken.objects.bulk_create([StaticToken(device=static, token=c) for c in codes])
+    StaticToken.objects.bulk_create(
+        [StaticToken(device=static, token=c) for c in codes]
+    )
     secret = base64.b32encode(device.bin_key).decode().rstrip("=")
     return secret, codes
 
@@ -76,9 +78,11 @@ def seed_demo_staff(*, stdout) -> None:
             f"  {username:<17} {role:<19} backup codes: {', '.join(codes)}"
             f"  (TOTP key {secret})"
         )
-    admin = get_user_model().objects.filter(
-        username=DEMO_SUPERUSER, is_superuser=True
-    ).first()
+    admin = (
+        get_user_model()
+        .objects.filter(username=DEMO_SUPERUSER, is_superuser=True)
+        .first()
+    )
     if admin is not None:
         _secret, codes = _devices(admin)
         stdout.write(f"  {DEMO_SUPERUSER} (superuser) backup codes: {', '.join(codes)}")

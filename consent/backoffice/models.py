@@ -28,10 +28,12 @@ class AccessLog(AppendOnlyModel):
         UNMASK = "unmask", _("Unmasked")
 
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    # No constraint and no cascade: the entry outlives the account, keeping its id
+    # and username.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("staff member"),
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         null=True,
         related_name="+",
         db_constraint=False,

@@ -81,6 +81,16 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
         return otp.device_for_token(user, self.cleaned_data.get("otp_token", ""))
 
 
+def _actions_need_a_permission(model_admin) -> None:
+    """Deny by default: an admin action that does not name the permission it needs
+    requires the change permission, so read-only roles are never offered it."""
+    for action in model_admin.actions or ():
+        func = getattr(type(model_admin), action) if isinstance(action, str) else action
+        func = getattr(func, "__func__", func)
+        if not getattr(func, "allowed_permissions", None):
+            func.allowed_permissions = ("change",)
+
+
 class EnrolForm(forms.Form):
     token = forms.CharField(
         label=_("6-digit code"),
@@ -101,6 +111,16 @@ class BackofficeAdminSite(OTPAdminSite):
 
     def __init__(self, name: str = "admin"):
         super().__init__(name)
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        super().register(model_or_iterable, admin_class, **options)
+        models = (
+            model_or_iterable
+            if isinstance(model_or_iterable, list | tuple)
+            else [model_or_iterable]
+        )
+        for model in models:
+            _actions_need_a_permission(self._registry[model])
 
     def get_urls(self):
         return [

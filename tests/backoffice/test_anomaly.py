@@ -92,9 +92,13 @@ def test_unmasking_counts_with_changes(handler, settings):
 def test_search_burst_counts_distinct_searches(handler, settings):
     settings.ANOMALY_SEARCH_THRESHOLD = 3
     for terms in ("CUST1", "cust1 ", "CUST2"):
-        access_log_record(user=handler, action=AccessLog.Action.SEARCH, search_terms=terms)
+        access_log_record(
+            user=handler, action=AccessLog.Action.SEARCH, search_terms=terms
+        )
     assert not AnomalyAlert.objects.exists()
-    access_log_record(user=handler, action=AccessLog.Action.SEARCH, search_terms="CUST3")
+    access_log_record(
+        user=handler, action=AccessLog.Action.SEARCH, search_terms="CUST3"
+    )
     alert = AnomalyAlert.objects.get()
     assert alert.rule == AnomalyAlert.Rule.SEARCH_BURST and alert.count == 3
 

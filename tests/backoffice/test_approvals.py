@@ -64,7 +64,9 @@ def test_clearing_a_not_me_flag_needs_a_second_person(flagged, requester, approv
     assert event.actor == "staff:sue"
     assert event.evidence["approved_by"] == "carl"
     assert event.evidence["approval_request"] == str(request.pk)
-    key = Contactability.objects.get(blind_index=flagged.blind_index, channel__code="sms")
+    key = Contactability.objects.get(
+        blind_index=flagged.blind_index, channel__code="sms"
+    )
     assert "not_me" not in key.reasons
 
 
@@ -160,7 +162,10 @@ IMPORT_CSV = (
 
 @pytest.fixture
 def import_customers():
-    return [CustomerFactory(external_ref="IMP0001"), CustomerFactory(external_ref="IMP0002")]
+    return [
+        CustomerFactory(external_ref="IMP0001"),
+        CustomerFactory(external_ref="IMP0002"),
+    ]
 
 
 def test_bulk_import_reports_row_errors_and_applies_nothing_before_approval(
@@ -183,8 +188,14 @@ def test_bulk_import_reports_row_errors_and_applies_nothing_before_approval(
     decided = services.approval_request_approve(approval=request, approver=approver)
     assert decided.result["applied"] == 3
     report = {r["line"]: r["status"] for r in decided.result["rows"]}
-    assert report == {2: "applied", 3: "applied", 4: "skipped", 5: "skipped",
-                      6: "skipped", 7: "applied"}
+    assert report == {
+        2: "applied",
+        3: "applied",
+        4: "skipped",
+        5: "skipped",
+        6: "skipped",
+        7: "applied",
+    }
     imported = ConsentEvent.objects.filter(source="import").order_by("seq")
     assert imported.count() == 3
     assert {e.evidence["approved_by"] for e in imported} == {"carl"}
@@ -235,7 +246,9 @@ def test_widening_api_client_channels_waits_for_approval(requester, approver):
         channel_codes=["sms", "voice"],
     )
     assert set(client.channels.values_list("code", flat=True)) == {"sms"}
-    services.approval_request_approve(approval=request, approver=_other_approver(approver))
+    services.approval_request_approve(
+        approval=request, approver=_other_approver(approver)
+    )
     assert set(client.channels.values_list("code", flat=True)) == {"sms", "voice"}
 
 
@@ -249,7 +262,9 @@ def _other_approver(user):
 
 def test_new_api_client_is_created_on_approval(requester, approver):
     request = services.approval_request_api_client_channels(
-        requested_by=requester, reason="New e-mail platform", name="mailer",
+        requested_by=requester,
+        reason="New e-mail platform",
+        name="mailer",
         channel_codes=["email"],
     )
     assert not ApiClient.objects.filter(name="mailer").exists()
@@ -326,3 +341,15 @@ def test_requester_sees_own_request_cannot_be_self_approved_in_admin(
     )
     flagged.refresh_from_db()
     assert flagged.status == ContactPoint.Status.NOT_ME
+
+
+def test_request_form_is_prefilled_from_a_link(flagged, requester, otp_admin_client):
+    from consent.backoffice.admin_mixins import approval_request_link
+
+    link = approval_request_link("contact_restore", "x", contact_point=flagged.pk)
+    url = link.split('"')[1].replace("&amp;", "&")
+    page = otp_admin_client(requester).get(url)
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    assert form.initial["kind"] == "contact_restore"
+    assert str(form.initial["contact_point"]) == str(flagged.pk)

@@ -102,4 +102,6 @@ def test_rotation_resumes_and_skips_rows_already_rotated(
     assert point.address_encrypted == kept
     first_pass = dict(ContactPoint.objects.values_list("pk", "address_encrypted"))
     call_command("rotate_keys")
-    assert dict(ContactPoint.objects.values_list("pk", "address_encrypted")) == first_pass
+    assert (
+        dict(ContactPoint.objects.values_list("pk", "address_encrypted")) == first_pass
+    )

@@ -21,7 +21,8 @@ CUSTOMERS = "/admin/consent/customer/"
 
 
 def current_code(device: TOTPDevice) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    return f"{code:06d}"
 
 
 def sign_in(client: Client, username: str, password: str, code: str = ""):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.core.cache import cache
+from django.db import connections
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
@@ -31,10 +32,13 @@ def catalogue(transactional_db):
 @pytest.fixture
 def browser(monkeypatch):
     if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium "
-                    "(apt-get install chromium); browser tests skipped.")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="Playwright is not installed")
+        pytest.skip(
+            "Chromium is not installed at /usr/bin/chromium "
+            "(apt-get install chromium); browser tests skipped."
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is not installed"
+    )
     # Playwright's sync API runs an event loop in this thread; the test still reads
     # the database synchronously between browser steps.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -42,6 +46,9 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield browser
         browser.close()
+        # Database work done while Playwright ran may have opened a connection in
+        # another context; close it so the test database can be dropped.
+        connections.close_all()
 
 
 @pytest.fixture

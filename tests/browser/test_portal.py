@@ -50,13 +50,14 @@ def test_sign_in_flip_stop_unsubscribe_and_not_me(
     phone = "+8613800138000"
 
     page = browser.new_page(viewport=DESKTOP)
+    page.set_default_timeout(10_000)
     _sign_in(page, base, "13800138000", outbox)
     assert "Hello" in page.content()
 
     # Flip a cell: personal loans by SMS.
     page.goto(f"{base}/account/preferences/")
     seq = _sms_rows(phone).last().seq
-    page.get_by_role("switch", name=re.compile("^SMS: Personal loans")).check()
+    page.get_by_role("switch", name=re.compile(r"SMS\W+Personal loans")).check()
     page.get_by_role("button", name="Save my choices").click()
     page.get_by_text(re.compile("Saved: 1 change")).wait_for()
     row = _sms_rows(phone).last()
@@ -76,12 +77,13 @@ def test_sign_in_flip_stop_unsubscribe_and_not_me(
     assert _sms_rows("+8613700137000").last().suppressed is False
     anonymous = browser.new_context(viewport=PHONE)
     page = anonymous.new_page()
-    page.goto(base + links.unsubscribe_path(customer=other, channel=sms,
-                                            topic=credit_card))
+    page.goto(
+        base + links.unsubscribe_path(customer=other, channel=sms, topic=credit_card)
+    )
     page.get_by_role("button", name="Unsubscribe").click()
     page.get_by_text("You are unsubscribed").wait_for()
     row = _sms_rows("+8613700137000").last()
-    assert row.suppressed and row.reasons == ["withdrawn"]
+    assert row.suppressed and "withdrawn" in row.reasons
 
     # "Not me" for the second number.
     page.goto(f"{base}/not-me/")
@@ -95,28 +97,41 @@ def test_sign_in_flip_stop_unsubscribe_and_not_me(
     anonymous.close()
 
 
-PAGES_PUBLIC = [("home", "/"), ("sign-in", "/sign-in/"), ("not-me", "/not-me/"),
-                ("next-of-kin", "/next-of-kin/")]
-PAGES_ACCOUNT = [("dashboard", "/account/"), ("preferences", "/account/preferences/"),
-                 ("contact-settings", "/account/contact-settings/"),
-                 ("care-pause", "/account/care-pause/"),
-                 ("history", "/account/history/"),
-                 ("contact-points", "/account/contact-points/"),
-                 ("my-data", "/account/my-data/")]
+PAGES_PUBLIC = [
+    ("home", "/"),
+    ("sign-in", "/sign-in/"),
+    ("not-me", "/not-me/"),
+    ("next-of-kin", "/next-of-kin/"),
+]
+PAGES_ACCOUNT = [
+    ("dashboard", "/account/"),
+    ("preferences", "/account/preferences/"),
+    ("contact-settings", "/account/contact-settings/"),
+    ("care-pause", "/account/care-pause/"),
+    ("history", "/account/history/"),
+    ("contact-points", "/account/contact-points/"),
+    ("my-data", "/account/my-data/"),
+]
 
 
-def test_screenshots_in_both_languages(catalogue, browser, live_server, outbox,
-                                       shoot, notice_en_live):
+def test_screenshots_in_both_languages(
+    catalogue, browser, live_server, outbox, shoot, notice_en_live
+):
     base = live_server.url
     customer = CustomerFactory(preferred_language="en")
     customer.display_name = "Alice Chen"
     customer.save()
     add_phone(customer, "13800138000")
     for channel, topic in (("sms", "credit_card"), ("email", "wealth")):
-        grant(customer, Channel.objects.get(code=channel),
-              Topic.objects.get(code=topic), notice_en_live)
+        grant(
+            customer,
+            Channel.objects.get(code=channel),
+            Topic.objects.get(code=topic),
+            notice_en_live,
+        )
     unsubscribe = links.unsubscribe_path(
-        customer=customer, channel=Channel.objects.get(code="sms"),
+        customer=customer,
+        channel=Channel.objects.get(code="sms"),
         topic=Topic.objects.get(code="credit_card"),
     )
     taken = []
@@ -125,16 +140,18 @@ def test_screenshots_in_both_languages(catalogue, browser, live_server, outbox,
         page = context.new_page()
         _sign_in(page, base, "13800138000", outbox)
         for language in ("en", "zh-hans"):
-            context.add_cookies([{"name": "django_language", "value": language,
-                                  "url": base}])
+            context.add_cookies(
+                [{"name": "django_language", "value": language, "url": base}]
+            )
             for name, path in PAGES_ACCOUNT:
                 page.goto(base + path)
                 taken.append(shoot(page, f"{language}-{viewport_name}-{name}"))
         anonymous = browser.new_context(viewport=viewport)
         public = anonymous.new_page()
         for language in ("en", "zh-hans"):
-            anonymous.add_cookies([{"name": "django_language", "value": language,
-                                    "url": base}])
+            anonymous.add_cookies(
+                [{"name": "django_language", "value": language, "url": base}]
+            )
             for name, path in [*PAGES_PUBLIC, ("unsubscribe", unsubscribe)]:
                 public.goto(base + path)
                 assert public.locator("html").get_attribute("lang") in ("en", "zh-Hans")

@@ -51,8 +51,10 @@ def test_precision_per_category(capsys):
     with capsys.disabled():
         print("\nprecision per category:")
         for code, value in report.items():
-            print(f"  {code:20s} {value:.2f} (predicted {predicted[code]}, "
-                  f"labelled {support[code]})")
+            print(
+                f"  {code:20s} {value:.2f} (predicted {predicted[code]}, "
+                f"labelled {support[code]})"
+            )
         print(f"  accuracy {accuracy:.2f} on {len(rows)} examples")
     assert all(value >= MIN_PRECISION for value in report.values()), report
     assert accuracy >= MIN_ACCURACY
@@ -77,3 +79,20 @@ def test_classify_command_prints_code_first_then_evidence(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "bad_timing"
     assert any("凌晨" in line for line in lines[1:])
+
+
+def test_report_link_command_prints_a_working_link(db, customer, client, settings):
+    import io
+
+    settings.SITE_BASE_URL = "https://consent.example"
+    out = io.StringIO()
+    call_command(
+        "report_link",
+        customer=customer.external_ref,
+        channel="sms",
+        topic="credit_card",
+        stdout=out,
+    )
+    url = out.getvalue().strip()
+    assert url.startswith("https://consent.example/complaints/report/")
+    assert client.get(url.removeprefix("https://consent.example")).status_code == 200

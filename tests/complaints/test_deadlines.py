@@ -78,7 +78,9 @@ def test_cn_extension_steps_are_30_then_60_days_the_last_needs_a_supervisor():
 def test_cn_paused_time_is_added():
     cn = get_policy("cn")
     received = local(2025, 3, 3, 9)
-    assert cn.due(received, paused=timedelta(days=4)) == cn.due(received) + timedelta(days=4)
+    assert cn.due(received, paused=timedelta(days=4)) == cn.due(received) + timedelta(
+        days=4
+    )
 
 
 def test_acknowledgement_is_due_the_same_day():

@@ -17,7 +17,13 @@ def test_demo_complaints_in_several_states():
     out = io.StringIO()
     seed_demo_complaints(stdout=out)
     statuses = set(Complaint.objects.values_list("status", flat=True))
-    assert {"acknowledged", "investigating", "resolved", "rejected", "closed"} <= statuses
+    assert {
+        "acknowledged",
+        "investigating",
+        "resolved",
+        "rejected",
+        "closed",
+    } <= statuses
     assert Complaint.objects.filter(satisfaction__isnull=False).exists()
     count = Complaint.objects.count()
     seed_demo_complaints(stdout=out)  # a second run adds nothing

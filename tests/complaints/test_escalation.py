@@ -52,7 +52,9 @@ def test_due_soon_then_overdue_escalates_again(make_complaint, supervisor):
 
     complaint_escalations_run(now=c.due_at + timedelta(minutes=1))
     assert list(
-        Escalation.objects.filter(complaint=c).order_by("pk").values_list("kind", flat=True)
+        Escalation.objects.filter(complaint=c)
+        .order_by("pk")
+        .values_list("kind", flat=True)
     ) == ["due_soon", "overdue"]
 
 
@@ -69,3 +71,28 @@ def test_paused_and_closed_complaints_are_not_escalated(make_complaint, handler)
 def test_beat_schedule_runs_the_task():
     entries = [e["task"] for e in app.conf.beat_schedule.values()]
     assert "complaints.tasks.complaint_escalate_task" in entries
+
+
+def test_unacknowledged_and_review_deadlines_escalate(
+    make_complaint, investigating, handler
+):
+    from complaints import services
+
+    late_ack = make_complaint()
+    Complaint.objects.filter(pk=late_ack.pk).update(
+        status="received", ack_due_at=timezone.now() - timedelta(hours=1)
+    )
+    services.complaint_decide(
+        complaint=investigating,
+        outcome="upheld",
+        findings="f",
+        reasons="r",
+        user=handler,
+    )
+    review = services.complaint_review_request(
+        complaint=investigating, reason="disagree", actor="customer:x"
+    )
+    services.complaint_escalations_run(now=review.due_at + timedelta(hours=1))
+    kinds = set(Escalation.objects.values_list("complaint_id", "kind"))
+    assert (late_ack.pk, "ack_overdue") in kinds
+    assert (investigating.pk, "review_overdue") in kinds

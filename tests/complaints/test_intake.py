@@ -48,7 +48,12 @@ def test_acknowledgement_twice_sends_once(make_complaint, outbox, run_on_commit)
 
 
 def test_portal_filing_withdraws_marketing_at_once(
-    portal_client, customer, sms, credit_card, notice_en, outbox,
+    portal_client,
+    customer,
+    sms,
+    credit_card,
+    notice_en,
+    outbox,
     django_capture_on_commit_callbacks,
 ):
     grant(customer, sms, credit_card, notice_en)
@@ -73,9 +78,9 @@ def test_portal_filing_withdraws_marketing_at_once(
     event = ConsentEvent.objects.filter(source="complaint").get()
     assert (event.action, event.channel, event.topic) == ("withdraw", sms, credit_card)
     assert event.evidence["complaint"] == complaint.reference
-    assert ConsentState.objects.get(customer=customer, channel=sms, topic=credit_card).status == (
-        "withdrawn"
-    )
+    assert ConsentState.objects.get(
+        customer=customer, channel=sms, topic=credit_card
+    ).status == ("withdrawn")
     assert SuppressionChange.objects.count() > feed_before
     assert complaint.protection[0]["action"] == "withdraw"
     assert complaint.events.filter(kind=ComplaintEvent.Kind.PROTECTION).exists()
@@ -92,7 +97,10 @@ def test_portal_bad_input_shows_errors_and_creates_nothing(portal_client):
     assert not ConsentEvent.objects.filter(source="complaint").exists()
 
 
-def test_stop_words_withdraw_even_in_another_category(make_complaint, customer):
+def test_stop_words_withdraw_even_in_another_category(
+    make_complaint, customer, sms, credit_card, notice_en
+):
+    grant(customer, sms, credit_card, notice_en)
     complaint = make_complaint(
         category="too_frequent", description="太频繁了，不要再发了", topic=None
     )
@@ -112,7 +120,12 @@ def test_service_topic_complaint_withdraws_nothing(make_complaint):
 
 
 def test_report_link_not_me_marks_the_contact_point(
-    client, customer, phone_point, sms, credit_card, outbox,
+    client,
+    customer,
+    phone_point,
+    sms,
+    credit_card,
+    outbox,
     django_capture_on_commit_callbacks,
 ):
     url = report_url(customer=customer, channel=sms, topic=credit_card)
@@ -141,13 +154,25 @@ def test_forged_report_link_is_404(client):
     assert client.get(reverse("complaints:report", args=["forged"])).status_code == 404
 
 
+def test_nothing_granted_means_no_second_ledger_row(make_complaint):
+    complaint = make_complaint(category="unwanted_marketing")
+    assert not ConsentEvent.objects.filter(source="complaint").exists()
+    assert complaint.protection == [{"action": "none", "why": "nothing_granted"}]
+
+
 def test_spam_report_opens_one_complaint_per_event(
-    customer, phone_point, sms, credit_card, run_on_commit
+    customer, phone_point, sms, credit_card, notice_en, run_on_commit
 ):
+    grant(customer, sms, credit_card, notice_en)
     received = timezone.now()
     kwargs = dict(
-        customer=customer, contact_point=phone_point, channel=sms, topic=credit_card,
-        received_at=received, sender_name="sms-gateway", event_id="evt-1",
+        customer=customer,
+        contact_point=phone_point,
+        channel=sms,
+        topic=credit_card,
+        received_at=received,
+        sender_name="sms-gateway",
+        event_id="evt-1",
     )
     first = run_on_commit(services.complaint_create_from_spam_report, **kwargs)
     again = run_on_commit(services.complaint_create_from_spam_report, **kwargs)
@@ -155,14 +180,21 @@ def test_spam_report_opens_one_complaint_per_event(
     assert first.source == "sending_system"
     assert first.category == "unwanted_marketing"
     assert first.events.first().actor == "client:sms-gateway"
-    assert ConsentEvent.objects.filter(source="complaint", action="withdraw").count() == 1
+    assert (
+        ConsentEvent.objects.filter(source="complaint", action="withdraw").count() == 1
+    )
 
 
 def test_spam_report_without_customer(sms, run_on_commit):
     complaint = run_on_commit(
         services.complaint_create_from_spam_report,
-        customer=None, contact_point=None, channel=sms, topic=None,
-        received_at=timezone.now(), sender_name="gw", event_id="e9",
+        customer=None,
+        contact_point=None,
+        channel=sms,
+        topic=None,
+        received_at=timezone.now(),
+        sender_name="gw",
+        event_id="e9",
     )
     complaint.refresh_from_db()
     assert complaint.customer is None
@@ -171,8 +203,14 @@ def test_spam_report_without_customer(sms, run_on_commit):
 
 
 def test_staff_records_a_phone_complaint_in_admin(
-    staff_client, supervisor, customer, phone_point, sms, personal_loan,
-    django_capture_on_commit_callbacks, outbox,
+    staff_client,
+    supervisor,
+    customer,
+    phone_point,
+    sms,
+    personal_loan,
+    django_capture_on_commit_callbacks,
+    outbox,
 ):
     c = staff_client(supervisor)
     with django_capture_on_commit_callbacks(execute=True):
@@ -229,8 +267,9 @@ def test_joint_complaint_of_20_is_major_and_escalated(
     assert any(m.to == "supervisor@bank.example" for m in outbox)
 
 
-def test_many_customers_on_one_matter_become_major(settings, sms, supervisor, outbox,
-                                                     run_on_commit):
+def test_many_customers_on_one_matter_become_major(
+    settings, sms, supervisor, outbox, run_on_commit
+):
     from complaints.models import Matter
 
     settings.COMPLAINT_MAJOR_THRESHOLD = 3
@@ -240,21 +279,70 @@ def test_many_customers_on_one_matter_become_major(settings, sms, supervisor, ou
         add_phone(c, f"1390013900{i}")
         complaints.append(
             run_on_commit(
-                services.complaint_create, source="portal", description="Same campaign",
-                actor="customer:x", customer=c, channel=sms, category="other",
+                services.complaint_create,
+                source="portal",
+                description="Same campaign",
+                actor="customer:x",
+                customer=c,
+                channel=sms,
+                category="other",
             )
         )
     matter = Matter.objects.create(title="Campaign 42")
     run_on_commit(
-        services.complaint_link_matter, complaints=complaints[:2], matter=matter,
+        services.complaint_link_matter,
+        complaints=complaints[:2],
+        matter=matter,
         user=supervisor,
     )
     assert not Complaint.objects.filter(is_major=True).exists()
     run_on_commit(
-        services.complaint_link_matter, complaints=complaints[2:], matter=matter,
+        services.complaint_link_matter,
+        complaints=complaints[2:],
+        matter=matter,
         user=supervisor,
     )
     assert Complaint.objects.filter(is_major=True).count() == 3
     matter.refresh_from_db()
     assert matter.major_since is not None
     assert len([m for m in outbox if m.purpose == "complaint_escalation"]) == 3
+
+
+def test_spam_report_for_a_shared_number_opens_one_complaint_per_holder(
+    customer, phone_point, sms, run_on_commit
+):
+    other = CustomerFactory()
+    other_point = add_phone(other, "13800138000")
+    for cp in (phone_point, other_point):
+        run_on_commit(
+            services.complaint_create_from_spam_report,
+            customer=cp.customer,
+            contact_point=cp,
+            channel=sms,
+            topic=None,
+            received_at=timezone.now(),
+            sender_name="gw",
+            event_id="shared-1",
+        )
+    assert set(Complaint.objects.values_list("customer_id", flat=True)) == {
+        customer.pk,
+        other.pk,
+    }
+
+
+def test_the_configured_policy_is_stored_on_the_complaint(settings, make_complaint):
+    settings.COMPLAINT_DEADLINE_POLICY = "uk"
+    complaint = make_complaint()
+    assert complaint.policy == "uk"
+    assert complaint.first_response_due_at < complaint.due_at
+    assert (complaint.due_at - complaint.received_at).days in (55, 56)
+    settings.COMPLAINT_DEADLINE_POLICY = "cn"
+    complaint.refresh_from_db()
+    assert complaint.policy == "uk"
+
+
+def test_admin_add_form_renders_for_staff(staff_client, supervisor):
+    page = staff_client(supervisor).get(reverse("admin:complaints_complaint_add"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'name="source"' in body and 'name="contact_address"' in body

@@ -44,25 +44,41 @@ def test_customer_sees_own_complaints_status_and_replies(
 def test_another_customers_complaint_is_404(portal_client, sms, run_on_commit):
     other = CustomerFactory()
     theirs = run_on_commit(
-        services.complaint_create, source="portal", description="mine", actor="x",
-        customer=other, channel=sms, category="other",
+        services.complaint_create,
+        source="portal",
+        description="mine",
+        actor="x",
+        customer=other,
+        channel=sms,
+        category="other",
     )
     for name in ("portal_detail",):
-        assert portal_client.get(
-            reverse(f"complaints:{name}", args=[theirs.reference])
-        ).status_code == 404
+        assert (
+            portal_client.get(
+                reverse(f"complaints:{name}", args=[theirs.reference])
+            ).status_code
+            == 404
+        )
     for name in ("portal_rate", "portal_add_info", "portal_review"):
-        assert portal_client.post(
-            reverse(f"complaints:{name}", args=[theirs.reference]), {}
-        ).status_code == 404
-    assert theirs.reference not in portal_client.get(
-        reverse("complaints:portal_list")
-    ).content.decode()
+        assert (
+            portal_client.post(
+                reverse(f"complaints:{name}", args=[theirs.reference]), {}
+            ).status_code
+            == 404
+        )
+    assert (
+        theirs.reference
+        not in portal_client.get(reverse("complaints:portal_list")).content.decode()
+    )
 
 
 def test_customer_rates_after_resolution(portal_client, investigating, handler):
     services.complaint_decide(
-        complaint=investigating, outcome="upheld", findings="f", reasons="r", user=handler
+        complaint=investigating,
+        outcome="upheld",
+        findings="f",
+        reasons="r",
+        user=handler,
     )
     url = reverse("complaints:portal_rate", args=[investigating.reference])
     bad = portal_client.post(url, {"rate-score": "9"})
@@ -71,15 +87,23 @@ def test_customer_rates_after_resolution(portal_client, investigating, handler):
     assert investigating.satisfaction is None
     portal_client.post(url, {"rate-score": "5", "rate-comment": "Quick"})
     investigating.refresh_from_db()
-    assert (investigating.satisfaction, investigating.satisfaction_comment) == (5, "Quick")
+    assert (investigating.satisfaction, investigating.satisfaction_comment) == (
+        5,
+        "Quick",
+    )
 
 
 def test_customer_adds_facts_and_asks_for_review(portal_client, investigating, handler):
     url = reverse("complaints:portal_add_info", args=[investigating.reference])
     portal_client.post(url, {"info-text": "Another text arrived today."})
-    assert investigating.events.filter(kind="new_facts", actor__startswith="customer:").exists()
+    assert investigating.events.filter(
+        kind="new_facts", actor__startswith="customer:"
+    ).exists()
     services.complaint_decide(
-        complaint=investigating, outcome="not_upheld", findings="f", reasons="r",
+        complaint=investigating,
+        outcome="not_upheld",
+        findings="f",
+        reasons="r",
         user=handler,
     )
     portal_client.post(

@@ -22,8 +22,12 @@ def fixture(make_complaint, email_channel, personal_loan):
         fields = {}
         if decided:
             fields.update(
-                status="resolved", decided_at=decided, decision_sent_at=decided,
-                due_at=decided - timedelta(hours=1) if late else decided + timedelta(days=1),
+                status="resolved",
+                decided_at=decided,
+                decision_sent_at=decided,
+                due_at=decided - timedelta(hours=1)
+                if late
+                else decided + timedelta(days=1),
                 root_cause=root,
             )
         if score:
@@ -31,12 +35,28 @@ def fixture(make_complaint, email_channel, personal_loan):
         Complaint.objects.filter(pk=c.pk).update(**fields)
         return c
 
-    make(local(2025, 3, 3, 9), local(2025, 3, 5, 9), score=4, root="frequency",
-         category="too_frequent")
-    make(local(2025, 3, 4, 9), local(2025, 3, 10, 9), late=True, score=2,
-         root="frequency", category="too_frequent")
-    make(local(2025, 3, 12, 9), local(2025, 3, 16, 9), category="bad_timing",
-         channel=email_channel, topic=personal_loan)
+    make(
+        local(2025, 3, 3, 9),
+        local(2025, 3, 5, 9),
+        score=4,
+        root="frequency",
+        category="too_frequent",
+    )
+    make(
+        local(2025, 3, 4, 9),
+        local(2025, 3, 10, 9),
+        late=True,
+        score=2,
+        root="frequency",
+        category="too_frequent",
+    )
+    make(
+        local(2025, 3, 12, 9),
+        local(2025, 3, 16, 9),
+        category="bad_timing",
+        channel=email_channel,
+        topic=personal_loan,
+    )
     make(local(2025, 3, 20, 9), category="other", channel=None, topic=None)
 
 
@@ -44,12 +64,18 @@ def test_statistics_numbers(fixture):
     s = complaint_statistics()
     assert s.total == 4
     assert dict(s.by_category) == {
-        "Too frequent": 2, "Bad timing (night, hardship)": 1, "Other": 1,
+        "Too frequent": 2,
+        "Bad timing (night, hardship)": 1,
+        "Other": 1,
     }
     assert dict(s.by_channel) == {"sms": 2, "email": 1, "—": 1}
     assert dict(s.by_product) == {"credit_card": 2, "personal_loan": 1, "—": 1}
     assert dict(s.by_root_cause) == {"Frequency": 2}
-    assert s.by_week == [(date(2025, 3, 3), 2), (date(2025, 3, 10), 1), (date(2025, 3, 17), 1)]
+    assert s.by_week == [
+        (date(2025, 3, 3), 2),
+        (date(2025, 3, 10), 1),
+        (date(2025, 3, 17), 1),
+    ]
     assert s.decided == 3
     assert s.median_days_to_resolve == 4.0
     assert (s.in_time, s.share_in_time) == (2, 0.667)
@@ -68,11 +94,15 @@ def test_hotspots_last_30_days_against_the_30_before(make_complaint, email_chann
     for days in (5, 6, 40):
         make_complaint(received_at=now - timedelta(days=days), category="misleading")
     make_complaint(
-        received_at=now - timedelta(days=3), category="too_frequent",
-        channel=email_channel, topic=None,
+        received_at=now - timedelta(days=3),
+        category="too_frequent",
+        channel=email_channel,
+        topic=None,
     )
     spots = complaint_hotspots(now=now)
-    assert [(h.category, h.channel, h.product, h.current, h.previous) for h in spots] == [
+    assert [
+        (h.category, h.channel, h.product, h.current, h.previous) for h in spots
+    ] == [
         ("misleading", "sms", "credit_card", 2, 1),
         ("too_frequent", "email", "—", 1, 0),
     ]

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from complaints import services
+from complaints.deadlines import get_policy
 from complaints.models import Complaint, ComplaintEvent, ComplaintExtension
 from consent.errors import ApplicationError
 from consent.ledger import Actor
@@ -20,8 +21,11 @@ S = Complaint.Status
 
 def decide(complaint, user, outcome="upheld"):
     return services.complaint_decide(
-        complaint=complaint, outcome=outcome, findings="Sent after withdrawal.",
-        reasons="The sender ignored the feed.", user=user,
+        complaint=complaint,
+        outcome=outcome,
+        findings="Sent after withdrawal.",
+        reasons="The sender ignored the feed.",
+        user=user,
     )
 
 
@@ -37,8 +41,11 @@ def test_full_path_received_to_closed_with_timeline(
     letter = [m for m in outbox if m.purpose == "complaint_decision"][0]
     assert "review" in letter.body and "court" in letter.body
     services.complaint_close(
-        complaint=c, root_cause="third_party_sender", remediation_action="Feed sync",
-        remediation_owner="Marketing ops", user=handler,
+        complaint=c,
+        root_cause="third_party_sender",
+        remediation_action="Feed sync",
+        remediation_owner="Marketing ops",
+        user=handler,
     )
     c.refresh_from_db()
     assert c.status == S.CLOSED and c.closed_at
@@ -107,13 +114,17 @@ def test_root_cause_and_remediation_required_before_closing(investigating, handl
         )
     investigating.refresh_from_db()
     assert investigating.status == S.RESOLVED
-    services.complaint_close(complaint=investigating, root_cause="no_fault", user=handler)
+    services.complaint_close(
+        complaint=investigating, root_cause="no_fault", user=handler
+    )
     assert investigating.status == S.CLOSED
 
 
 def test_reopen_on_dispute_restarts_the_clock(investigating, handler):
     decide(investigating, handler)
-    services.complaint_close(complaint=investigating, root_cause="no_fault", user=handler)
+    services.complaint_close(
+        complaint=investigating, root_cause="no_fault", user=handler
+    )
     before = investigating.clock_started_at
     services.complaint_reopen(
         complaint=investigating, reason="Still receiving them", actor="customer:x"
@@ -157,16 +168,23 @@ def test_supervisor_assigns_but_not_to_staff_named_in_the_complaint(
 def test_assignee_must_be_a_handler(make_complaint, supervisor, make_staff):
     stranger = make_staff("clerk")
     with pytest.raises(ApplicationError):
-        services.complaint_assign(complaint=make_complaint(), assignee=stranger, by=supervisor)
+        services.complaint_assign(
+            complaint=make_complaint(), assignee=stranger, by=supervisor
+        )
 
 
-def test_internal_notes_are_not_sent_replies_are(investigating, handler, run_on_commit,
-                                                 outbox):
+def test_internal_notes_are_not_sent_replies_are(
+    investigating, handler, run_on_commit, outbox
+):
     outbox.clear()
-    services.complaint_note_add(complaint=investigating, author=handler, text="Check logs")
+    services.complaint_note_add(
+        complaint=investigating, author=handler, text="Check logs"
+    )
     assert outbox == []
     run_on_commit(
-        services.complaint_reply, complaint=investigating, user=handler,
+        services.complaint_reply,
+        complaint=investigating,
+        user=handler,
         text="We are checking the sending logs.",
     )
     assert [m.purpose for m in outbox] == ["complaint_reply"]
@@ -193,7 +211,9 @@ def test_extension_steps_last_needs_supervisor(
     c = investigating
     first_due = c.due_at
     outbox.clear()
-    run_on_commit(services.complaint_extend, complaint=c, reason="Complex", user=handler)
+    run_on_commit(
+        services.complaint_extend, complaint=c, reason="Complex", user=handler
+    )
     c.refresh_from_db()
     assert c.extension_step == 1 and c.due_at > first_due
     assert [m.purpose for m in outbox] == ["complaint_extension"]
@@ -205,7 +225,9 @@ def test_extension_steps_last_needs_supervisor(
     assert c.extension_step == 1
     with pytest.raises(ApplicationError):
         services.complaint_extension_approve(extension=second, user=handler)
-    run_on_commit(services.complaint_extension_approve, extension=second, user=supervisor)
+    run_on_commit(
+        services.complaint_extension_approve, extension=second, user=supervisor
+    )
     c.refresh_from_db()
     assert c.extension_step == 2
     assert (c.due_at - c.clock_started_at).days >= 59
@@ -230,7 +252,9 @@ def test_pause_tells_the_customer_and_resume_adds_the_time(
     )
     assert outbox[-1].purpose == "complaint_pause"
     assert Complaint.objects.overdue(now=due + timedelta(days=1)).count() == 0
-    Complaint.objects.filter(pk=c.pk).update(paused_at=timezone.now() - timedelta(days=3))
+    Complaint.objects.filter(pk=c.pk).update(
+        paused_at=timezone.now() - timedelta(days=3)
+    )
     c.refresh_from_db()
     services.complaint_clock_resume(complaint=c, user=handler)
     c.refresh_from_db()
@@ -246,7 +270,7 @@ def test_new_facts_restart_the_clock(investigating):
         clock_started_at=c.clock_started_at - timedelta(days=10)
     )
     c.refresh_from_db()
-    old_due = c.due_at = services.get_policy("cn").due(c.clock_started_at)
+    old_due = c.due_at = get_policy("cn").due(c.clock_started_at)
     services.complaint_new_facts(
         complaint=c, text="It happened again today", actor="customer:x"
     )
@@ -271,15 +295,20 @@ def test_review_goes_to_someone_other_than_the_first_handler(
         services.complaint_review_assign(review=review, reviewer=handler, by=supervisor)
     assert exc.value.code == "recused"
     with pytest.raises(ApplicationError):
-        services.complaint_review_request(complaint=c, reason="again", actor="customer:x")
+        services.complaint_review_request(
+            complaint=c, reason="again", actor="customer:x"
+        )
     services.complaint_review_assign(review=review, reviewer=handler2, by=supervisor)
     with pytest.raises(ApplicationError):
         services.complaint_review_decide(
             review=review, outcome="confirmed", decision="Stands", user=handler
         )
     run_on_commit(
-        services.complaint_review_decide, review=review, outcome="confirmed",
-        decision="The decision stands.", user=handler2,
+        services.complaint_review_decide,
+        review=review,
+        outcome="confirmed",
+        decision="The decision stands.",
+        user=handler2,
     )
     review.refresh_from_db()
     assert review.decided_at is not None

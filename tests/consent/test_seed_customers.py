@@ -24,8 +24,15 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_writes_a_consistent_chain_projection_and_feed(db):
     add_phone(CustomerFactory(), "13800138000")  # the chain continues from here
-    call_command("seed_customers", "--count", "300", "--batch", "120", "--quiet",
-                 stdout=StringIO())
+    call_command(
+        "seed_customers",
+        "--count",
+        "300",
+        "--batch",
+        "120",
+        "--quiet",
+        stdout=StringIO(),
+    )
     assert Customer.objects.filter(external_ref__startswith="SEED").count() == 300
 
     checked, broken = verify_chain(ConsentEvent.objects.order_by("seq"))
@@ -41,7 +48,9 @@ def test_seed_writes_a_consistent_chain_projection_and_feed(db):
     assert differences(ledger_projection(), stored_projection()) == []
     assert OptOut.objects.exists()
 
-    point = ContactPoint.objects.filter(customer__external_ref__startswith="SEED").first()
+    point = ContactPoint.objects.filter(
+        customer__external_ref__startswith="SEED"
+    ).first()
     assert point.address.startswith("+86")
     assert point.address_encrypted.startswith(f"{crypto.PREFIX}:")
     assert point.blind_index == ContactPoint.index_for("phone", point.address)
@@ -56,16 +65,19 @@ def test_seed_writes_a_consistent_chain_projection_and_feed(db):
 
 def test_seeded_keys_match_a_fresh_recompute(db):
     """The seeded contactability equals what the services would publish."""
+    from django.db import transaction
+
     from consent.ledger import lock_head
     from consent.services import contactability_refresh
-    from django.db import transaction
 
     call_command("seed_customers", "--count", "40", "--quiet", stdout=StringIO())
     before = SuppressionChange.objects.count()
     with transaction.atomic():
         changes = contactability_refresh(
             head=lock_head(),
-            blind_indexes=set(ContactPoint.objects.values_list("blind_index", flat=True)),
+            blind_indexes=set(
+                ContactPoint.objects.values_list("blind_index", flat=True)
+            ),
         )
     assert changes == []
     assert SuppressionChange.objects.count() == before

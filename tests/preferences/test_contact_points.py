@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db
 
 def test_add_then_verify_by_code(portal_client, customer, outbox, last_code):
     response = portal_client.post(
-        reverse("portal:contact_point_add"), {"kind": "email", "address": "New@Example.com"}
+        reverse("portal:contact_point_add"),
+        {"kind": "email", "address": "New@Example.com"},
     )
     point = ContactPoint.objects.get(customer=customer, kind="email")
     assert response.url == reverse("portal:contact_point_verify", args=[point.pk])
@@ -23,8 +24,9 @@ def test_add_then_verify_by_code(portal_client, customer, outbox, last_code):
     assert response.status_code == 302
     point.refresh_from_db()
     assert point.is_verified
-    assert ConsentEvent.objects.filter(action="contact_verified",
-                                       contact_point=point).exists()
+    assert ConsentEvent.objects.filter(
+        action="contact_verified", contact_point=point
+    ).exists()
 
 
 def test_invalid_phone_is_refused_and_nothing_added(portal_client, customer, outbox):
@@ -45,10 +47,12 @@ def test_duplicate_address_is_refused(portal_client, customer):
     assert "already on file" in response.content.decode()
 
 
-def test_wrong_verification_code_leaves_it_unverified(portal_client, customer,
-                                                      last_code):
-    portal_client.post(reverse("portal:contact_point_add"),
-                       {"kind": "phone", "address": "13912345678"})
+def test_wrong_verification_code_leaves_it_unverified(
+    portal_client, customer, last_code
+):
+    portal_client.post(
+        reverse("portal:contact_point_add"), {"kind": "phone", "address": "13912345678"}
+    )
     point = customer.contact_points.get(kind="phone", verified_at__isnull=True)
     code = last_code()
     wrong = "000000" if code != "000000" else "999999"
@@ -61,8 +65,9 @@ def test_wrong_verification_code_leaves_it_unverified(portal_client, customer,
 
 
 def test_remove_a_contact_point(portal_client, customer):
-    portal_client.post(reverse("portal:contact_point_add"),
-                       {"kind": "phone", "address": "13912345678"})
+    portal_client.post(
+        reverse("portal:contact_point_add"), {"kind": "phone", "address": "13912345678"}
+    )
     point = customer.contact_points.get(verified_at__isnull=True)
     response = portal_client.post(
         reverse("portal:contact_point_remove", args=[point.pk])

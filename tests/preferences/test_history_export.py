@@ -10,8 +10,9 @@ from tests.factories import grant
 pytestmark = pytest.mark.django_db
 
 
-def test_history_in_plain_words_newest_first(portal_client, customer, sms, credit_card,
-                                             notice_en):
+def test_history_in_plain_words_newest_first(
+    portal_client, customer, sms, credit_card, notice_en
+):
     grant(customer, sms, credit_card, notice_en)
     portal_client.post(reverse("portal:stop_all"))
     page = portal_client.get(reverse("portal:history")).content.decode()
@@ -29,16 +30,22 @@ def test_history_is_paginated(portal_client, customer, sms, credit_card, notice_
 
     for _ in range(12):
         grant(customer, sms, credit_card, notice_en)
-        services.consent_withdraw(customer=customer, channel=sms, topic=credit_card,
-                                  source="portal", actor=Actor.customer(customer))
+        services.consent_withdraw(
+            customer=customer,
+            channel=sms,
+            topic=credit_card,
+            source="portal",
+            actor=Actor.customer(customer),
+        )
     page = portal_client.get(reverse("portal:history")).content.decode()
     assert "Page 1 of 2" in page
     page2 = portal_client.get(reverse("portal:history") + "?page=2").content.decode()
     assert "Page 2 of 2" in page2 and "Added +86****8000" in page2
 
 
-def test_export_holds_everything_with_masked_addresses(portal_client, customer, sms,
-                                                       credit_card, notice_en):
+def test_export_holds_everything_with_masked_addresses(
+    portal_client, customer, sms, credit_card, notice_en
+):
     grant(customer, sms, credit_card, notice_en)
     portal_client.post(reverse("portal:personalisation"), {"refuse": "on"})
     response = portal_client.get(reverse("portal:export"))
@@ -49,8 +56,13 @@ def test_export_holds_everything_with_masked_addresses(portal_client, customer, 
     assert data["customer"]["reference"] == customer.external_ref
     assert data["contact_points"][0]["address"] == "+86****8000"
     assert data["consents"] == [
-        {"channel": "sms", "topic": "credit_card", "status": "granted",
-         "source": "portal", "updated_at": data["consents"][0]["updated_at"]}
+        {
+            "channel": "sms",
+            "topic": "credit_card",
+            "status": "granted",
+            "source": "portal",
+            "updated_at": data["consents"][0]["updated_at"],
+        }
     ]
     assert [e["action"] for e in data["ledger"]] == ["contact_added", "grant"]
     assert data["ledger"][1]["notice_version"]["sha256"] == notice_en.sha256
@@ -63,6 +75,23 @@ def test_delete_my_data_request_is_queued_once(portal_client, customer):
 
     portal_client.post(reverse("portal:my_data"))
     portal_client.post(reverse("portal:my_data"))
-    assert ErasureRequest.objects.filter(customer=customer, status="pending").count() == 1
+    assert (
+        ErasureRequest.objects.filter(customer=customer, status="pending").count() == 1
+    )
     page = portal_client.get(reverse("portal:my_data")).content.decode()
     assert "Staff are handling it" in page
+
+
+def test_export_includes_the_customers_complaints(portal_client, customer):
+    from complaints.services.intake import complaint_create
+    from consent.ledger import Actor
+
+    complaint = complaint_create(
+        source="portal",
+        description="Too many SMS at night",
+        actor=Actor.customer(customer),
+        customer=customer,
+    )
+    data = json.loads(portal_client.get(reverse("portal:export")).content)
+    assert [c["reference"] for c in data["complaints"]] == [complaint.reference]
+    assert data["complaints"][0]["description"] == "Too many SMS at night"

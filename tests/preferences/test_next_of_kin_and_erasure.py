@@ -20,7 +20,7 @@ from tests.factories import CustomerFactory, add_email, add_phone, grant
 
 pytestmark = pytest.mark.django_db
 
-NOK = reverse("portal:next_of_kin")
+NOK = "/next-of-kin/"
 
 
 @pytest.fixture
@@ -30,9 +30,13 @@ def staff(db):
 
 def _report(client, **overrides):
     data = {
-        "deceased_name": "王小明", "customer_ref": "", "identifier": "13800138000",
-        "document_reference": "DC-2026-001", "reporter_name": "王芳",
-        "relationship": "spouse", "reporter_contact": "13700137000",
+        "deceased_name": "王小明",
+        "customer_ref": "",
+        "identifier": "13800138000",
+        "document_reference": "DC-2026-001",
+        "reporter_name": "王芳",
+        "relationship": "spouse",
+        "reporter_contact": "13700137000",
     }
     data.update(overrides)
     return client.post(NOK, data)
@@ -58,12 +62,14 @@ def test_next_of_kin_needs_a_reference_or_number(client):
     assert not NextOfKinReport.objects.exists()
 
 
-def test_confirmed_death_stops_marketing_for_good(client, customer, phone_point, sms,
-                                                  credit_card, notice_en, staff):
+def test_confirmed_death_stops_marketing_for_good(
+    client, customer, phone_point, sms, credit_card, notice_en, staff
+):
     grant(customer, sms, credit_card, notice_en)
     _report(client)
-    services.next_of_kin_report_confirm(report=NextOfKinReport.objects.get(),
-                                        staff_user=staff)
+    services.next_of_kin_report_confirm(
+        report=NextOfKinReport.objects.get(), staff_user=staff
+    )
     customer.refresh_from_db()
     assert customer.status == "deceased"
     opt_out = ConsentEvent.objects.filter(action="opt_out_all").get()
@@ -74,30 +80,33 @@ def test_confirmed_death_stops_marketing_for_good(client, customer, phone_point,
     with pytest.raises(ApplicationError):
         grant(customer, sms, credit_card, notice_en)
     # Even a restart of marketing leaves a deceased customer suppressed.
-    consent_services.consent_opt_in_all(customer=customer, source="portal",
-                                        actor=Actor.customer(customer))
+    consent_services.consent_opt_in_all(
+        customer=customer, source="portal", actor=Actor.customer(customer)
+    )
     assert Contactability.objects.get(channel=sms).suppressed
 
 
-def test_deceased_customer_cannot_sign_in(client, customer, phone_point, outbox,
-                                          staff):
+def test_deceased_customer_cannot_sign_in(client, customer, phone_point, outbox, staff):
     _report(client)
-    services.next_of_kin_report_confirm(report=NextOfKinReport.objects.get(),
-                                        staff_user=staff)
+    services.next_of_kin_report_confirm(
+        report=NextOfKinReport.objects.get(), staff_user=staff
+    )
     client.post(reverse("portal:sign_in"), {"identifier": "13800138000"})
     assert outbox == []
 
 
-def test_erasure_keeps_only_the_refusal(portal_client, customer, phone_point, sms,
-                                        credit_card, notice_en, staff):
+def test_erasure_keeps_only_the_refusal(
+    portal_client, customer, phone_point, sms, credit_card, notice_en, staff
+):
     add_email(customer, "wang@example.cn")
     grant(customer, sms, credit_card, notice_en)
     portal_client.post(reverse("portal:personalisation"), {"refuse": "on"})
     portal_client.post(reverse("portal:my_data"))
     ledger_rows = ConsentEvent.objects.count()
 
-    services.erasure_request_carry_out(request=ErasureRequest.objects.get(),
-                                       staff_user=staff)
+    services.erasure_request_carry_out(
+        request=ErasureRequest.objects.get(), staff_user=staff
+    )
     customer.refresh_from_db()
     assert customer.status == "erased" and customer.display_name == ""
     assert set(ContactPoint.objects.values_list("address_encrypted", flat=True)) == {""}

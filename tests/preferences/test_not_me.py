@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 from consent.models import Contactability, ContactPoint, SuppressedIdentifier
 from preferences.models import NotMeReport
@@ -11,12 +10,13 @@ from tests.factories import CustomerFactory, add_phone
 
 pytestmark = pytest.mark.django_db
 
-START = reverse("portal:not_me")
-CODE = reverse("portal:not_me_code")
+START = "/not-me/"
+CODE = "/not-me/code/"
 
 
-def test_not_me_marks_every_holder_of_the_number_at_once(client, customer,
-                                                         phone_point, last_code):
+def test_not_me_marks_every_holder_of_the_number_at_once(
+    client, customer, phone_point, last_code
+):
     other = CustomerFactory()
     add_phone(other, "13800138000")
     response = client.post(START, {"identifier": "+86 138 0013 8000"})
@@ -69,6 +69,7 @@ def test_code_page_without_a_number_goes_back(client):
 
 
 def test_missing_csrf_is_refused(phone_point, outbox):
-    response = Client(enforce_csrf_checks=True).post(START,
-                                                     {"identifier": "13800138000"})
+    response = Client(enforce_csrf_checks=True).post(
+        START, {"identifier": "13800138000"}
+    )
     assert response.status_code == 403 and outbox == []

@@ -21,7 +21,7 @@ from tests.factories import grant
 
 pytestmark = pytest.mark.django_db
 
-PAGE = reverse("portal:preferences")
+PAGE = "/account/preferences/"
 
 
 def _save(client, *, shown=(), cells=(), notice):
@@ -53,7 +53,9 @@ def test_switching_a_cell_on_grants_with_evidence_and_feeds(
     assert response.status_code == 302
     event = ConsentEvent.objects.filter(action="grant").get()
     assert (event.channel.code, event.topic.code) == ("sms", "credit_card")
-    assert event.source == "portal" and event.actor == f"customer:{customer.external_ref}"
+    assert (
+        event.source == "portal" and event.actor == f"customer:{customer.external_ref}"
+    )
     assert event.notice_version == notice_en
     assert event.evidence["ip"] == "127.0.0.1"
     assert SuppressionChange.objects.count() == before + 1
@@ -61,8 +63,9 @@ def test_switching_a_cell_on_grants_with_evidence_and_feeds(
     assert SuppressionChange.objects.last().suppressed is False
 
 
-def test_only_changed_cells_become_events(portal_client, customer, sms, credit_card,
-                                          personal_loan, notice_en):
+def test_only_changed_cells_become_events(
+    portal_client, customer, sms, credit_card, personal_loan, notice_en
+):
     grant(customer, sms, credit_card, notice_en)
     grant(customer, sms, personal_loan, notice_en)
     count = ConsentEvent.objects.count()
@@ -82,19 +85,28 @@ def test_only_changed_cells_become_events(portal_client, customer, sms, credit_c
     )
 
 
-def test_saving_without_changes_writes_nothing(portal_client, customer, sms,
-                                               credit_card, notice_en):
+def test_saving_without_changes_writes_nothing(
+    portal_client, customer, sms, credit_card, notice_en
+):
     grant(customer, sms, credit_card, notice_en)
     count = ConsentEvent.objects.count()
-    response = _save(portal_client, shown=["sms:credit_card"],
-                     cells=["sms:credit_card"], notice=notice_en)
+    response = _save(
+        portal_client,
+        shown=["sms:credit_card"],
+        cells=["sms:credit_card"],
+        notice=notice_en,
+    )
     assert response.status_code == 302
     assert ConsentEvent.objects.count() == count
 
 
 def test_outdated_notice_changes_nothing(portal_client, notice_en):
     NoticeVersion.objects.create(
-        code="marketing", version=2, language="en", title="New", text="New wording",
+        code="marketing",
+        version=2,
+        language="en",
+        title="New",
+        text="New wording",
         effective_from=timezone.now(),
     )
     response = _save(portal_client, cells=["sms:credit_card"], notice=notice_en)
@@ -132,6 +144,9 @@ def test_stop_all_then_deliberately_want_marketing_again(
     assert SuppressionChange.objects.filter(key=key).last().suppressed is True
     page = portal_client.get(PAGE).content.decode()
     assert "I want marketing again" in page and " disabled" in page
+    # Stopping twice records nothing new.
+    portal_client.post(reverse("portal:stop_all"))
+    assert ConsentEvent.objects.filter(action="opt_out_all").count() == 1
     # A cell posted while stopped is refused, nothing is granted.
     _save(portal_client, cells=["sms:credit_card"], notice=notice_en)
     assert ConsentEvent.objects.filter(action="grant").count() == 1
@@ -153,10 +168,12 @@ def test_query_count_is_fixed_whatever_the_catalogue(
     with django_assert_max_num_queries(10):
         assert portal_client.get(PAGE).status_code == 200
     for n in range(6):
-        Channel.objects.create(code=f"extra{n}", address_kind="phone", name_en=f"X{n}",
-                               name_zh=f"X{n}")
-        Topic.objects.create(code=f"extra_topic{n}", kind="marketing",
-                             name_en=f"T{n}", name_zh=f"T{n}")
+        Channel.objects.create(
+            code=f"extra{n}", address_kind="phone", name_en=f"X{n}", name_zh=f"X{n}"
+        )
+        Topic.objects.create(
+            code=f"extra_topic{n}", kind="marketing", name_en=f"T{n}", name_zh=f"T{n}"
+        )
     with django_assert_max_num_queries(10):
         page = portal_client.get(PAGE)
     assert 'id="cell-extra5-extra_topic5"' in page.content.decode()

@@ -26,18 +26,29 @@ def _last_sms_feed_row():
 def test_quiet_hours_and_language_are_saved_and_published(portal_client, customer):
     response = portal_client.post(
         reverse("portal:contact_settings"),
-        {"quiet_start": "22:00", "quiet_end": "07:30", "time_zone": "Asia/Shanghai",
-         "preferred_channel": "", "preferred_language": "zh-hans"},
+        {
+            "quiet_start": "22:00",
+            "quiet_end": "07:30",
+            "time_zone": "Asia/Shanghai",
+            "preferred_channel": "",
+            "preferred_language": "zh-hans",
+        },
     )
     assert response.status_code == 302
     assert response.cookies["django_language"].value == "zh-hans"
     pref = Preference.objects.get(customer=customer)
-    assert pref.quiet_hours() == {"start": "22:00", "end": "07:30", "tz": "Asia/Shanghai"}
+    assert pref.quiet_hours() == {
+        "start": "22:00",
+        "end": "07:30",
+        "tz": "Asia/Shanghai",
+    }
     customer.refresh_from_db()
     assert customer.preferred_language == "zh-hans"
     assert _sms_key().quiet_hours["start"] == "22:00"
     assert _last_sms_feed_row().quiet_hours == {
-        "start": "22:00", "end": "07:30", "tz": "Asia/Shanghai"
+        "start": "22:00",
+        "end": "07:30",
+        "tz": "Asia/Shanghai",
     }
 
 
@@ -49,12 +60,18 @@ def test_page_shows_the_default_quiet_hours(portal_client):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"quiet_start": "25:00", "quiet_end": "07:00", "time_zone": "UTC"},
-         "Enter a valid time."),
-        ({"quiet_start": "22:00", "quiet_end": "07:00", "time_zone": "Mars/Base"},
-         "Select a valid choice."),
-        ({"quiet_start": "22:00", "quiet_end": "22:00", "time_zone": "UTC"},
-         "The end must differ from the start."),
+        (
+            {"quiet_start": "25:00", "quiet_end": "07:00", "time_zone": "UTC"},
+            "Enter a valid time.",
+        ),
+        (
+            {"quiet_start": "22:00", "quiet_end": "07:00", "time_zone": "Mars/Base"},
+            "Select a valid choice.",
+        ),
+        (
+            {"quiet_start": "22:00", "quiet_end": "22:00", "time_zone": "UTC"},
+            "The end must differ from the start.",
+        ),
     ],
 )
 def test_bad_contact_settings_change_nothing(portal_client, customer, data, message):
@@ -67,8 +84,9 @@ def test_bad_contact_settings_change_nothing(portal_client, customer, data, mess
 
 def test_frequency_caps_are_published_per_channel(portal_client, customer):
     before = _last_sms_feed_row().seq
-    response = portal_client.post(reverse("portal:frequency"),
-                                  {"cap_sms": "3", "cap_email": ""})
+    response = portal_client.post(
+        reverse("portal:frequency"), {"cap_sms": "3", "cap_email": ""}
+    )
     assert response.status_code == 302
     assert FrequencyCap.objects.get(customer=customer).max_per_week == 3
     assert _sms_key().max_per_week == 3
@@ -131,8 +149,10 @@ def test_care_pause_keeps_no_free_text(portal_client):
 
 def test_care_pause_can_be_ended_early(portal_client, customer):
     until = (timezone.localdate() + timedelta(days=5)).isoformat()
-    portal_client.post(reverse("portal:care_pause"),
-                       {"until": until, "reason": "other", "scope": "marketing"})
+    portal_client.post(
+        reverse("portal:care_pause"),
+        {"until": until, "reason": "other", "scope": "marketing"},
+    )
     assert _sms_key().paused_until is not None
     portal_client.post(reverse("portal:care_pause"), {"action": "end"})
     assert _sms_key().paused_until is None
@@ -143,8 +163,10 @@ def test_periodic_task_publishes_the_end_of_a_pause(customer, phone_point):
     from preferences import services
 
     services.care_pause_start(
-        customer=customer, ends_at=timezone.now() + timedelta(days=1),
-        scope="marketing", reason="bereavement",
+        customer=customer,
+        ends_at=timezone.now() + timedelta(days=1),
+        scope="marketing",
+        reason="bereavement",
     )
     assert _sms_key().paused_until is not None
     CarePause.objects.update(

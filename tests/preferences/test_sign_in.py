@@ -14,8 +14,8 @@ from tests.factories import CustomerFactory, add_email, add_phone
 
 pytestmark = pytest.mark.django_db
 
-SIGN_IN = reverse("portal:sign_in")
-CODE = reverse("portal:sign_in_code")
+SIGN_IN = "/sign-in/"
+CODE = "/sign-in/code/"
 
 
 def _ask(client, identifier="13800138000"):
@@ -34,8 +34,9 @@ def test_sign_in_with_code_from_the_sender(client, customer, phone_point, last_c
     assert client.get(reverse("portal:dashboard")).status_code == 200
 
 
-def test_language_follows_the_customers_preference(client, phone_point, customer,
-                                                   last_code):
+def test_language_follows_the_customers_preference(
+    client, phone_point, customer, last_code
+):
     customer.preferred_language = "zh-hans"
     customer.save()
     _ask(client)
@@ -160,8 +161,18 @@ def test_sign_out_ends_the_session(portal_client):
 
 @pytest.mark.parametrize(
     "name",
-    ["dashboard", "preferences", "contact_settings", "frequency", "care_pause",
-     "personalisation", "contact_points", "history", "my_data", "export"],
+    [
+        "dashboard",
+        "preferences",
+        "contact_settings",
+        "frequency",
+        "care_pause",
+        "personalisation",
+        "contact_points",
+        "history",
+        "my_data",
+        "export",
+    ],
 )
 def test_account_pages_need_sign_in(client, name):
     response = client.get(reverse(f"portal:{name}"))
@@ -173,3 +184,23 @@ def test_sign_in_without_csrf_token_is_refused(phone_point, outbox):
     response = client.post(SIGN_IN, {"identifier": "13800138000"})
     assert response.status_code == 403
     assert outbox == [] and OneTimeCode.objects.count() == 0
+
+
+def test_ip_throttle_reads_the_address_set_by_a_trusted_proxy(client, settings, outbox):
+    settings.PORTAL_TRUSTED_PROXIES = 1
+    for n in range(5):
+        client.post(
+            SIGN_IN,
+            {"identifier": f"1390000000{n}"},
+            HTTP_X_FORWARDED_FOR="203.0.113.9",
+        )
+    blocked = client.post(
+        SIGN_IN, {"identifier": "13900000009"}, HTTP_X_FORWARDED_FOR="203.0.113.9"
+    )
+    assert "Too many codes" in blocked.content.decode()
+    other = client.post(
+        SIGN_IN,
+        {"identifier": "13900000009"},
+        HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.10",
+    )
+    assert other.status_code == 302

@@ -21,7 +21,8 @@ class Command(BaseCommand):
         others = {k: v for k, v in suggestion.scores.items() if k != suggestion.code}
         if others:
             self.stdout.write(
-                "other scores: " + ", ".join(f"{k}={v}" for k, v in sorted(others.items()))
+                "other scores: "
+                + ", ".join(f"{k}={v}" for k, v in sorted(others.items()))
             )
         stop = wants_no_marketing(text)
         if stop:

@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
                 ('result_count', models.PositiveIntegerField(blank=True, null=True, verbose_name='results')),
                 ('reason', models.CharField(blank=True, max_length=300, verbose_name='reason')),
                 ('ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='IP address')),
-                ('user', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='staff member')),
+                ('user', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='staff member')),
             ],
             options={
                 'verbose_name': 'access log entry',

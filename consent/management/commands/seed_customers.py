@@ -121,6 +121,11 @@ class Command(BaseCommand):
                 bar.update(size)
             bar.close()
             head.save(update_fields=["ledger_seq", "ledger_hash", "feed_seq"])
+        if self.postgres:
+            # Fresh statistics, or the planner guesses on millions of new rows.
+            with connection.cursor() as cursor:
+                for model in (Contactability, SuppressionChange, ContactPoint):
+                    cursor.execute(f"ANALYZE {model._meta.db_table}")
         self.stdout.write(
             f"Seeded {count} customers; ledger at {head.ledger_seq}, "
             f"feed at {head.feed_seq}."
@@ -145,8 +150,12 @@ class Command(BaseCommand):
 
     def _catalogue(self) -> None:
         channels = {c.code: c for c in Channel.objects.filter(is_active=True)}
-        self.phone_channels = [c for c in channels.values() if c.address_kind == "phone"]
-        self.email_channels = [c for c in channels.values() if c.address_kind == "email"]
+        self.phone_channels = [
+            c for c in channels.values() if c.address_kind == "phone"
+        ]
+        self.email_channels = [
+            c for c in channels.values() if c.address_kind == "email"
+        ]
         self.marketing = list(Topic.objects.filter(is_active=True, kind="marketing"))
         self.topic_infos = [
             contactability.TopicInfo(t.code, t.is_marketing, t.held_by_care_pause)
@@ -201,29 +210,44 @@ class Command(BaseCommand):
                     (point_id, cid, kind, crypto.encrypt(address), bi, now)
                 )
                 point_rows.append((address, bi, channels))
-                self._event(batch, now, customer_id=cid, contact_point_id=point_id,
-                            action=ConsentEvent.Action.CONTACT_ADDED)
+                self._event(
+                    batch,
+                    now,
+                    customer_id=cid,
+                    contact_point_id=point_id,
+                    action=ConsentEvent.Action.CONTACT_ADDED,
+                )
                 point_id += 1
                 for channel in channels:
                     if rng.random() >= GRANT_SHARE:
                         continue
                     for topic in rng.sample(self.marketing, rng.randint(1, 3)):
                         event = self._event(
-                            batch, now, customer_id=cid, channel_id=channel.pk,
-                            topic_id=topic.pk, action=ConsentEvent.Action.GRANT,
+                            batch,
+                            now,
+                            customer_id=cid,
+                            channel_id=channel.pk,
+                            topic_id=topic.pk,
+                            action=ConsentEvent.Action.GRANT,
                             notice_version_id=self.notices.get(language),
                         )
                         states[(channel.pk, topic.pk)] = ["granted", event]
             if states and rng.random() < WITHDRAW_SHARE:
                 channel_id, topic_id = rng.choice(sorted(states))
-                event = self._event(batch, now, customer_id=cid, channel_id=channel_id,
-                                    topic_id=topic_id,
-                                    action=ConsentEvent.Action.WITHDRAW)
+                event = self._event(
+                    batch,
+                    now,
+                    customer_id=cid,
+                    channel_id=channel_id,
+                    topic_id=topic_id,
+                    action=ConsentEvent.Action.WITHDRAW,
+                )
                 states[(channel_id, topic_id)] = ["withdrawn", event]
             opted_out = rng.random() < OPT_OUT_SHARE
             if opted_out:
-                event = self._event(batch, now, customer_id=cid,
-                                    action=ConsentEvent.Action.OPT_OUT_ALL)
+                event = self._event(
+                    batch, now, customer_id=cid, action=ConsentEvent.Action.OPT_OUT_ALL
+                )
                 batch.opt_outs.append((cid, event.id, now))
                 for value in states.values():
                     if value[0] == "granted":
@@ -234,14 +258,26 @@ class Command(BaseCommand):
                 )
             for address, bi, channels in point_rows:
                 for channel in channels:
-                    per_topic = tuple(sorted(
-                        (self.topic_codes[t], (status, SOURCE))
-                        for (ch, t), (status, _e) in states.items() if ch == channel.pk
-                    ))
+                    per_topic = tuple(
+                        sorted(
+                            (self.topic_codes[t], (status, SOURCE))
+                            for (ch, t), (status, _e) in states.items()
+                            if ch == channel.pk
+                        )
+                    )
                     state = self._compute(opted_out, per_topic)
                     self.head.feed_seq += 1
-                    batch.keys.append((key_id, address, bi, channel.pk, state,
-                                       self.head.feed_seq, now))
+                    batch.keys.append(
+                        (
+                            key_id,
+                            address,
+                            bi,
+                            channel.pk,
+                            state,
+                            self.head.feed_seq,
+                            now,
+                        )
+                    )
                     key_id += 1
         return batch
 
@@ -283,11 +319,14 @@ class Command(BaseCommand):
 
         def encode(state):
             return (
-                state.suppressed, json.dumps(state.permitted_topics),
-                json.dumps(state.reasons), json.dumps(state.topic_reasons),
+                state.suppressed,
+                json.dumps(state.permitted_topics),
+                json.dumps(state.reasons),
+                json.dumps(state.topic_reasons),
                 state.paused_until,
                 json.dumps(state.quiet_hours) if state.quiet_hours else None,
-                state.max_per_week, state.personalisation,
+                state.max_per_week,
+                state.personalisation,
             )
 
         state_cols = (
@@ -295,35 +334,74 @@ class Command(BaseCommand):
             "quiet_hours, max_per_week, personalisation"
         )
         tables = [
-            ("consent_customer",
-             "id, external_ref, display_name_encrypted, preferred_language, status, "
-             "created_at",
-             ((c, ref, "", lang, "active", at) for c, ref, lang, at in batch.customers)),
-            ("consent_contactpoint",
-             "id, customer_id, kind, address_encrypted, blind_index, status, "
-             "verified_at, created_at",
-             ((p, c, k, enc, bi, "active", at, at)
-              for p, c, k, enc, bi, at in batch.points)),
-            ("consent_consentevent",
-             "id, seq, customer_id, contact_point_id, channel_id, topic_id, action, "
-             "source, actor, notice_version_id, evidence, occurred_at, recorded_at, "
-             "prev_hash, hash",
-             ((e.id, e.seq, e.customer_id, e.contact_point_id, e.channel_id,
-               e.topic_id, e.action, e.source, e.actor, e.notice_version_id,
-               json.dumps(e.evidence), e.occurred_at, e.recorded_at, e.prev_hash,
-               e.hash) for e in batch.events)),
-            ("consent_consentstate",
-             "customer_id, channel_id, topic_id, status, source, event_id, updated_at",
-             iter(batch.states)),
+            (
+                "consent_customer",
+                "id, external_ref, display_name_encrypted, preferred_language, status, "
+                "created_at",
+                (
+                    (c, ref, "", lang, "active", at)
+                    for c, ref, lang, at in batch.customers
+                ),
+            ),
+            (
+                "consent_contactpoint",
+                "id, customer_id, kind, address_encrypted, blind_index, status, "
+                "verified_at, created_at",
+                (
+                    (p, c, k, enc, bi, "active", at, at)
+                    for p, c, k, enc, bi, at in batch.points
+                ),
+            ),
+            (
+                "consent_consentevent",
+                "id, seq, customer_id, contact_point_id, channel_id, topic_id, action, "
+                "source, actor, notice_version_id, evidence, occurred_at, recorded_at, "
+                "prev_hash, hash",
+                (
+                    (
+                        e.id,
+                        e.seq,
+                        e.customer_id,
+                        e.contact_point_id,
+                        e.channel_id,
+                        e.topic_id,
+                        e.action,
+                        e.source,
+                        e.actor,
+                        e.notice_version_id,
+                        json.dumps(e.evidence),
+                        e.occurred_at,
+                        e.recorded_at,
+                        e.prev_hash,
+                        e.hash,
+                    )
+                    for e in batch.events
+                ),
+            ),
+            (
+                "consent_consentstate",
+                "customer_id, channel_id, topic_id, status, source, event_id, "
+                "updated_at",
+                iter(batch.states),
+            ),
             ("consent_optout", "customer_id, event_id, since", iter(batch.opt_outs)),
-            ("consent_contactability",
-             f"id, identifier, blind_index, channel_id, {state_cols}, seq, updated_at",
-             ((k, ident, bi, ch, *key_fields(s), seq, at)
-              for k, ident, bi, ch, s, seq, at in batch.keys)),
-            ("consent_suppressionchange",
-             f"seq, key_id, channel_id, {state_cols}, created_at",
-             ((seq, k, ch, *key_fields(s), at)
-              for k, _i, _b, ch, s, seq, at in batch.keys)),
+            (
+                "consent_contactability",
+                f"id, identifier, blind_index, channel_id, {state_cols}, seq, "
+                "updated_at",
+                (
+                    (k, ident, bi, ch, *key_fields(s), seq, at)
+                    for k, ident, bi, ch, s, seq, at in batch.keys
+                ),
+            ),
+            (
+                "consent_suppressionchange",
+                f"seq, key_id, channel_id, {state_cols}, created_at",
+                (
+                    (seq, k, ch, *key_fields(s), at)
+                    for k, _i, _b, ch, s, seq, at in batch.keys
+                ),
+            ),
         ]
         with connection.cursor() as cursor:
             for table, columns, rows in tables:
@@ -337,39 +415,79 @@ class Command(BaseCommand):
             for c, ref, lang, at in batch.customers
         )
         ContactPoint.objects.bulk_create(
-            ContactPoint(id=p, customer_id=c, kind=k, address_encrypted=enc,
-                         blind_index=bi, verified_at=at, created_at=at)
+            ContactPoint(
+                id=p,
+                customer_id=c,
+                kind=k,
+                address_encrypted=enc,
+                blind_index=bi,
+                verified_at=at,
+                created_at=at,
+            )
             for p, c, k, enc, bi, at in batch.points
         )
         ConsentEvent.objects.bulk_create(
-            (ConsentEvent(
-                id=e.id, seq=e.seq, customer_id=e.customer_id,
-                contact_point_id=e.contact_point_id, channel_id=e.channel_id,
-                topic_id=e.topic_id, action=e.action, source=e.source, actor=e.actor,
-                notice_version_id=e.notice_version_id, evidence=e.evidence,
-                occurred_at=e.occurred_at, recorded_at=e.recorded_at,
-                prev_hash=e.prev_hash, hash=e.hash,
-            ) for e in batch.events),
+            (
+                ConsentEvent(
+                    id=e.id,
+                    seq=e.seq,
+                    customer_id=e.customer_id,
+                    contact_point_id=e.contact_point_id,
+                    channel_id=e.channel_id,
+                    topic_id=e.topic_id,
+                    action=e.action,
+                    source=e.source,
+                    actor=e.actor,
+                    notice_version_id=e.notice_version_id,
+                    evidence=e.evidence,
+                    occurred_at=e.occurred_at,
+                    recorded_at=e.recorded_at,
+                    prev_hash=e.prev_hash,
+                    hash=e.hash,
+                )
+                for e in batch.events
+            ),
             batch_size=2000,
         )
         ConsentState.objects.bulk_create(
-            (ConsentState(customer_id=c, channel_id=ch, topic_id=t, status=st,
-                          source=src, event_id=ev, updated_at=at)
-             for c, ch, t, st, src, ev, at in batch.states),
+            (
+                ConsentState(
+                    customer_id=c,
+                    channel_id=ch,
+                    topic_id=t,
+                    status=st,
+                    source=src,
+                    event_id=ev,
+                    updated_at=at,
+                )
+                for c, ch, t, st, src, ev, at in batch.states
+            ),
             batch_size=2000,
         )
         OptOut.objects.bulk_create(
             OptOut(customer_id=c, event_id=ev, since=at) for c, ev, at in batch.opt_outs
         )
         Contactability.objects.bulk_create(
-            (Contactability(id=k, identifier=ident, blind_index=bi, channel_id=ch,
-                            seq=seq, updated_at=at, **s.as_fields())
-             for k, ident, bi, ch, s, seq, at in batch.keys),
+            (
+                Contactability(
+                    id=k,
+                    identifier=ident,
+                    blind_index=bi,
+                    channel_id=ch,
+                    seq=seq,
+                    updated_at=at,
+                    **s.as_fields(),
+                )
+                for k, ident, bi, ch, s, seq, at in batch.keys
+            ),
             batch_size=2000,
         )
         SuppressionChange.objects.bulk_create(
-            (SuppressionChange(seq=seq, key_id=k, channel_id=ch, created_at=at,
-                               **s.as_fields())
-             for k, _i, _b, ch, s, seq, at in batch.keys),
+            (
+                SuppressionChange(
+                    seq=seq, key_id=k, channel_id=ch, created_at=at, **s.as_fields()
+                )
+                for k, _i, _b, ch, s, seq, at in batch.keys
+            ),
             batch_size=2000,
         )

@@ -18,7 +18,9 @@ def _fresh_throttle_counters():
 @pytest.fixture
 def sender(db):
     """A sending system reading sms and email, with its clear key."""
-    client, issued = api_client_create(name="sms-gateway", channel_codes=["sms", "email"])
+    client, issued = api_client_create(
+        name="sms-gateway", channel_codes=["sms", "email"]
+    )
     return client, issued.clear
 
 

@@ -114,7 +114,9 @@ def test_scope_change_applies_to_the_next_request(sender, api):
 
 
 def test_rate_limit_is_per_client_with_retry_after(db):
-    slow, slow_key = api_client_create(name="slow", channel_codes=["sms"], rate_per_minute=3)
+    slow, slow_key = api_client_create(
+        name="slow", channel_codes=["sms"], rate_per_minute=3
+    )
     _other, other_key = api_client_create(name="other", channel_codes=["sms"])
     for _ in range(3):
         assert _http(slow_key.clear).get(CHANGES).status_code == 200
@@ -130,7 +132,9 @@ def test_unknown_api_route_answers_json(db):
 
 def test_create_api_client_command_prints_the_key_last(db):
     out = StringIO()
-    call_command("create_api_client", "--name", "mailer", "--channels", "email", stdout=out)
+    call_command(
+        "create_api_client", "--name", "mailer", "--channels", "email", stdout=out
+    )
     key = out.getvalue().strip().splitlines()[-1]
     assert key.startswith("ck_")
     client = ApiClient.objects.get(name="mailer")

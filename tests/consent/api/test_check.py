@@ -39,7 +39,10 @@ def test_granted_withdrawn_unknown_and_malformed(api, sms, credit_card, notice_e
     _granted("+8613800000001", sms, credit_card, notice_en)
     gone = _granted("+8613800000002", sms, credit_card, notice_en)
     services.consent_withdraw(
-        customer=gone, channel=sms, topic=credit_card, source="portal",
+        customer=gone,
+        channel=sms,
+        topic=credit_card,
+        source="portal",
         actor=Actor.customer(gone),
     )
     response = _check(
@@ -48,10 +51,17 @@ def test_granted_withdrawn_unknown_and_malformed(api, sms, credit_card, notice_e
     assert response.status_code == 200
     results = response.json()["results"]
     assert [r["recipient"] for r in results] == [
-        "+8613800000001", "13800000002", "+8613999999999", "not a number", "",
+        "+8613800000001",
+        "13800000002",
+        "+8613999999999",
+        "not a number",
+        "",
     ]
     assert results[0] == {
-        "recipient": "+8613800000001", "allowed": True, "reasons": [], "error": None
+        "recipient": "+8613800000001",
+        "allowed": True,
+        "reasons": [],
+        "error": None,
     }
     assert results[1]["allowed"] is False and results[1]["reasons"] == ["withdrawn"]
     assert results[2]["reasons"] == ["no_consent"]
@@ -66,7 +76,8 @@ def test_opt_out_and_not_me_reasons(api, sms, credit_card, notice_en):
     )
     other = _granted("+8613800000004", sms, credit_card, notice_en)
     services.contact_point_mark_not_me(
-        contact_point=other.contact_points.get(), source="portal",
+        contact_point=other.contact_points.get(),
+        source="portal",
         actor=Actor.public("not-me page"),
     )
     results = _check(api, ["+8613800000003", "+8613800000004"]).json()["results"]
@@ -83,7 +94,9 @@ def test_quiet_hours_use_the_keys_time_zone(api, sms, credit_card, notice_en):
     _granted("+8613800000006", sms, credit_card, notice_en)
     night = _check(api, ["+8613800000006"], at=NIGHT_SHANGHAI).json()["results"][0]
     assert night == {
-        "recipient": "+8613800000006", "allowed": False, "reasons": ["quiet_hours"],
+        "recipient": "+8613800000006",
+        "allowed": False,
+        "reasons": ["quiet_hours"],
         "error": None,
     }
     noon = _check(api, ["+8613800000006"], at=NOON_SHANGHAI).json()["results"][0]
@@ -100,7 +113,10 @@ def test_frequency_cap_counts_sends_of_the_last_7_days(
     bi = customer.contact_points.get().blind_index
     for days in (1, 2, 9):
         SendRecord.objects.create(
-            blind_index=bi, channel=sms, topic=credit_card, client=sender[0],
+            blind_index=bi,
+            channel=sms,
+            topic=credit_card,
+            client=sender[0],
             sent_at=at - timedelta(days=days),
         )
     result = _check(api, ["+8613800000007"]).json()["results"][0]
@@ -117,13 +133,17 @@ def _nothing_changed(before):
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"channel": "sms", "topic": "credit_card", "recipients": ["+86138"] * 1001},
-         "recipients"),
+        (
+            {"channel": "sms", "topic": "credit_card", "recipients": ["+86138"] * 1001},
+            "recipients",
+        ),
         ({"channel": "sms", "topic": "credit_card", "recipients": []}, "recipients"),
         ({"channel": "fax", "topic": "credit_card", "recipients": ["x"]}, "channel"),
         ({"channel": "sms", "topic": "lottery", "recipients": ["x"]}, "topic"),
-        ({"channel": "sms", "topic": "credit_card", "recipients": "x", "at": "soon"},
-         "at"),
+        (
+            {"channel": "sms", "topic": "credit_card", "recipients": "x", "at": "soon"},
+            "at",
+        ),
         ({"channel": "sms", "recipients": ["x"]}, "topic"),
     ],
 )
@@ -176,7 +196,8 @@ def test_query_count_does_not_grow_with_the_batch(
 
 def test_at_defaults_to_now(api):
     body = api.post(
-        CHECK, {"channel": "sms", "topic": "credit_card", "recipients": ["+8613800000001"]},
+        CHECK,
+        {"channel": "sms", "topic": "credit_card", "recipients": ["+8613800000001"]},
         format="json",
     ).json()
     at = datetime.fromisoformat(body["at"].replace("Z", "+00:00"))

@@ -51,18 +51,25 @@ def _writer(seed: int, customers, channels, topics, notice, errors) -> None:
             try:
                 if roll < 0.55:
                     services.consent_grant(
-                        customer=customer, channel=channel, topic=topic,
-                        source="portal", actor=Actor.customer(customer),
+                        customer=customer,
+                        channel=channel,
+                        topic=topic,
+                        source="portal",
+                        actor=Actor.customer(customer),
                         notice_version=notice,
                     )
                 elif roll < 0.95:
                     services.consent_withdraw(
-                        customer=customer, channel=channel, topic=topic,
-                        source="api", actor=Actor.client("test"),
+                        customer=customer,
+                        channel=channel,
+                        topic=topic,
+                        source="api",
+                        actor=Actor.client("test"),
                     )
                 else:
                     services.consent_opt_out_all(
-                        customer=customer, source="portal",
+                        customer=customer,
+                        source="portal",
                         actor=Actor.customer(customer),
                     )
             except ApplicationError:
@@ -96,7 +103,9 @@ def _reader(http, done: threading.Event, copy: dict, seen: list, errors) -> None
 
 def test_reader_polling_during_concurrent_writes_misses_nothing(postgres_only):
     sms, email = Channel.objects.get(code="sms"), Channel.objects.get(code="email")
-    topics = list(Topic.objects.filter(code__in=["credit_card", "personal_loan", "wealth"]))
+    topics = list(
+        Topic.objects.filter(code__in=["credit_card", "personal_loan", "wealth"])
+    )
     notice = NoticeVersion.objects.get(code="marketing", version=1, language="en")
     customers = []
     for i in range(12):

@@ -677,3 +677,26 @@ def test_concurrent_duplicates_apply_once_and_all_get_the_first_result(
     assert InboundEvent.objects.filter(event_id="dup-1").count() == 1
     assert ConsentEvent.objects.count() == before + 2
     assert results[0][1]["consents_changed"] == 2
+
+
+# --- schema ---------------------------------------------------------------------------
+
+
+def test_schema_documents_every_event_type_with_examples_and_errors(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/events"]["post"]
+    assert {"201", "400", "401", "403", "429"} <= set(operation["responses"])
+    for status in ("201", "400", "401", "403", "429"):
+        assert operation["responses"][status]["content"]["application/json"]["examples"]
+    body = operation["requestBody"]["content"]["application/json"]
+    sent_types = {example["value"]["type"] for example in body["examples"].values()}
+    assert sent_types == {t.value for t in InboundEvent.Type}
+    mapping = schema["components"]["schemas"]["InboundEventInput"]["discriminator"]
+    assert set(mapping["mapping"]) == {t.value for t in InboundEvent.Type}
+
+
+def test_purge_is_scheduled():
+    from config.celery import app
+
+    tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert "consent.tasks.send_record_purge_task" in tasks

@@ -105,15 +105,36 @@ def test_a_send_after_a_withdrawal_is_a_violation_with_the_delay(
     assert violation.client == sender[0]
     assert violation.event == InboundEvent.objects.get(event_id="s-2")
     assert violation.reasons == [Reason.WITHDRAWN]
-    assert (
-        violation.withdrawn_at
-        == ConsentState.objects.get(
-            customer=granted, channel=sms, topic=credit_card
-        ).updated_at
-    )
+    assert violation.withdrawn_at == withdrawn
     assert violation.delay == sent_at - violation.withdrawn_at
     # The send still counts towards the cap.
     assert SendRecord.objects.count() == 1
+
+
+def test_the_delay_counts_from_when_the_stop_was_sent_not_when_it_was_pushed(
+    api, granted, sms, credit_card
+):
+    replied = noon() - timedelta(hours=3)
+    api.post(
+        EVENTS,
+        {
+            "type": "sms_reply",
+            "event_id": "r-1",
+            "recipient": NUMBER,
+            "text": "TD",
+            "occurred_at": replied.isoformat(),
+        },
+        format="json",
+    )
+    body = send(api, "s-2b", at=noon() - timedelta(hours=1))
+    assert body["violation"]["reasons"] == [Reason.WITHDRAWN]
+    assert body["violation"]["delay_seconds"] == 2 * 3600
+    assert (
+        ConsentState.objects.get(
+            customer=granted, channel=sms, topic=credit_card
+        ).event.occurred_at
+        == replied
+    )
 
 
 def test_a_send_reported_late_that_happened_before_the_withdrawal_is_no_violation(

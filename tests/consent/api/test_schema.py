@@ -38,9 +38,21 @@ def test_docs_page_loads_from_own_static_files_under_the_csp(client):
 
 @pytest.fixture
 def api_schema(db):
+    """The app through WSGI. Like Django's test client, keep the test's connection
+    open across requests (it holds the test transaction)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
     from config.wsgi import application
 
-    return schemathesis.from_wsgi("/api/schema/?format=json", application)
+    hooks = (signals.request_started, signals.request_finished)
+    for hook in hooks:
+        hook.disconnect(close_old_connections)
+    try:
+        yield schemathesis.from_wsgi("/api/schema/?format=json", application)
+    finally:
+        for hook in hooks:
+            hook.connect(close_old_connections)
 
 
 schema = schemathesis.from_pytest_fixture("api_schema")

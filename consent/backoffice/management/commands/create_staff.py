@@ -36,7 +36,9 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(
-            self.style.SUCCESS(f"Staff member {user.get_username()} ({options['role']})")
+            self.style.SUCCESS(
+                f"Staff member {user.get_username()} ({options['role']})"
+            )
         )
         if options["password"] is None:
             self.stdout.write(f"Password: {password}")

@@ -1,0 +1,70 @@
+"""Setting up a sending system in admin: the key is shown once, stored hashed."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.messages import get_messages
+
+from consent.api_clients import api_client_create
+from consent.models import ApiClient, ApiKey, Channel
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_http(staff_user, otp_admin_client):
+    return otp_admin_client(staff_user(is_superuser=True))
+
+
+def _shown_key(response) -> str:
+    texts = [str(m) for m in get_messages(response.wsgi_request)]
+    keys = [word for text in texts for word in text.split() if word.startswith("ck_")]
+    assert len(keys) == 1, texts
+    return keys[0]
+
+
+def test_create_client_in_admin_shows_the_key_once(admin_http):
+    sms = Channel.objects.get(code="sms")
+    response = admin_http.post(
+        "/admin/consent/apiclient/add/",
+        {
+            "name": "push-platform",
+            "is_active": "on",
+            "channels": [sms.pk],
+            "rate_per_minute": 120,
+            "keys-TOTAL_FORMS": 0,
+            "keys-INITIAL_FORMS": 0,
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    client = ApiClient.objects.get(name="push-platform")
+    assert list(client.channels.values_list("code", flat=True)) == ["sms"]
+    assert client.rate_per_minute == 120
+    assert client.hmac_key and client.keys.count() == 1
+    key = _shown_key(response)
+    assert ApiKey.objects.filter(key_hash__contains=key).count() == 0
+    listing = admin_http.get(f"/admin/consent/apiclient/{client.pk}/change/")
+    assert key not in listing.content.decode()
+
+
+def test_rotate_and_revoke_actions(admin_http):
+    client, first = api_client_create(name="mailer", channel_codes=["email"])
+    response = admin_http.post(
+        "/admin/consent/apiclient/",
+        {"action": "rotate_key", "_selected_action": [client.pk]},
+        follow=True,
+    )
+    new_key = _shown_key(response)
+    assert new_key != first.clear
+    assert client.keys.count() == 2
+    assert client.keys.get(pk=first.key.pk).expires_at is not None
+
+    response = admin_http.post(
+        "/admin/consent/apikey/",
+        {"action": "revoke", "_selected_action": [first.key.pk]},
+        follow=True,
+    )
+    assert response.redirect_chain
+    assert ApiKey.objects.get(pk=first.key.pk).revoked_at is not None
+    assert client.keys.filter(revoked_at__isnull=True).count() == 1
