@@ -71,8 +71,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = [self._customer(*row) for row in [*DEMO_CUSTOMERS, SHARED]]
             self._admin()
-        self._optional("complaints.demo", "seed_demo_complaints")
+        # Staff first: demo complaints are assigned to the demo handler.
         self._optional("consent.backoffice.demo", "seed_demo_staff")
+        self._optional("complaints.demo", "seed_demo_complaints")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {sum(created)} new customers "
