@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from consent.backoffice.admin_mixins import AuditedAdminMixin, approval_request_link
 from consent.models import (
     Channel,
     ConsentEvent,
@@ -127,20 +128,21 @@ class ConsentStateInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("external_ref", "status", "preferred_language", "created_at")
     list_filter = ("status", "preferred_language")
     search_fields = ("external_ref",)
     fields = ("external_ref", "status", "preferred_language", "created_at", "erased_at")
     readonly_fields = ("external_ref", "status", "created_at", "erased_at")
     inlines = (ContactPointInline, ConsentStateInline)
+    actions = ("export_masked_csv",)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
 @admin.register(ContactPoint)
-class ContactPointAdmin(ReadOnlyAdmin):
+class ContactPointAdmin(AuditedAdminMixin, ReadOnlyAdmin):
     list_display = ("customer", "kind", "masked", "status", "verified_at", "removed_at")
     list_filter = ("kind", "status")
     list_select_related = ("customer",)
@@ -148,21 +150,32 @@ class ContactPointAdmin(ReadOnlyAdmin):
     fields = (
         "customer",
         "kind",
-        "masked",
+        "masked_address",
+        "restore_request",
         "status",
         "verified_at",
         "created_at",
         "removed_at",
     )
     readonly_fields = fields
+    masked_fields = {"address": "kind"}
+    actions = ("export_masked_csv",)
 
     @admin.display(description=_("address"))
     def masked(self, obj: ContactPoint) -> str:
         return obj.masked
 
+    @admin.display(description=_("four-eyes"))
+    def restore_request(self, obj: ContactPoint) -> str:
+        if obj.status == ContactPoint.Status.ACTIVE:
+            return "-"
+        return approval_request_link(
+            "contact_restore", _("Request clearing this flag"), contact_point=obj.pk
+        )
+
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdmin):
+class ConsentEventAdmin(AuditedAdminMixin, ReadOnlyAdmin):
     list_display = (
         "seq",
         "occurred_at",
@@ -202,7 +215,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ConsentState)
-class ConsentStateAdmin(ReadOnlyAdmin):
+class ConsentStateAdmin(AuditedAdminMixin, ReadOnlyAdmin):
     list_display = ("customer", "channel", "topic", "status", "source", "updated_at")
     list_filter = ("status", "channel", "topic", "source")
     list_select_related = ("customer", "channel", "topic")
@@ -210,7 +223,7 @@ class ConsentStateAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(ReadOnlyAdmin):
+class OptOutAdmin(AuditedAdminMixin, ReadOnlyAdmin):
     list_display = ("customer", "since", "event")
     list_select_related = ("customer", "event")
     search_fields = ("customer__external_ref",)

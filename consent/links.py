@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from consent.models import Channel, Customer, Topic
@@ -67,9 +68,9 @@ def _resolve(data: object) -> UnsubscribeTarget:
 def unsubscribe_target(token: str) -> UnsubscribeTarget:
     try:
         data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
-    except (signing.BadSignature, ValueError, TypeError) as exc:
+        return _resolve(data)
+    except (signing.BadSignature, ValueError, TypeError, ValidationError) as exc:
         raise InvalidLink from exc
-    return _resolve(data)
 
 
 def undo_token(*, token: str, event_seq: int) -> str:

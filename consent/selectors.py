@@ -26,7 +26,6 @@ from consent.identifiers import AddressKind, normalise
 from consent.models import (
     Channel,
     Contactability,
-    ContactPoint,
     LedgerHead,
     SendRecord,
     SuppressionChange,
@@ -338,6 +337,7 @@ def recipients_resolve(
         return _hashed_resolve(
             recipients=recipients, channel_id=channel_id, key=hmac_key
         )
+    index_for = _blind_indexer(kind)
     items = []
     for raw in recipients:
         try:
@@ -348,8 +348,27 @@ def recipients_resolve(
         except ValidationError as exc:
             items.append(CheckItem(raw, None, None, exc))
             continue
-        items.append(CheckItem(raw, value, ContactPoint.index_for(kind, value)))
+        items.append(CheckItem(raw, value, index_for(value)))
     return items
+
+
+def _blind_indexer(kind: str):
+    """``ContactPoint.index_for(kind, ·)`` with the keyed hash set up once per batch
+    (a thousand fresh HMAC objects showed in the check's server time)."""
+    import hashlib
+    import hmac
+
+    from django.conf import settings
+
+    base = hmac.new(settings.BLIND_INDEX_KEY.encode(), digestmod=hashlib.sha256)
+    prefix = f"{kind}:"
+
+    def index_for(value: str) -> str:
+        digest = base.copy()
+        digest.update((prefix + value).encode())
+        return digest.hexdigest()
+
+    return index_for
 
 
 _PG_HASHED_LOOKUP = """
@@ -409,7 +428,8 @@ class _CheckKey:
 
 _PG_CHECK_KEYS = """
 SELECT blind_index, permitted_topics ? %(topic)s,
-    COALESCE(topic_reasons -> %(topic)s, reasons)::text,
+    array_to_string(ARRAY(SELECT jsonb_array_elements_text(
+        COALESCE(topic_reasons -> %(topic)s, reasons))), ','),
     quiet_hours ->> 'start', quiet_hours ->> 'end', quiet_hours ->> 'tz', max_per_week
 FROM consent_contactability
 WHERE channel_id = %(channel)s AND blind_index = ANY(%(indexes)s)
@@ -433,9 +453,8 @@ def _check_keys(
             )
             for bi, permitted, held, start, end, tz, cap in cursor.fetchall():
                 quiet = {"start": start, "end": end, "tz": tz} if start else None
-                keys[bi] = _CheckKey(
-                    permitted, [] if permitted else json.loads(held), quiet, cap
-                )
+                reasons = held.split(",") if held and not permitted else []
+                keys[bi] = _CheckKey(permitted, reasons, quiet, cap)
         return keys
     rows = Contactability.objects.filter(channel=channel, blind_index__in=indexes)
     for bi, permitted, topic_reasons, reasons, quiet, cap in rows.values_list(

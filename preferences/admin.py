@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from consent.backoffice.admin_mixins import AuditedAdminMixin
 from consent.errors import ApplicationError
 from preferences import services
 from preferences.models import (
@@ -18,7 +19,9 @@ from preferences.models import (
 )
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(AuditedAdminMixin, admin.ModelAdmin):
+    """Every view and search of these customer records is access-logged."""
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 

@@ -10,6 +10,7 @@ from functools import wraps
 
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 from consent.models import Customer
 
@@ -43,7 +44,10 @@ def customer_login_required(view):
         if customer is None:
             return redirect(f"{reverse('portal:sign_in')}")
         request.customer = customer
-        return view(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        # Pages with personal data stay out of shared and back-button caches.
+        add_never_cache_headers(response)
+        return response
 
     return wrapper
 

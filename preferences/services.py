@@ -680,6 +680,20 @@ def erasure_request_decline(
     return request
 
 
+REPORTS_PER_HOUR = 5
+MSG_TOO_MANY_REPORTS = _(
+    "Too many reports were sent from this connection. Please try again in an hour."
+)
+
+
+def next_of_kin_report_allowed(*, ip: str) -> None:
+    """A public form that queues work for staff: a few reports per hour per IP."""
+    key = f"portal:nok:ip:{ip}"
+    if (cache.get(key) or 0) >= REPORTS_PER_HOUR:
+        raise ApplicationError(MSG_TOO_MANY_REPORTS, code="throttled")
+    _incr(key, timedelta(hours=1))
+
+
 def next_of_kin_report_create(
     *,
     customer_ref: str,

@@ -604,6 +604,7 @@ def next_of_kin(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            services.next_of_kin_report_allowed(ip=_ip(request))
             services.next_of_kin_report_create(
                 customer_ref=data["customer_ref"].strip(),
                 identifier=data["identifier"],
@@ -613,7 +614,7 @@ def next_of_kin(request):
                 relationship=data["relationship"],
                 document_reference=data["document_reference"],
             )
-        except ValidationError as exc:
+        except (ValidationError, ApplicationError) as exc:
             _form_error(form, exc)
         else:
             return render(request, "portal/next_of_kin_done.html")

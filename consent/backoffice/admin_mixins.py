@@ -107,7 +107,7 @@ class AuditedAdminMixin:
             **kwargs,
         )
 
-    def masked(self, obj, field: str) -> str:
+    def mask_field(self, obj, field: str) -> str:
         kind_attr = self.masked_fields.get(field)
         kind = getattr(obj, kind_attr, None) if kind_attr else None
         return mask_value(getattr(obj, field, "") or "", kind)
@@ -118,7 +118,7 @@ class AuditedAdminMixin:
         if obj is None or obj.pk is None or not self.masked_fields:
             return ""
         field = next(iter(self.masked_fields))
-        value = self.masked(obj, field)
+        value = self.mask_field(obj, field)
         if not value:
             return "-"
         url = reverse(
@@ -173,7 +173,7 @@ class AuditedAdminMixin:
 
     def _export_value(self, obj, name: str) -> str:
         if name in self.masked_fields:
-            return self.masked(obj, name)
+            return self.mask_field(obj, name)
         _field, _attr, value = lookup_field(name, obj, self)
         if hasattr(value, "isoformat"):
             return value.isoformat()
@@ -241,7 +241,7 @@ class AuditedAdminMixin:
             "original": obj,
             "title": _("Show contact address"),
             "form": form,
-            "masked": self.masked(obj, field),
+            "masked": self.mask_field(obj, field),
             "clear": clear,
             "field": field,
         }

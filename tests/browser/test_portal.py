@@ -114,6 +114,18 @@ PAGES_ACCOUNT = [
 ]
 
 
+UNLABELLED = """() => [...document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                 && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+    .map(e => e.name || e.id)"""
+
+
+def _check_accessible(page) -> None:
+    assert page.evaluate(UNLABELLED) == []
+    assert page.locator("h1").count() == 1
+
+
 def test_screenshots_in_both_languages(
     catalogue, browser, live_server, outbox, shoot, notice_en_live
 ):
@@ -145,6 +157,7 @@ def test_screenshots_in_both_languages(
             )
             for name, path in PAGES_ACCOUNT:
                 page.goto(base + path)
+                _check_accessible(page)
                 taken.append(shoot(page, f"{language}-{viewport_name}-{name}"))
         anonymous = browser.new_context(viewport=viewport)
         public = anonymous.new_page()
@@ -154,6 +167,7 @@ def test_screenshots_in_both_languages(
             )
             for name, path in [*PAGES_PUBLIC, ("unsubscribe", unsubscribe)]:
                 public.goto(base + path)
+                _check_accessible(public)
                 assert public.locator("html").get_attribute("lang") in ("en", "zh-Hans")
                 taken.append(shoot(public, f"{language}-{viewport_name}-{name}"))
         anonymous.close()

@@ -73,3 +73,8 @@ def test_landing_links_every_path_without_an_account(client):
 def test_signed_in_navigation_links_complaints(portal_client):
     page = portal_client.get(reverse("portal:dashboard")).content.decode()
     assert f'href="{reverse("complaints:portal_list")}"' in page
+
+
+def test_account_pages_are_never_cached(portal_client):
+    response = portal_client.get(reverse("portal:preferences"))
+    assert "no-store" in response["Cache-Control"]

@@ -131,3 +131,38 @@ def test_erasure_request_cannot_run_twice(customer, phone_point, staff):
     with pytest.raises(ApplicationError):
         services.erasure_request_carry_out(request=request, staff_user=staff)
     assert Customer.objects.get(pk=customer.pk).status == "erased"
+
+
+def test_next_of_kin_reports_are_throttled_per_connection(
+    client, customer, phone_point
+):
+    for _ in range(5):
+        assert "Report received" in _report(client).content.decode()
+    response = _report(client)
+    assert "Too many reports" in response.content.decode()
+    assert NextOfKinReport.objects.count() == 5
+
+
+def test_erasing_one_holder_of_a_shared_phone_keeps_it_suppressed(
+    customer, phone_point, sms, credit_card, notice_en, staff
+):
+    other = CustomerFactory()
+    add_phone(other, "13800138000")
+    grant(other, sms, credit_card, notice_en)
+    assert "credit_card" in Contactability.objects.get(channel=sms).permitted_topics
+    request = services.erasure_request_create(customer=customer)
+    services.erasure_request_carry_out(request=request, staff_user=staff)
+    key = Contactability.objects.get(channel=sms)
+    # The person who asked for erasure must never be contacted again on it.
+    assert key.suppressed and key.permitted_topics == []
+    # The other holder still uses the number, so it stays published in clear.
+    assert key.identifier == "+8613800138000"
+
+
+def test_only_an_active_customer_can_be_marked_deceased(customer, staff):
+    from consent.lifecycle import customer_mark_deceased
+
+    customer_mark_deceased(customer=customer, actor=Actor.staff(staff))
+    with pytest.raises(ApplicationError):
+        customer_mark_deceased(customer=customer, actor=Actor.staff(staff))
+    assert ConsentEvent.objects.filter(action="opt_out_all").count() == 1

@@ -147,3 +147,10 @@ def test_command_prints_the_link(granted, settings):
     assert url.startswith("https://prefs.example.cn/u/")
     target = links.unsubscribe_target(url.rsplit("/", 1)[1])
     assert target.customer == granted and target.topic.code == "credit_card"
+
+
+def test_signed_token_with_odd_content_is_refused(client):
+    token = signing.dumps({"c": "abc", "ch": [], "t": None}, salt=links.SALT)
+    response = client.post(f"/u/{token}")
+    assert response.status_code == 400
+    assert ConsentEvent.objects.count() == 0

@@ -202,3 +202,13 @@ def test_at_defaults_to_now(api):
     ).json()
     at = datetime.fromisoformat(body["at"].replace("Z", "+00:00"))
     assert abs(at - timezone.now()) < timedelta(minutes=1)
+
+
+def test_batch_blind_index_matches_the_contact_point_index():
+    from consent.models import ContactPoint
+    from consent.selectors import _blind_indexer
+
+    index_for = _blind_indexer("phone")
+    assert index_for("+8613800000001") == ContactPoint.index_for(
+        "phone", "+8613800000001"
+    )
