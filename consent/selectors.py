@@ -477,6 +477,7 @@ class _QuietHours:
     def __init__(self, at: datetime) -> None:
         self.at = at
         self._local: dict[str, time] = {}
+        self._held: dict[tuple[str, str, str], bool] = {}  # most keys share a window
 
     def _local_time(self, tz: str) -> time:
         local = self._local.get(tz)
@@ -491,6 +492,13 @@ class _QuietHours:
     def holds(self, quiet: dict | None) -> bool:
         if not quiet:
             return False
+        window = (quiet["start"], quiet["end"], quiet.get("tz") or "UTC")
+        held = self._held.get(window)
+        if held is None:
+            held = self._held[window] = self._holds(quiet)
+        return held
+
+    def _holds(self, quiet: dict) -> bool:
         start = time.fromisoformat(quiet["start"])
         end = time.fromisoformat(quiet["end"])
         if start == end:

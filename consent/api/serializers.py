@@ -52,3 +52,19 @@ class KeyStateSerializer(serializers.Serializer):
         help_text=_("False: no marketing selected by profiling.")
     )
     updated_at = serializers.DateTimeField()
+
+
+class CheckItemErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CheckResultSerializer(serializers.Serializer):
+    """The answer for one recipient of a check."""
+
+    recipient = serializers.CharField(help_text=_("As sent."))
+    allowed = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.ChoiceField(choices=Reason.ALL))
+    error = CheckItemErrorSerializer(
+        allow_null=True, help_text=_("Set when the recipient is badly formed.")
+    )

@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_serializer,
 )
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -24,8 +25,11 @@ from consent import selectors
 from consent.api import snapshot
 from consent.api.authentication import client_channel_ids, require_channel
 from consent.api.base import ClientApiView
-from consent.api.serializers import ErrorSerializer, KeyStateSerializer
-from consent.contactability import Reason
+from consent.api.serializers import (
+    CheckResultSerializer,
+    ErrorSerializer,
+    KeyStateSerializer,
+)
 from consent.models import Channel, Topic
 
 MAX_PAGE = 10_000
@@ -173,6 +177,7 @@ class SuppressionChangesApi(ClientApiView):
             required=False, default=DEFAULT_PAGE, min_value=1, max_value=MAX_PAGE
         )
 
+    @extend_schema_serializer(component_name="ChangesPage")
     class OutputSerializer(serializers.Serializer):
         results = KeyStateSerializer(many=True)
         next = serializers.URLField(
@@ -364,25 +369,14 @@ class SuppressionCheckApi(ClientApiView):
                 raise serializers.ValidationError(MSG_UNKNOWN_TOPIC)
             return topic
 
-    class ItemErrorSerializer(serializers.Serializer):
-        code = serializers.CharField()
-        message = serializers.CharField()
-
-    class ItemSerializer(serializers.Serializer):
-        recipient = serializers.CharField(help_text=_("As sent."))
-        allowed = serializers.BooleanField()
-        reasons = serializers.ListField(
-            child=serializers.ChoiceField(choices=Reason.ALL)
-        )
-        error = serializers.DictField(
-            allow_null=True, help_text=_("Set when the recipient is badly formed.")
-        )
-
+    @extend_schema_serializer(component_name="CheckAnswer")
     class OutputSerializer(serializers.Serializer):
         channel = serializers.CharField()
         topic = serializers.CharField()
-        at = serializers.DateTimeField()
-        results = serializers.ListField(child=serializers.DictField())
+        at = serializers.DateTimeField(help_text=_("The time the answers hold for."))
+        results = CheckResultSerializer(
+            many=True, help_text=_("One per recipient, in order.")
+        )
 
     @extend_schema(
         operation_id="suppression_check",
@@ -493,6 +487,7 @@ class SuppressionCheckApi(ClientApiView):
 class SuppressionStatusApi(ClientApiView):
     """How fresh the feed is, so a sender can tell how stale its copy is."""
 
+    @extend_schema_serializer(component_name="FeedStatus")
     class OutputSerializer(serializers.Serializer):
         last_seq = serializers.IntegerField(
             help_text=_("Newest feed seq on the channels the key may read.")

@@ -146,9 +146,13 @@ class AuditedAdminMixin:
         changelist = getattr(response, "context_data", {}) or {}
         changelist = changelist.get("cl")
         if terms and changelist is not None:
+            # A search that lands on one record names its customer, so "who looked
+            # this customer up" has an answer too.
+            found = list(changelist.result_list[:2])
             self.audit(
                 request,
                 AccessLog.Action.SEARCH,
+                found[0] if len(found) == 1 else None,
                 search_terms=terms,
                 result_count=changelist.result_count,
             )

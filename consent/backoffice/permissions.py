@@ -151,8 +151,9 @@ def apply_role_permissions(apps, app_labels: list[str] | None = None) -> dict:
     return summary
 
 
-def sync_roles_after_migrate(sender, app_config=None, apps=None, using=None, **kw):
-    """Runs after each app's own permissions are created by ``django.contrib.auth``."""
+def sync_roles_after_migrate(sender, app_config=None, apps=None, **kwargs):
+    """Runs after each app's own permissions are created by ``django.contrib.auth``,
+    after ``migrate`` and after ``flush`` alike."""
     from django.apps import apps as global_apps
 
     if app_config is None or not global_apps.is_installed("django.contrib.auth"):

@@ -71,6 +71,12 @@ def _evidence(approval: ApprovalRequest, approver) -> Evidence:
     )
 
 
+def _error_text(exc: ApplicationError | ValidationError) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(str(m) for m in exc.messages)
+    return str(exc.message)
+
+
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -350,11 +356,8 @@ def _run_consent_import(approval: ApprovalRequest, approver) -> dict:
             with transaction.atomic():
                 seq = _apply_import_row(row, approval, approver)
         except (ApplicationError, ValidationError) as exc:
-            message = getattr(exc, "message", None) or "; ".join(
-                getattr(exc, "messages", [str(exc)])
-            )
             report.append(
-                {"line": row["line"], "status": "failed", "errors": [str(message)]}
+                {"line": row["line"], "status": "failed", "errors": [_error_text(exc)]}
             )
             continue
         applied += 1
@@ -417,10 +420,7 @@ def approval_request_approve(
             result = EXECUTORS[locked.kind](locked, approver)
         status = ApprovalRequest.Status.APPROVED
     except (ApplicationError, ValidationError) as exc:
-        message = getattr(exc, "message", None) or "; ".join(
-            getattr(exc, "messages", [str(exc)])
-        )
-        result = {"error": str(message)}
+        result = {"error": _error_text(exc)}
         status = ApprovalRequest.Status.FAILED
     locked.status = status
     locked.decided_by = approver

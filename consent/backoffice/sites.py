@@ -52,9 +52,7 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
         label=_("Authenticator code"),
         required=False,
         help_text=_("The 6-digit code from your app, or one of your backup codes."),
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}
-        ),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
     )
     otp_device = forms.CharField(required=False, widget=forms.HiddenInput)
     otp_challenge = forms.CharField(required=False, widget=forms.HiddenInput)

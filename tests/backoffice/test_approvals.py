@@ -353,3 +353,16 @@ def test_request_form_is_prefilled_from_a_link(flagged, requester, otp_admin_cli
     form = page.context["adminform"].form
     assert form.initial["kind"] == "contact_restore"
     assert str(form.initial["contact_point"]) == str(flagged.pk)
+
+
+def test_flagged_contact_point_links_to_a_restore_request(
+    flagged, approver, otp_admin_client
+):
+    page = otp_admin_client(approver).get(
+        f"/admin/consent/contactpoint/{flagged.pk}/change/"
+    )
+    html = page.content.decode()
+    assert (
+        f"/admin/backoffice/approvalrequest/add/?kind=contact_restore&amp;"
+        f"contact_point={flagged.pk}"
+    ) in html
