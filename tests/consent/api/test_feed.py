@@ -222,3 +222,32 @@ def test_status_reports_newest_seq(api, sms, credit_card, notice_en):
     assert body["last_seq"] == newest.seq
     assert body["last_change_at"].startswith(newest.created_at.strftime("%Y-%m-%dT"))
     assert body["channels"] == ["email", "sms"]
+
+
+@SNAPSHOT_DB
+def test_snapshot_keeps_awkward_identifiers_intact(db):
+    """Backslashes, quotes and non-ASCII survive the COPY-built JSON and CSV."""
+    from rest_framework.test import APIClient
+
+    from consent.api_clients import api_client_create
+
+    token = 'tok\\en"with\u00e9\u4e2d'
+    customer = CustomerFactory()
+    services.contact_point_add(
+        customer=customer,
+        kind="push",
+        address=token,
+        source="staff",
+        actor=Actor.system("test"),
+        verified=True,
+    )
+    _client, issued = api_client_create(name="push", channel_codes=["push"])
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.clear}")
+    _seq, rows = _snapshot(http, channel="push")
+    assert [r["identifier"] for r in rows] == [token]
+    response = http.get(SNAPSHOT, {"channel": "push", "format": "csv"})
+    text = b"".join(response.streaming_content).decode()
+    assert [r["identifier"] for r in csv.DictReader(io.StringIO(text))] == [token]
+    page = http.get(CHANGES, {"channel": "push"}).json()
+    assert page["results"][-1]["identifier"] == token
