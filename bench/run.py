@@ -2,6 +2,7 @@
 """Benchmarks of the suppression sync API on PostgreSQL, against a real server.
 
     .venv/bin/python bench/run.py [--customers 1000000] [--small 100000]
+        [--only snapshot,check,changes,stop]
 
 Seeds two bench databases if they have fewer customers than asked
 (``seed_customers``): DATABASE (--customers) and DATABASE_small (--small), starts
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/consent_bench"
 CLIENT_NAME = "bench"
+PARTS = ("snapshot", "check", "changes", "stop")
 
 
 def _env(url: str) -> dict:
@@ -392,56 +394,62 @@ def bench_stop_to_feed(server: Server, key: str, stops: int) -> dict:
 
 
 def table(results: dict) -> str:
-    snap_small, snap_big = results["snapshot_small"], results["snapshot_big"]
-    check, changes, stop = results["check"], results["changes"], results["stop"]
-    rows = [
-        (
-            "stop->feed p50 / p99",
-            f"{stop['p50']:.1f} / {stop['p99']:.1f} ms (of which POST /events "
-            f"server time p50 {stop['events_server_p50']:.1f}, "
-            f"p99 {stop['events_server_p99']:.1f} ms)",
-            "p99 < 50 ms",
-            stop["p99"] < 50,
-        ),
-    ]
-    for fmt in ("csv", "ndjson"):
-        for snap in (snap_small, snap_big):
-            s = snap[fmt]
-            rows.append(
-                (
-                    f"snapshot {fmt}, {s['rows']:,} rows",
-                    f"{s['api_rows_s']:,.0f} rows/s vs COPY {s['copy_rows_s']:,.0f} "
-                    f"({s['ratio']:.2f}x)",
-                    ">= 0.5x COPY",
-                    s["ratio"] >= 0.5,
-                )
-            )
-        small, big = snap_small[fmt], snap_big[fmt]
+    rows = []
+    if stop := results.get("stop"):
         rows.append(
             (
-                f"snapshot {fmt} worker peak RSS",
-                f"{small['peak_mb']:.0f} MB at {small['rows']:,} rows, "
-                f"{big['peak_mb']:.0f} MB at {big['rows']:,} rows",
-                "flat",
-                big["peak_mb"] <= small["peak_mb"] * 1.25 + 10,
+                "stop->feed p50 / p99",
+                f"{stop['p50']:.1f} / {stop['p99']:.1f} ms (of which POST /events "
+                f"server time p50 {stop['events_server_p50']:.1f}, "
+                f"p99 {stop['events_server_p99']:.1f} ms)",
+                "p99 < 50 ms",
+                stop["p99"] < 50,
             )
         )
-    rows += [
-        (
-            "check 1,000 recipients, server p50 / p99",
-            f"{check['p50']:.1f} / {check['p99']:.1f} ms "
-            f"(round trip p50 {check['rt_p50']:.1f} ms)",
-            "p50 < 20 ms",
-            check["p50"] < 20,
-        ),
-        (
-            "changes 10,000-row page start / end",
-            f"{changes['start_ms']:.0f} / {changes['end_ms']:.0f} ms "
-            f"({changes['ratio']:.2f}x)",
-            "<= 1.5x",
-            changes["ratio"] <= 1.5,
-        ),
-    ]
+    if "snapshot_big" in results:
+        snap_small, snap_big = results["snapshot_small"], results["snapshot_big"]
+        for fmt in ("csv", "ndjson"):
+            for snap in (snap_small, snap_big):
+                s = snap[fmt]
+                rows.append(
+                    (
+                        f"snapshot {fmt}, {s['rows']:,} rows",
+                        f"{s['api_rows_s']:,.0f} rows/s vs COPY "
+                        f"{s['copy_rows_s']:,.0f} ({s['ratio']:.2f}x)",
+                        ">= 0.5x COPY",
+                        s["ratio"] >= 0.5,
+                    )
+                )
+            small, big = snap_small[fmt], snap_big[fmt]
+            rows.append(
+                (
+                    f"snapshot {fmt} worker peak RSS",
+                    f"{small['peak_mb']:.0f} MB at {small['rows']:,} rows, "
+                    f"{big['peak_mb']:.0f} MB at {big['rows']:,} rows",
+                    "flat",
+                    big["peak_mb"] <= small["peak_mb"] * 1.25 + 10,
+                )
+            )
+    if check := results.get("check"):
+        rows.append(
+            (
+                "check 1,000 recipients, server p50 / p99",
+                f"{check['p50']:.1f} / {check['p99']:.1f} ms "
+                f"(round trip p50 {check['rt_p50']:.1f} ms)",
+                "p50 < 20 ms",
+                check["p50"] < 20,
+            )
+        )
+    if changes := results.get("changes"):
+        rows.append(
+            (
+                "changes 10,000-row page start / end",
+                f"{changes['start_ms']:.0f} / {changes['end_ms']:.0f} ms "
+                f"({changes['ratio']:.2f}x)",
+                "<= 1.5x",
+                changes["ratio"] <= 1.5,
+            )
+        )
     lines = ["| measure | result | target | met |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {'yes' if d else 'NO'} |" for a, b, c, d in rows]
     return "\n".join(lines)
@@ -457,7 +465,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8799)
     parser.add_argument("--stops", type=int, default=1000)
     parser.add_argument("--checks", type=int, default=200)
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help="comma-separated parts to run (default all): " + ", ".join(PARTS),
+    )
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    if only - set(PARTS):
+        sys.exit(f"unknown part(s): {', '.join(sorted(only - set(PARTS)))}")
     url = args.database_url
     if not url.startswith("postgres"):
         sys.exit("The benchmarks run on PostgreSQL (--database-url postgres://…).")
@@ -478,6 +494,8 @@ def main() -> None:
         (small_url, args.small, "small"),
         (url, args.customers, "big"),
     ):
+        if label == "small" and "snapshot" not in only:
+            continue
         _ensure_database(db_url)
         _manage(db_url, "migrate", "-v0")
         connection.close()
@@ -487,17 +505,23 @@ def main() -> None:
             print(f"seeded {label} database to {count:,} customers in {seconds:.0f} s")
         key = _api_key()
         with running(db_url, args.port) as server:
-            results[f"snapshot_{label}"] = bench_snapshot(db_url, server, key)
+            if "snapshot" in only:
+                results[f"snapshot_{label}"] = bench_snapshot(db_url, server, key)
             if label == "big":
-                results["prewarmed"] = _prewarm(db_url)
-                results["check"] = bench_check(server, key, args.checks)
-                results["changes"] = bench_changes(server, key)
-                results["stop"] = bench_stop_to_feed(server, key, args.stops)
+                if "check" in only:
+                    results["prewarmed"] = _prewarm(db_url)
+                    results["check"] = bench_check(server, key, args.checks)
+                if "changes" in only:
+                    results["changes"] = bench_changes(server, key)
+                if "stop" in only:
+                    results["stop"] = bench_stop_to_feed(server, key, args.stops)
     print(table(results))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "last-run.json").write_text(json.dumps(results, indent=2))
-    (out / "last-run.md").write_text(table(results) + "\n")
+    # A partial run (--only) does not overwrite the last full run's figures.
+    name = "last-run" if only == set(PARTS) else "last-run-" + "-".join(sorted(only))
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+    (out / f"{name}.md").write_text(table(results) + "\n")
 
 
 if __name__ == "__main__":

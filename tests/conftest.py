@@ -36,6 +36,21 @@ TransactionTestCase._fixture_teardown = _flush_through_append_only_guard(
 )
 
 
+def pytest_collection_modifyitems(items):
+    """Every transactional test restores the migrated data (catalogue, roles) from
+    the serialized copy. Mixing serialized and plain flushes on one worker would
+    recreate content types under new ids and break the next serialized restore."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        uses_live_db = {"live_server", "transactional_db"} & set(item.fixturenames)
+        if marker is None and not uses_live_db:
+            continue
+        kwargs = dict(marker.kwargs) if marker else {}
+        if kwargs.get("transaction") or uses_live_db:
+            kwargs.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
 @pytest.fixture
 def tamper(db):
     """Run raw SQL against append-only tables, as an attacker with DB access would."""

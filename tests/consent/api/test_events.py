@@ -105,6 +105,20 @@ def test_stop_withdraws_sms_marketing_and_is_in_the_feed_when_the_response_retur
     assert "credit_card" not in rows[-1]["permitted_topics"]
 
 
+def test_a_stop_runs_a_bounded_number_of_queries(
+    api, sender, granted, sms, django_assert_max_num_queries
+):
+    post(api, type="sms_reply", event_id="gw-0", recipient=NUMBER, text="HELP")
+    with django_assert_max_num_queries(40) as ctx:
+        response = post(
+            api, type="sms_reply", event_id="gw-1", recipient=NUMBER, text="STOP"
+        )
+    assert response.status_code == 201 and response.json()["feed_seq"]
+    for q in ctx.captured_queries:
+        print(q["sql"][:230])
+    print(len(ctx.captured_queries))
+
+
 def test_one_stop_on_a_shared_number_withdraws_every_linked_customer(
     api, sms, credit_card, personal_loan, notice_en
 ):
