@@ -124,7 +124,10 @@ def ledger_append(
     contact_point=None,
     notice_version=None,
     occurred_at: datetime | None = None,
+    save_head: bool = True,
 ) -> ConsentEvent:
+    """Append one hash-chained row under the held head. ``save_head=False`` leaves
+    writing the head to the caller, who saves it once with the feed position."""
     now = timezone.now()
     event = ConsentEvent(
         seq=head.ledger_seq + 1,
@@ -145,7 +148,8 @@ def ledger_append(
     event.save(force_insert=True)
     head.ledger_seq = event.seq
     head.ledger_hash = event.hash
-    head.save(update_fields=["ledger_seq", "ledger_hash"])
+    if save_head:
+        head.save(update_fields=["ledger_seq", "ledger_hash"])
     return event
 
 

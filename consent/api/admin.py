@@ -7,16 +7,11 @@ list shows hashes' prefixes only and cannot be edited.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from consent.api_clients import (
-    IssuedKey,
-    api_client_create,
-    api_client_set_channels,
-    api_key_revoke,
-    api_key_rotate,
-)
+from consent.api_clients import IssuedKey, api_key_revoke, api_key_rotate
 from consent.errors import ApplicationError
 from consent.models import ApiClient, ApiKey
 
@@ -49,6 +44,10 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
+    """Clients are created, and their channels widened, only through a four-eyes
+    approval request ("API client channels"); here staff rename, pause, set the
+    rate limit and rotate keys."""
+
     list_display = (
         "name",
         "is_active",
@@ -58,44 +57,36 @@ class ApiClientAdmin(admin.ModelAdmin):
     )
     list_filter = ("is_active", "channels")
     search_fields = ("name",)
-    filter_horizontal = ("channels",)
     fieldsets = (
         (None, {"fields": ("name", "is_active")}),
-        (_("Access"), {"fields": ("channels", "rate_per_minute")}),
+        (_("Access"), {"fields": ("channel_codes", "rate_per_minute", "request_link")}),
     )
+    readonly_fields = ("channel_codes", "request_link")
     inlines = (ApiKeyInline,)
     actions = ("rotate_key",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("channels")
 
+    def has_add_permission(self, request) -> bool:
+        return False
+
     @admin.display(description=_("channels"))
     def channel_codes(self, obj: ApiClient) -> str:
         return ", ".join(c.code for c in obj.channels.all())
 
-    def save_model(self, request, obj, form, change) -> None:
-        if change:
-            obj.save(update_fields=["name", "is_active", "rate_per_minute"])
-            return
-        client, issued = api_client_create(
-            name=obj.name,
-            channel_codes=[c.code for c in form.cleaned_data["channels"]],
-            rate_per_minute=obj.rate_per_minute,
+    @admin.display(description=_("change channels"))
+    def request_link(self, obj: ApiClient) -> str:
+        url = reverse("admin:backoffice_approvalrequest_add")
+        return format_html(
+            '<a href="{}?kind=api_client_channels&amp;api_client={}">{}</a>',
+            url,
+            obj.pk,
+            _("Request a channel change (needs a second approver)"),
         )
-        client.is_active = obj.is_active
-        client.save(update_fields=["is_active"])
-        obj.pk = client.pk
-        obj.hmac_key_encrypted = client.hmac_key_encrypted
-        obj.created_at = client.created_at
-        _show_key(request, client, issued)
 
-    def save_related(self, request, form, formsets, change) -> None:
-        api_client_set_channels(
-            client=form.instance,
-            channel_codes=[c.code for c in form.cleaned_data["channels"]],
-        )
-        for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
+    def save_model(self, request, obj, form, change) -> None:
+        obj.save(update_fields=["name", "is_active", "rate_per_minute"])
 
     @admin.action(
         description=_("Rotate the API key (old key valid 7 more days)"),
