@@ -4,12 +4,14 @@ projection, the contactability keys and the feed rows commit together or not at 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -62,10 +64,13 @@ def _topic_infos() -> list[contactability.TopicInfo]:
     ]
 
 
-def _holder_facts(customer_ids: set[int], now: datetime) -> dict:
-    """Everything the pure function needs about the customers, in a fixed number
-    of queries whatever their number."""
+def _holder_facts(live: list[ContactPoint], now: datetime) -> dict:
+    """Everything the pure function needs about the holders' customers, in a fixed
+    number of queries whatever their number. Customer status and "stop all" come
+    annotated on the contact points (``_points``)."""
     from preferences.models import CarePause, FrequencyCap, Preference
+
+    customer_ids = {cp.customer_id for cp in live}
 
     states: dict[tuple[int, int], dict[str, tuple[str, str]]] = defaultdict(dict)
     for (
@@ -87,14 +92,8 @@ def _holder_facts(customer_ids: set[int], now: datetime) -> dict:
         )
     return {
         "states": states,
-        "opted_out": set(
-            OptOut.objects.filter(customer_id__in=customer_ids).values_list(
-                "customer_id", flat=True
-            )
-        ),
-        "status": dict(
-            Customer.objects.filter(pk__in=customer_ids).values_list("pk", "status")
-        ),
+        "opted_out": {cp.customer_id for cp in live if cp.customer_opted_out},
+        "status": {cp.customer_id: cp.customer_status for cp in live},
         "preferences": {
             p.customer_id: p
             for p in Preference.objects.filter(customer_id__in=customer_ids)
@@ -125,8 +124,30 @@ def _holder(cp: ContactPoint, channel: Channel, facts: dict) -> contactability.H
     )
 
 
+# What a refresh writes to a key row (all but its identity).
+_KEY_FIELDS = [
+    "identifier",
+    *(f.name for f in dataclasses.fields(contactability.KeyState)),
+    "seq",
+    "updated_at",
+]
+
+
 def _same_state(row: Contactability, state: contactability.KeyState) -> bool:
     return all(getattr(row, name) == value for name, value in state.as_fields().items())
+
+
+def _points(**lookup) -> list[ContactPoint]:
+    """Contact points with their customer's status and "stop all" in the same query
+    (two fewer round trips on every refresh)."""
+    return list(
+        ContactPoint.objects.filter(**lookup).annotate(
+            customer_status=F("customer__status"),
+            customer_opted_out=Exists(
+                OptOut.objects.filter(customer_id=OuterRef("customer_id"))
+            ),
+        )
+    )
 
 
 def contactability_refresh(
@@ -135,17 +156,37 @@ def contactability_refresh(
     blind_indexes: Iterable[str],
     now: datetime | None = None,
     known_identifiers: dict[str, str] | None = None,
+    save_head: bool = True,
 ) -> list[SuppressionChange]:
     """Recompute every (identifier, channel) key of these identifiers and append a
     feed row for each key whose state changed. The caller holds the ledger head.
 
     ``known_identifiers`` gives the published form of identifiers that no live contact
-    point carries (an unknown number reported as "not me")."""
+    point carries (an unknown number reported as "not me"). ``save_head=False``
+    leaves writing the head's feed position to the caller (one write, not two)."""
     indexes = set(blind_indexes)
     if not indexes:
         return []
+    return _refresh(
+        head=head,
+        indexes=indexes,
+        points=_points(blind_index__in=indexes),
+        now=now,
+        known_identifiers=known_identifiers,
+        save_head=save_head,
+    )
+
+
+def _refresh(
+    *,
+    head: LedgerHead,
+    indexes: set[str],
+    points: list[ContactPoint],
+    now: datetime | None,
+    known_identifiers: dict[str, str] | None,
+    save_head: bool,
+) -> list[SuppressionChange]:
     now = now or timezone.now()
-    points = list(ContactPoint.objects.filter(blind_index__in=indexes))
     live = [cp for cp in points if cp.removed_at is None]
     flags: dict[str, list[str]] = defaultdict(list)
     kinds: dict[str, str] = {cp.blind_index: cp.kind for cp in points}
@@ -154,7 +195,7 @@ def contactability_refresh(
     ).values_list("blind_index", "kind", "reason"):
         flags[bi].append(reason)
         kinds.setdefault(bi, kind)
-    facts = _holder_facts({cp.customer_id for cp in live}, now)
+    facts = _holder_facts(live, now)
     topics = _topic_infos()
     channels_by_kind: dict[str, list[Channel]] = defaultdict(list)
     for channel in Channel.objects.filter(is_active=True):
@@ -164,7 +205,7 @@ def contactability_refresh(
         for row in Contactability.objects.filter(blind_index__in=indexes)
     }
 
-    changes = []
+    changes, created, updated = [], [], []
     for bi in sorted(indexes):
         holders_cps = [cp for cp in live if cp.blind_index == bi]
         clear = next((cp.address for cp in holders_cps), None)
@@ -187,12 +228,14 @@ def contactability_refresh(
             head.feed_seq += 1
             if row is None:
                 row = Contactability(blind_index=bi, channel=channel)
+                created.append(row)
+            else:
+                updated.append(row)
             row.identifier = identifier
             for name, value in state.as_fields().items():
                 setattr(row, name, value)
             row.seq = head.feed_seq
             row.updated_at = now
-            row.save()
             changes.append(
                 SuppressionChange(
                     seq=head.feed_seq,
@@ -202,25 +245,46 @@ def contactability_refresh(
                     **state.as_fields(),
                 )
             )
+    if created:
+        Contactability.objects.bulk_create(created)
+    if len(updated) == 1:
+        updated[0].save(update_fields=_KEY_FIELDS)
+    elif updated:
+        Contactability.objects.bulk_update(updated, _KEY_FIELDS)
     if changes:
         SuppressionChange.objects.bulk_create(changes)
-        head.save(update_fields=["feed_seq"])
+        if save_head:
+            head.save(update_fields=["feed_seq"])
     return changes
 
 
-def _customer_indexes(customer: Customer) -> set[str]:
-    return set(
-        customer.contact_points.filter(removed_at__isnull=True).values_list(
-            "blind_index", flat=True
-        )
-    )
-
-
 def contactability_refresh_customer(
-    *, head: LedgerHead, customer: Customer, now: datetime | None = None
+    *,
+    head: LedgerHead,
+    customer: Customer,
+    now: datetime | None = None,
+    save_head: bool = True,
 ) -> list[SuppressionChange]:
-    return contactability_refresh(
-        head=head, blind_indexes=_customer_indexes(customer), now=now
+    """Recompute the keys of the customer's live addresses: every point sharing one
+    of them comes in one query (a subquery, not a round trip for the addresses)."""
+    own = ContactPoint.objects.filter(
+        customer_id=customer.pk, removed_at__isnull=True
+    ).values("blind_index")
+    points = _points(blind_index__in=own)
+    indexes = {
+        cp.blind_index
+        for cp in points
+        if cp.customer_id == customer.pk and cp.removed_at is None
+    }
+    if not indexes:
+        return []
+    return _refresh(
+        head=head,
+        indexes=indexes,
+        points=points,
+        now=now,
+        known_identifiers=None,
+        save_head=save_head,
     )
 
 

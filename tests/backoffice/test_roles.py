@@ -30,7 +30,7 @@ PAGES = {
     "/admin/consent/contactability/": {C, A},
     "/admin/consent/suppressedidentifier/": {C, A},
     "/admin/consent/apiclient/": {C, A},
-    "/admin/consent/apiclient/add/": {C},
+    "/admin/consent/apiclient/add/": set(),  # only through four-eyes approval
     "/admin/consent/apikey/": {C, A},
     "/admin/consent/violation/": {C, A},
     "/admin/consent/topic/add/": {C},
