@@ -304,5 +304,7 @@ LOGGING = {
     "loggers": {
         # Request lines carry tokens in the path for one-click links; keep them out.
         "django.server": {"level": "WARNING"},
+        # One line per task in eager mode drowns the demo's printed messages.
+        "celery.app.trace": {"level": "WARNING"},
     },
 }

@@ -282,9 +282,5 @@ class SuppressedIdentifierAdmin(ReadOnlyAdmin):
 
 
 # Sending-system admin lives beside the API code.
-for _module in ("consent.api.admin", "consent.api.admin_events"):
-    try:
-        __import__(_module)
-    except ModuleNotFoundError as exc:
-        if exc.name != _module:
-            raise
+from consent.api import admin as api_admin  # noqa: E402, F401
+from consent.api import admin_events  # noqa: E402, F401

@@ -114,9 +114,12 @@ def _evidence(evidence: Evidence, data: InboundEventIn, **extra: str) -> Evidenc
     return dataclasses.replace(evidence, extra=tuple(sorted(merged.items())))
 
 
-def _withdraw_channel(data, holders, actor, evidence, *, source: str, topic) -> int:
+def _withdraw_channel(
+    data, holders, actor, evidence, *, source: str, topic, head=None
+) -> int:
     for cp in holders:
         services.consent_withdraw(
+            head=head,
             customer=cp.customer,
             channel=data.channel,
             topic=topic,
@@ -173,6 +176,7 @@ def _sms_start(
     holders: list[ContactPoint],
     actor: Actor,
     evidence: Evidence,
+    head: LedgerHead | None = None,
 ) -> int:
     """Undo stop replies, and nothing else: a withdrawal made any other way, and any
     "stop all marketing", stays (that needs the customer in the portal)."""
@@ -190,6 +194,7 @@ def _sms_start(
             if original is None:
                 continue
             services.consent_grant(
+                head=head,
                 customer=cp.customer,
                 channel=data.channel,
                 topic=state.topic,
@@ -209,7 +214,7 @@ def _sms_start(
     return restored
 
 
-def _handle_sms_reply(data, holders, actor, evidence) -> _Outcome:
+def _handle_sms_reply(data, holders, actor, evidence, head=None) -> _Outcome:
     reading = keywords.interpret(data.text)
     outcome = _Outcome(
         effect=reading.effect, needs_review=reading.needs_review, customers=len(holders)
@@ -223,11 +228,12 @@ def _handle_sms_reply(data, holders, actor, evidence) -> _Outcome:
             evidence,
             source=ConsentEvent.Source.SMS_KEYWORD,
             topic=None,
+            head=head,
         )
         outcome.reply_text = keywords.reply_text(keywords.STOP, languages)
     elif reading.effect == keywords.START:
         outcome.consents_changed = _sms_start(
-            data=data, holders=holders, actor=actor, evidence=evidence
+            data=data, holders=holders, actor=actor, evidence=evidence, head=head
         )
         kind = keywords.START if outcome.consents_changed else "start_nothing"
         outcome.reply_text = keywords.reply_text(kind, languages)
@@ -239,7 +245,7 @@ def _handle_sms_reply(data, holders, actor, evidence) -> _Outcome:
 # --- e-mail unsubscribe, bounce, spam complaint ---------------------------------------
 
 
-def _handle_email_unsubscribe(data, holders, actor, evidence) -> _Outcome:
+def _handle_email_unsubscribe(data, holders, actor, evidence, head=None) -> _Outcome:
     changed = _withdraw_channel(
         data,
         holders,
@@ -247,6 +253,7 @@ def _handle_email_unsubscribe(data, holders, actor, evidence) -> _Outcome:
         evidence,
         source=ConsentEvent.Source.ONE_CLICK,
         topic=data.topic,
+        head=head,
     )
     return _Outcome(effect=WITHDRAW, customers=len(holders), consents_changed=changed)
 
@@ -278,7 +285,9 @@ def spam_complaint_opener():
     return getattr(module, "complaint_create_from_spam_report", None)
 
 
-def _handle_spam_complaint(data, holders, actor, evidence, client) -> _Outcome:
+def _handle_spam_complaint(
+    data, holders, actor, evidence, client, head=None
+) -> _Outcome:
     changed = _withdraw_channel(
         data,
         holders,
@@ -286,6 +295,7 @@ def _handle_spam_complaint(data, holders, actor, evidence, client) -> _Outcome:
         evidence,
         source=ConsentEvent.Source.COMPLAINT,
         topic=None,
+        head=head,
     )
     outcome = _Outcome(
         effect=WITHDRAW, customers=len(holders), consents_changed=changed
@@ -474,43 +484,54 @@ def _claim(*, client: ApiClient, data: InboundEventIn) -> InboundEvent | None:
         return None
 
 
+_HEAD_ADVANCED_HERE = frozenset(
+    {InboundEvent.Type.SMS_REPLY, InboundEvent.Type.EMAIL_UNSUBSCRIBE}
+)
+
+
 @transaction.atomic
 def inbound_event_handle(
     *, client: ApiClient, data: InboundEventIn, evidence: Evidence | None = None
 ) -> tuple[InboundEvent, bool]:
     """Apply one pushed event. Returns the stored event and whether it was a repeat
-    (its ``result`` is then the first one, and nothing was changed)."""
-    existing = InboundEvent.objects.filter(
-        client=client, event_id=data.event_id
-    ).first()
-    if existing is not None:
-        return existing, True
+    (its ``result`` is then the first one, and nothing was changed).
+
+    The claim (insert) comes first with no look-up before it: a repeat fails on the
+    unique index and reads the first row, a new event costs no extra query."""
     event = _claim(client=client, data=data)
     if event is None:
         return InboundEvent.objects.get(client=client, event_id=data.event_id), True
 
     actor = Actor.client(client.name)
     evidence = _evidence(evidence or Evidence(), data)
-    feed_before = None
+    head = feed_before = None
     if data.type != InboundEvent.Type.SENT:
         # Taken before any read of consent state, so the reads see the latest
-        # committed changes and the feed position below is this event's own.
-        feed_before = lock_head().feed_seq
+        # committed changes and the feed position below is this event's own. The
+        # services below get this head: the lock is held, and they advance it.
+        head = lock_head()
+        feed_before = head.feed_seq
     holders = _holders(data)
     if data.type == InboundEvent.Type.SMS_REPLY:
-        outcome = _handle_sms_reply(data, holders, actor, evidence)
+        outcome = _handle_sms_reply(data, holders, actor, evidence, head)
     elif data.type == InboundEvent.Type.EMAIL_UNSUBSCRIBE:
-        outcome = _handle_email_unsubscribe(data, holders, actor, evidence)
+        outcome = _handle_email_unsubscribe(data, holders, actor, evidence, head)
     elif data.type == InboundEvent.Type.BOUNCE:
         outcome = _handle_bounce(data, holders, actor, evidence)
     elif data.type == InboundEvent.Type.SPAM_COMPLAINT:
-        outcome = _handle_spam_complaint(data, holders, actor, evidence, client)
+        outcome = _handle_spam_complaint(data, holders, actor, evidence, client, head)
     else:
         outcome = _handle_sent(data, holders, client, event)
 
     feed_seq = None
     if feed_before is not None:
-        feed_after = LedgerHead.objects.get(pk=1).feed_seq
+        # Only withdrawals advance this very head; bounces (and a complaint intake)
+        # go through services that lock it themselves: read it back then.
+        feed_after = (
+            head.feed_seq
+            if data.type in _HEAD_ADVANCED_HERE
+            else LedgerHead.objects.get(pk=1).feed_seq
+        )
         feed_seq = feed_after if feed_after > feed_before else None
     event.effect = outcome.effect
     event.needs_review = outcome.needs_review

@@ -124,6 +124,9 @@ def _holder(cp: ContactPoint, channel: Channel, facts: dict) -> contactability.H
     )
 
 
+# The head's positions, written once per change (ledger and feed together).
+_HEAD_FIELDS = ["ledger_seq", "ledger_hash", "feed_seq"]
+
 # What a refresh writes to a key row (all but its identity).
 _KEY_FIELDS = [
     "identifier",
@@ -343,15 +346,19 @@ def consent_grant(
     evidence: Evidence | None = None,
     contact_point: ContactPoint | None = None,
     occurred_at: datetime | None = None,
+    head: LedgerHead | None = None,
 ) -> ConsentEvent:
-    """Record that the customer agreed to marketing on this channel about this topic."""
+    """Record that the customer agreed to marketing on this channel about this topic.
+
+    ``head``: the writers' lock when the caller already holds it in this transaction.
+    """
     _require_evidence(source=source, actor=actor)
     if notice_version is None:
         raise ValidationError(MSG_NOTICE_REQUIRED, code="notice_required")
     _require_marketing(topic)
     if not channel.is_active:
         raise ApplicationError(MSG_CHANNEL_INACTIVE, code="channel_inactive")
-    head = lock_head()
+    head = head or lock_head()
     customer.refresh_from_db(fields=["status"])
     if customer.status != Customer.Status.ACTIVE:
         raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
@@ -369,11 +376,13 @@ def consent_grant(
         contact_point=contact_point,
         notice_version=notice_version,
         occurred_at=occurred_at,
+        save_head=False,
     )
     _set_state(
         customer=customer, channel=channel, topic=topic, status="granted", event=event
     )
-    contactability_refresh_customer(head=head, customer=customer)
+    contactability_refresh_customer(head=head, customer=customer, save_head=False)
+    head.save(update_fields=_HEAD_FIELDS)
     return event
 
 
@@ -412,14 +421,16 @@ def consent_withdraw(
     evidence: Evidence | None = None,
     contact_point: ContactPoint | None = None,
     occurred_at: datetime | None = None,
+    head: LedgerHead | None = None,
 ) -> ConsentEvent:
     """Withdraw marketing consent. None for channel or topic means all of them.
 
     A withdrawal is accepted from any source, at once, whatever the customer's state.
+    ``head``: the writers' lock when the caller already holds it in this transaction.
     """
     _require_evidence(source=source, actor=actor)
     _require_marketing(topic)
-    head = lock_head()
+    head = head or lock_head()
     event = ledger_append(
         head=head,
         customer=customer,
@@ -431,9 +442,11 @@ def consent_withdraw(
         topic=topic,
         contact_point=contact_point,
         occurred_at=occurred_at,
+        save_head=False,
     )
     _apply_withdraw(event)
-    contactability_refresh_customer(head=head, customer=customer)
+    contactability_refresh_customer(head=head, customer=customer, save_head=False)
+    head.save(update_fields=_HEAD_FIELDS)
     return event
 
 

@@ -84,7 +84,10 @@ class Command(BaseCommand):
             "Portal sign-in: phone 13800138000 (王小明, zh) or "
             "alice.chen@example.com (Alice, en); the code is printed in this terminal."
         )
-        self.stdout.write(f"Admin: {DEMO_ADMIN} / {DEMO_ADMIN_PASSWORD}")
+        self.stdout.write(
+            f"Admin: {DEMO_ADMIN} / {DEMO_ADMIN_PASSWORD}, then one of the backup "
+            "codes listed above (or the code from an authenticator app)."
+        )
 
     def _customer(self, ref, name, language, phone, email, grants) -> bool:
         if Customer.objects.filter(external_ref=ref).exists():
