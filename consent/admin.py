@@ -25,6 +25,14 @@ from consent.models import (
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Evidence admin, like django-axes' log admins: look, never touch."""
 
+    @admin.display(description=_("permitted topics"))
+    def permitted(self, obj) -> str:
+        return ", ".join(obj.permitted_topics) or "—"
+
+    @admin.display(description=_("reasons"))
+    def reason_codes(self, obj) -> str:
+        return ", ".join(obj.reasons) or "—"
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
@@ -235,8 +243,8 @@ class ContactabilityAdmin(ReadOnlyAdmin):
         "key",
         "channel",
         "suppressed",
-        "permitted_topics",
-        "reasons",
+        "permitted",
+        "reason_codes",
         "paused_until",
         "personalisation",
         "seq",
@@ -259,8 +267,8 @@ class SuppressionChangeAdmin(ReadOnlyAdmin):
         "channel",
         "key_index",
         "suppressed",
-        "permitted_topics",
-        "reasons",
+        "permitted",
+        "reason_codes",
         "personalisation",
     )
     list_filter = ("channel", "suppressed")
