@@ -3,9 +3,9 @@ spam complaints and sends.
 
 ``inbound_event_handle`` is one transaction: the event row, every consent change it
 causes, the contactability keys and their feed rows commit together, so the change
-is in the feed when the sender's request returns. The event row is written first and
-is unique per (client, event id): a repeat, even a concurrent one, gets the first
-result back and changes nothing.
+is in the feed when the sender's request returns. The event row is unique per
+(client, event id): a repeat, even a concurrent one, gets the first result back and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -489,28 +489,53 @@ _HEAD_ADVANCED_HERE = frozenset(
 )
 
 
-@transaction.atomic
 def inbound_event_handle(
     *, client: ApiClient, data: InboundEventIn, evidence: Evidence | None = None
 ) -> tuple[InboundEvent, bool]:
     """Apply one pushed event. Returns the stored event and whether it was a repeat
-    (its ``result`` is then the first one, and nothing was changed).
+    (its ``result`` is then the first one, and nothing was changed)."""
+    try:
+        return _apply(client=client, data=data, evidence=evidence)
+    except IntegrityError:
+        # The unique index caught a duplicate that committed while this one ran:
+        # the first one stands, and everything this one did was rolled back.
+        first = InboundEvent.objects.filter(
+            client=client, event_id=data.event_id
+        ).first()
+        if first is None:
+            raise
+        return first, True
 
-    The claim (insert) comes first with no look-up before it: a repeat fails on the
-    unique index and reads the first row, a new event costs no extra query."""
-    event = _claim(client=client, data=data)
-    if event is None:
-        return InboundEvent.objects.get(client=client, event_id=data.event_id), True
 
+@transaction.atomic
+def _apply(
+    *, client: ApiClient, data: InboundEventIn, evidence: Evidence | None
+) -> tuple[InboundEvent, bool]:
+    """Events that change consent take the ledger head first: that serialises them,
+    so a repeat finds the first (committed) row, and the row is written once, at
+    the end, with its result. A ``sent`` event takes no lock and claims its row
+    first (the violation it may record points to it)."""
     actor = Actor.client(client.name)
     evidence = _evidence(evidence or Evidence(), data)
-    head = feed_before = None
-    if data.type != InboundEvent.Type.SENT:
-        # Taken before any read of consent state, so the reads see the latest
-        # committed changes and the feed position below is this event's own. The
-        # services below get this head: the lock is held, and they advance it.
-        head = lock_head()
-        feed_before = head.feed_seq
+    if data.type == InboundEvent.Type.SENT:
+        event = _claim(client=client, data=data)
+        if event is None:
+            return InboundEvent.objects.get(client=client, event_id=data.event_id), True
+        outcome = _handle_sent(data, _holders(data), client, event)
+        event.effect = outcome.effect
+        event.needs_review = outcome.needs_review
+        event.result = _result(data, outcome, None)
+        event.save(update_fields=["effect", "needs_review", "result"])
+        return event, False
+
+    # Taken before any read of consent state, so the reads see the latest committed
+    # changes and the feed position below is this event's own. The withdrawals
+    # below get this head: the lock is held, and they advance it.
+    head = lock_head()
+    first = InboundEvent.objects.filter(client=client, event_id=data.event_id).first()
+    if first is not None:
+        return first, True
+    feed_before = head.feed_seq
     holders = _holders(data)
     if data.type == InboundEvent.Type.SMS_REPLY:
         outcome = _handle_sms_reply(data, holders, actor, evidence, head)
@@ -518,25 +543,28 @@ def inbound_event_handle(
         outcome = _handle_email_unsubscribe(data, holders, actor, evidence, head)
     elif data.type == InboundEvent.Type.BOUNCE:
         outcome = _handle_bounce(data, holders, actor, evidence)
-    elif data.type == InboundEvent.Type.SPAM_COMPLAINT:
-        outcome = _handle_spam_complaint(data, holders, actor, evidence, client, head)
     else:
-        outcome = _handle_sent(data, holders, client, event)
-
-    feed_seq = None
-    if feed_before is not None:
-        # Only withdrawals advance this very head; bounces (and a complaint intake)
-        # go through services that lock it themselves: read it back then.
-        feed_after = (
-            head.feed_seq
-            if data.type in _HEAD_ADVANCED_HERE
-            else LedgerHead.objects.get(pk=1).feed_seq
-        )
-        feed_seq = feed_after if feed_after > feed_before else None
-    event.effect = outcome.effect
-    event.needs_review = outcome.needs_review
-    event.result = _result(data, outcome, feed_seq)
-    event.save(update_fields=["effect", "needs_review", "result"])
+        outcome = _handle_spam_complaint(data, holders, actor, evidence, client, head)
+    # Only withdrawals advance this very head; bounces (and a complaint intake) go
+    # through services that lock it themselves: read it back then.
+    feed_after = (
+        head.feed_seq
+        if data.type in _HEAD_ADVANCED_HERE
+        else LedgerHead.objects.get(pk=1).feed_seq
+    )
+    event = InboundEvent.objects.create(
+        client=client,
+        event_id=data.event_id,
+        type=data.type,
+        channel=data.channel,
+        blind_index=data.blind_index,
+        topic=data.topic,
+        occurred_at=data.occurred_at,
+        payload=_payload(data),
+        effect=outcome.effect,
+        needs_review=outcome.needs_review,
+        result=_result(data, outcome, feed_after if feed_after > feed_before else None),
+    )
     return event, False
 
 

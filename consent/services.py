@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -66,9 +66,9 @@ def _topic_infos() -> list[contactability.TopicInfo]:
 
 def _holder_facts(live: list[ContactPoint], now: datetime) -> dict:
     """Everything the pure function needs about the holders' customers, in a fixed
-    number of queries whatever their number. Customer status and "stop all" come
-    annotated on the contact points (``_points``)."""
-    from preferences.models import CarePause, FrequencyCap, Preference
+    number of queries whatever their number. Status, preferences and "stop all"
+    come with the contact points (``_points``)."""
+    from preferences.models import CarePause, FrequencyCap
 
     customer_ids = {cp.customer_id for cp in live}
 
@@ -93,10 +93,11 @@ def _holder_facts(live: list[ContactPoint], now: datetime) -> dict:
     return {
         "states": states,
         "opted_out": {cp.customer_id for cp in live if cp.customer_opted_out},
-        "status": {cp.customer_id: cp.customer_status for cp in live},
+        "status": {cp.customer_id: cp.customer.status for cp in live},
         "preferences": {
-            p.customer_id: p
-            for p in Preference.objects.filter(customer_id__in=customer_ids)
+            cp.customer_id: cp.customer.preference
+            for cp in live
+            if hasattr(cp.customer, "preference")
         },
         "caps": {
             (c.customer_id, c.channel_id): c.max_per_week
@@ -141,11 +142,12 @@ def _same_state(row: Contactability, state: contactability.KeyState) -> bool:
 
 
 def _points(**lookup) -> list[ContactPoint]:
-    """Contact points with their customer's status and "stop all" in the same query
-    (two fewer round trips on every refresh)."""
+    """Contact points with their customer (status, preferences) and "stop all" in
+    the same query: three fewer round trips on every refresh."""
     return list(
-        ContactPoint.objects.filter(**lookup).annotate(
-            customer_status=F("customer__status"),
+        ContactPoint.objects.filter(**lookup)
+        .select_related("customer__preference")
+        .annotate(
             customer_opted_out=Exists(
                 OptOut.objects.filter(customer_id=OuterRef("customer_id"))
             ),
@@ -301,6 +303,13 @@ def customer_contactability_publish(*, customer: Customer) -> list[SuppressionCh
 # --- consent ------------------------------------------------------------------------
 
 
+def _atomic(head: LedgerHead | None):
+    """The service's own transaction; or, given a head the caller already holds, the
+    caller's, with no savepoint (two round trips fewer): a failure then fails the
+    caller's whole change, which is what a caller holding the lock wants."""
+    return transaction.atomic(savepoint=head is None)
+
+
 def _require_evidence(*, source: str, actor: Actor | str) -> None:
     if not source:
         raise ValidationError(MSG_SOURCE_REQUIRED, code="source_required")
@@ -334,7 +343,6 @@ def _set_state(
     )
 
 
-@transaction.atomic
 def consent_grant(
     *,
     customer: Customer,
@@ -358,32 +366,37 @@ def consent_grant(
     _require_marketing(topic)
     if not channel.is_active:
         raise ApplicationError(MSG_CHANNEL_INACTIVE, code="channel_inactive")
-    head = head or lock_head()
-    customer.refresh_from_db(fields=["status"])
-    if customer.status != Customer.Status.ACTIVE:
-        raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
-    if OptOut.objects.filter(customer=customer).exists():
-        raise ApplicationError(MSG_OPTED_OUT, code="opted_out")
-    event = ledger_append(
-        head=head,
-        customer=customer,
-        action=ConsentEvent.Action.GRANT,
-        source=source,
-        actor=actor,
-        evidence=evidence,
-        channel=channel,
-        topic=topic,
-        contact_point=contact_point,
-        notice_version=notice_version,
-        occurred_at=occurred_at,
-        save_head=False,
-    )
-    _set_state(
-        customer=customer, channel=channel, topic=topic, status="granted", event=event
-    )
-    contactability_refresh_customer(head=head, customer=customer, save_head=False)
-    head.save(update_fields=_HEAD_FIELDS)
-    return event
+    with _atomic(head):
+        head = head or lock_head()
+        customer.refresh_from_db(fields=["status"])
+        if customer.status != Customer.Status.ACTIVE:
+            raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
+        if OptOut.objects.filter(customer=customer).exists():
+            raise ApplicationError(MSG_OPTED_OUT, code="opted_out")
+        event = ledger_append(
+            head=head,
+            customer=customer,
+            action=ConsentEvent.Action.GRANT,
+            source=source,
+            actor=actor,
+            evidence=evidence,
+            channel=channel,
+            topic=topic,
+            contact_point=contact_point,
+            notice_version=notice_version,
+            occurred_at=occurred_at,
+            save_head=False,
+        )
+        _set_state(
+            customer=customer,
+            channel=channel,
+            topic=topic,
+            status="granted",
+            event=event,
+        )
+        contactability_refresh_customer(head=head, customer=customer, save_head=False)
+        head.save(update_fields=_HEAD_FIELDS)
+        return event
 
 
 def _apply_withdraw(event: ConsentEvent) -> None:
@@ -410,7 +423,6 @@ def _apply_withdraw(event: ConsentEvent) -> None:
     )
 
 
-@transaction.atomic
 def consent_withdraw(
     *,
     customer: Customer,
@@ -430,24 +442,25 @@ def consent_withdraw(
     """
     _require_evidence(source=source, actor=actor)
     _require_marketing(topic)
-    head = head or lock_head()
-    event = ledger_append(
-        head=head,
-        customer=customer,
-        action=ConsentEvent.Action.WITHDRAW,
-        source=source,
-        actor=actor,
-        evidence=evidence,
-        channel=channel,
-        topic=topic,
-        contact_point=contact_point,
-        occurred_at=occurred_at,
-        save_head=False,
-    )
-    _apply_withdraw(event)
-    contactability_refresh_customer(head=head, customer=customer, save_head=False)
-    head.save(update_fields=_HEAD_FIELDS)
-    return event
+    with _atomic(head):
+        head = head or lock_head()
+        event = ledger_append(
+            head=head,
+            customer=customer,
+            action=ConsentEvent.Action.WITHDRAW,
+            source=source,
+            actor=actor,
+            evidence=evidence,
+            channel=channel,
+            topic=topic,
+            contact_point=contact_point,
+            occurred_at=occurred_at,
+            save_head=False,
+        )
+        _apply_withdraw(event)
+        contactability_refresh_customer(head=head, customer=customer, save_head=False)
+        head.save(update_fields=_HEAD_FIELDS)
+        return event
 
 
 def _apply_opt_out_all(event: ConsentEvent) -> None:
