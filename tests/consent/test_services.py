@@ -385,4 +385,5 @@ def test_unknown_number_reported_not_me_stays_suppressed_when_imported_later(
 
 
 def test_a_new_key_carries_the_default_quiet_hours(phone_point, sms):
-    assert key(sms).quiet_hours == {"start": "21:00", "end": "08:00", "tz": "Asia/Shanghai"}
+    expected = {"start": "21:00", "end": "08:00", "tz": "Asia/Shanghai"}
+    assert key(sms).quiet_hours == expected

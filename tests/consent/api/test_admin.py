@@ -6,7 +6,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from consent.api_clients import api_client_create
-from consent.models import ApiClient, ApiKey, Channel
+from consent.models import ApiKey, Channel
 
 pytestmark = pytest.mark.django_db
 
