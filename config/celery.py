@@ -14,6 +14,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    "clear-erased-identifiers": {
+        "task": "consent.tasks.erased_identifiers_clear_task",
+        "schedule": crontab(minute=41, hour="*/6"),
+    },
     "end-expired-care-pauses": {
         "task": "preferences.tasks.care_pause_expire_task",
         "schedule": crontab(minute="*/5"),

@@ -46,6 +46,9 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# After an erasure, how long the final suppressed rows keep the clear identifier so
+# sending systems that sync daily or weekly still receive it.
+ERASED_IDENTIFIER_GRACE_DAYS = env.int("ERASED_IDENTIFIER_GRACE_DAYS", default=30)
 # Absolute base used in links that leave the site (one-click unsubscribe).
 SITE_BASE_URL = env.str("SITE_BASE_URL", default="http://127.0.0.1:8000")
 # Reverse proxies in front of the site whose X-Forwarded-For the portal's per-IP

@@ -2,11 +2,16 @@
 
 Addresses, name and preference data go; each identifier stays as a keyed hash
 (``SuppressedIdentifier``, reason ``erased``) so a later import or check still finds
-it suppressed. The ledger keeps its rows: they hold ids and evidence, not addresses.
+it suppressed. The published identifier of each key stays in the suppression list for
+a grace period, so the final suppressed row reaches every sending system in a form
+it can match, then only the blind index remains. The ledger keeps its rows: they hold ids and evidence, not addresses.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -56,13 +61,23 @@ def customer_erase(*, customer: Customer) -> list[SuppressionChange]:
     customer.save(update_fields=["display_name_encrypted", "status", "erased_at"])
 
     changes = contactability_refresh(head=head, blind_indexes=indexes, now=now)
-    # Keys nobody else still holds keep only their blind index from now on.
+    # Keys nobody else still holds keep only their blind index once every sending
+    # system has had time to receive the final suppressed row with the identifier.
     still_held = set(
         ContactPoint.objects.filter(
             blind_index__in=indexes, removed_at__isnull=True
         ).values_list("blind_index", flat=True)
     )
+    grace = timedelta(days=settings.ERASED_IDENTIFIER_GRACE_DAYS)
     Contactability.objects.filter(blind_index__in=indexes - still_held).update(
-        identifier=""
+        identifier_erase_at=now + grace
     )
     return changes
+
+
+def erased_identifiers_clear(*, now=None) -> int:
+    """Blank published identifiers whose grace period after erasure is over."""
+    now = now or timezone.now()
+    return Contactability.objects.filter(identifier_erase_at__lte=now).update(
+        identifier="", identifier_erase_at=None
+    )

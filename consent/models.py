@@ -480,11 +480,20 @@ class Contactability(models.Model):
     A pure function of consents, contact point status and preferences, recomputed in
     the same transaction as every change. ``identifier`` is the published form of the
     address (E.164, lower-cased e-mail): this table *is* the suppression list shared
-    with sending systems, and it is cleared when the person's data is erased, leaving
-    only the blind index.
+    with sending systems. When the person's data is erased it is cleared after a grace
+    period (``ERASED_IDENTIFIER_GRACE_DAYS``), leaving only the blind index.
     """
 
     identifier = models.CharField(_("identifier"), max_length=512, blank=True)
+    identifier_erase_at = models.DateTimeField(
+        _("identifier erased at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "After its holder's data was erased, the identifier stays published until "
+            "then so every sending system receives the final suppressed row."
+        ),
+    )
     blind_index = models.CharField(_("blind index"), max_length=64)
     channel = models.ForeignKey(
         Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"

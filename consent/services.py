@@ -131,6 +131,7 @@ _HEAD_FIELDS = ["ledger_seq", "ledger_hash", "feed_seq"]
 # What a refresh writes to a key row (all but its identity).
 _KEY_FIELDS = [
     "identifier",
+    "identifier_erase_at",
     *(f.name for f in dataclasses.fields(contactability.KeyState)),
     "seq",
     "updated_at",
@@ -224,10 +225,13 @@ def _refresh(
             )
             row = existing.get((bi, channel.pk))
             identifier = clear if clear is not None else (row.identifier if row else "")
+            # A live holder again (a later import) keeps the identifier published.
+            erase_at = row.identifier_erase_at if row and not holders_cps else None
             if (
                 row is not None
                 and _same_state(row, state)
                 and row.identifier == identifier
+                and row.identifier_erase_at == erase_at
             ):
                 continue
             head.feed_seq += 1
@@ -237,6 +241,7 @@ def _refresh(
             else:
                 updated.append(row)
             row.identifier = identifier
+            row.identifier_erase_at = erase_at
             for name, value in state.as_fields().items():
                 setattr(row, name, value)
             row.seq = head.feed_seq
@@ -522,6 +527,9 @@ def consent_opt_in_all(
     ):
         raise ApplicationError(MSG_OPT_IN_PORTAL_ONLY, code="opt_in_portal_only")
     head = lock_head()
+    customer.refresh_from_db(fields=["status"])
+    if customer.status != Customer.Status.ACTIVE:
+        raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
     if not OptOut.objects.filter(customer=customer).exists():
         raise ApplicationError(MSG_NOT_OPTED_OUT, code="not_opted_out")
     event = ledger_append(

@@ -18,3 +18,11 @@ def send_record_purge_task() -> int:
     from consent.inbound import send_record_purge
 
     return send_record_purge()
+
+
+@shared_task
+def erased_identifiers_clear_task() -> int:
+    """Drop published identifiers of erased customers after the grace period."""
+    from consent.erasure import erased_identifiers_clear
+
+    return erased_identifiers_clear()

@@ -454,7 +454,11 @@ class SuppressionCheckApi(ClientApiView):
                     )
                 ],
             ),
-            400: _bad_request({"recipients": [MSG_TOO_MANY % {"max": MAX_RECIPIENTS}]}),
+            # Documentation text, built at import: keep it out of the translated
+            # message so no request language is frozen into it.
+            400: _bad_request(
+                {"recipients": [f"At most {MAX_RECIPIENTS} recipients per call."]}
+            ),
             **AUTH_ERRORS,
         },
     )

@@ -313,6 +313,19 @@ def test_a_failure_after_the_ledger_write_leaves_nothing(
     assert ConsentState.objects.count() == before[1]
 
 
+def test_deceased_customer_cannot_opt_back_in(customer, phone_point):
+    services.consent_opt_out_all(
+        customer=customer, source="portal", actor=Actor.customer(customer)
+    )
+    Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.DECEASED)
+    with pytest.raises(ApplicationError) as exc:
+        services.consent_opt_in_all(
+            customer=customer, source="portal", actor=Actor.customer(customer)
+        )
+    assert exc.value.code == "customer_inactive"
+    assert OptOut.objects.filter(customer=customer).exists()
+
+
 def test_deceased_customer_cannot_be_granted(
     customer, phone_point, sms, credit_card, notice_en
 ):

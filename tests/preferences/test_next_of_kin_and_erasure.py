@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 
 from consent import services as consent_services
+from consent.erasure import erased_identifiers_clear
 from consent.errors import ApplicationError
 from consent.ledger import Actor
 from consent.models import (
@@ -79,10 +83,11 @@ def test_confirmed_death_stops_marketing_for_good(
     assert key.changes.last().suppressed
     with pytest.raises(ApplicationError):
         grant(customer, sms, credit_card, notice_en)
-    # Even a restart of marketing leaves a deceased customer suppressed.
-    consent_services.consent_opt_in_all(
-        customer=customer, source="portal", actor=Actor.customer(customer)
-    )
+    # "I want marketing again" is refused for a deceased customer too.
+    with pytest.raises(ApplicationError):
+        consent_services.consent_opt_in_all(
+            customer=customer, source="portal", actor=Actor.customer(customer)
+        )
     assert Contactability.objects.get(channel=sms).suppressed
 
 
@@ -113,8 +118,13 @@ def test_erasure_keeps_only_the_refusal(
     assert not Preference.objects.filter(customer=customer).exists()
     assert SuppressedIdentifier.objects.filter(reason="erased").count() == 2
     for key in Contactability.objects.all():
-        assert key.identifier == "" and key.suppressed
+        # Published with the identifier for the grace period, then blank.
+        assert key.identifier and key.suppressed and key.identifier_erase_at
         assert key.changes.last().suppressed
+    assert erased_identifiers_clear() == 0
+    keys = Contactability.objects.count()
+    assert erased_identifiers_clear(now=timezone.now() + timedelta(days=31)) == keys
+    assert set(Contactability.objects.values_list("identifier", flat=True)) == {""}
     assert ConsentEvent.objects.count() == ledger_rows
     assert ErasureRequest.objects.get().status == "done"
     # The session no longer opens the account.
@@ -123,6 +133,7 @@ def test_erasure_keeps_only_the_refusal(
     add_phone(CustomerFactory(), "13800138000")
     key = Contactability.objects.get(channel=sms)
     assert key.suppressed and key.identifier == "+8613800138000"
+    assert key.identifier_erase_at is None
 
 
 def test_erasure_request_cannot_run_twice(customer, phone_point, staff):
