@@ -4,7 +4,8 @@ Addresses, name and preference data go; each identifier stays as a keyed hash
 (``SuppressedIdentifier``, reason ``erased``) so a later import or check still finds
 it suppressed. The published identifier of each key stays in the suppression list for
 a grace period, so the final suppressed row reaches every sending system in a form
-it can match, then only the blind index remains. The ledger keeps its rows: they hold ids and evidence, not addresses.
+it can match, then only the blind index remains. The ledger keeps its rows: they hold
+ids and evidence, not addresses.
 """
 
 from __future__ import annotations
