@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 DEFAULT_PHONE_REGION = "CN"
 
 MSG_PHONE_INVALID = _(
-    "Enter a valid phone number, e.g. 138 0013 8000 or +44 7700 900123."
+    "Enter a valid phone number, e.g. 138 0013 8000 or +44 7911 123456."
 )
 MSG_EMAIL_INVALID = _("Enter a valid e-mail address.")
 MSG_TOKEN_INVALID = _("Enter a valid identifier.")

@@ -379,7 +379,7 @@ class InboundEventCreateApi(ClientApiView):
                         "fields": {
                             "recipient": [
                                 "Enter a valid phone number, e.g. 138 0013 8000 "
-                                "or +44 7700 900123."
+                                "or +44 7911 123456."
                             ]
                         },
                     }
