@@ -26,7 +26,8 @@ ALL_MODELS = "*"
 # full custom codename such as "unmask_contact".
 MATRIX: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     COMPLAINT_HANDLER: [
-        ("complaints", "complaint", VIEW_CHANGE),
+        # Handlers record complaints taken by phone, in a branch or by letter.
+        ("complaints", "complaint", WORK),
         ("complaints", "complaintevent", VIEW),
         ("complaints", "complaintnote", VIEW_ADD),
         ("complaints", "complaintmessage", VIEW_ADD),

@@ -202,9 +202,11 @@ def test_spam_report_without_customer(sms, run_on_commit):
     assert complaint.status == Complaint.Status.ACKNOWLEDGED
 
 
+@pytest.mark.parametrize("role", ["supervisor", "handler"])
 def test_staff_records_a_phone_complaint_in_admin(
+    request,
+    role,
     staff_client,
-    supervisor,
     customer,
     phone_point,
     sms,
@@ -212,7 +214,7 @@ def test_staff_records_a_phone_complaint_in_admin(
     django_capture_on_commit_callbacks,
     outbox,
 ):
-    c = staff_client(supervisor)
+    c = staff_client(request.getfixturevalue(role))
     with django_capture_on_commit_callbacks(execute=True):
         response = c.post(
             reverse("admin:complaints_complaint_add"),
@@ -232,7 +234,7 @@ def test_staff_records_a_phone_complaint_in_admin(
     complaint = Complaint.objects.get()
     assert complaint.source == "phone"
     assert complaint.category == "bad_timing"  # suggested from the text
-    assert complaint.events.first().actor == "staff:supervisor"
+    assert complaint.events.first().actor == f"staff:{role}"
     assert len(outbox) == 1
 
 
