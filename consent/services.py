@@ -315,6 +315,18 @@ def _atomic(head: LedgerHead | None):
     return transaction.atomic(savepoint=head is None)
 
 
+def _record(
+    *, head: LedgerHead, customer: Customer, apply, **event_fields
+) -> ConsentEvent:
+    """Append a customer's ledger row, apply it to the projection (``apply``),
+    republish the customer's keys, and write the head's positions once."""
+    event = ledger_append(head=head, customer=customer, save_head=False, **event_fields)
+    apply(event)
+    contactability_refresh_customer(head=head, customer=customer, save_head=False)
+    head.save(update_fields=_HEAD_FIELDS)
+    return event
+
+
 def _require_evidence(*, source: str, actor: Actor | str) -> None:
     if not source:
         raise ValidationError(MSG_SOURCE_REQUIRED, code="source_required")
@@ -378,9 +390,16 @@ def consent_grant(
             raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
         if OptOut.objects.filter(customer=customer).exists():
             raise ApplicationError(MSG_OPTED_OUT, code="opted_out")
-        event = ledger_append(
+        return _record(
             head=head,
             customer=customer,
+            apply=lambda event: _set_state(
+                customer=customer,
+                channel=channel,
+                topic=topic,
+                status="granted",
+                event=event,
+            ),
             action=ConsentEvent.Action.GRANT,
             source=source,
             actor=actor,
@@ -390,18 +409,7 @@ def consent_grant(
             contact_point=contact_point,
             notice_version=notice_version,
             occurred_at=occurred_at,
-            save_head=False,
         )
-        _set_state(
-            customer=customer,
-            channel=channel,
-            topic=topic,
-            status="granted",
-            event=event,
-        )
-        contactability_refresh_customer(head=head, customer=customer, save_head=False)
-        head.save(update_fields=_HEAD_FIELDS)
-        return event
 
 
 def _apply_withdraw(event: ConsentEvent) -> None:
@@ -449,9 +457,10 @@ def consent_withdraw(
     _require_marketing(topic)
     with _atomic(head):
         head = head or lock_head()
-        event = ledger_append(
+        return _record(
             head=head,
             customer=customer,
+            apply=_apply_withdraw,
             action=ConsentEvent.Action.WITHDRAW,
             source=source,
             actor=actor,
@@ -460,12 +469,7 @@ def consent_withdraw(
             topic=topic,
             contact_point=contact_point,
             occurred_at=occurred_at,
-            save_head=False,
         )
-        _apply_withdraw(event)
-        contactability_refresh_customer(head=head, customer=customer, save_head=False)
-        head.save(update_fields=_HEAD_FIELDS)
-        return event
 
 
 def _apply_opt_out_all(event: ConsentEvent) -> None:
@@ -494,10 +498,10 @@ def consent_opt_out_all(
     """Stop all marketing on every channel. Every earlier grant is withdrawn too, so
     asking for marketing again later restores nothing by itself."""
     _require_evidence(source=source, actor=actor)
-    head = lock_head()
-    event = ledger_append(
-        head=head,
+    return _record(
+        head=lock_head(),
         customer=customer,
+        apply=_apply_opt_out_all,
         action=ConsentEvent.Action.OPT_OUT_ALL,
         source=source,
         actor=actor,
@@ -505,9 +509,6 @@ def consent_opt_out_all(
         contact_point=contact_point,
         occurred_at=occurred_at,
     )
-    _apply_opt_out_all(event)
-    contactability_refresh_customer(head=head, customer=customer)
-    return event
 
 
 @transaction.atomic
@@ -532,18 +533,16 @@ def consent_opt_in_all(
         raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
     if not OptOut.objects.filter(customer=customer).exists():
         raise ApplicationError(MSG_NOT_OPTED_OUT, code="not_opted_out")
-    event = ledger_append(
+    return _record(
         head=head,
         customer=customer,
+        apply=lambda event: OptOut.objects.filter(customer=customer).delete(),
         action=ConsentEvent.Action.OPT_IN_ALL,
         source=source,
         actor=actor,
         evidence=evidence,
         occurred_at=occurred_at,
     )
-    OptOut.objects.filter(customer=customer).delete()
-    contactability_refresh_customer(head=head, customer=customer)
-    return event
 
 
 # --- contact points -----------------------------------------------------------------
@@ -551,9 +550,12 @@ def consent_opt_in_all(
 
 def _contact_event(
     *, head, contact_point: ContactPoint, action: str, source: str, actor, evidence
-) -> ConsentEvent:
-    return ledger_append(
+) -> list[SuppressionChange]:
+    """Append the contact point's ledger row, republish its keys and write the head's
+    positions once."""
+    ledger_append(
         head=head,
+        save_head=False,
         customer=contact_point.customer,
         contact_point=contact_point,
         action=action,
@@ -561,6 +563,11 @@ def _contact_event(
         actor=actor,
         evidence=evidence,
     )
+    changes = contactability_refresh(
+        head=head, blind_indexes={contact_point.blind_index}, save_head=False
+    )
+    head.save(update_fields=_HEAD_FIELDS)
+    return changes
 
 
 @transaction.atomic
@@ -604,7 +611,6 @@ def contact_point_add(
         actor=actor,
         evidence=evidence,
     )
-    contactability_refresh(head=head, blind_indexes={blind_index})
     return contact_point
 
 
@@ -630,7 +636,6 @@ def _contact_change(
         actor=actor,
         evidence=evidence,
     )
-    contactability_refresh(head=head, blind_indexes={contact_point.blind_index})
     return contact_point
 
 
