@@ -205,8 +205,8 @@ def test_at_defaults_to_now(api):
 
 
 def test_batch_blind_index_matches_the_contact_point_index():
-    from consent.models import ContactPoint
     from consent.crypto import blind_indexer
+    from consent.models import ContactPoint
 
     index_for = blind_indexer("phone:")
     assert index_for("+8613800000001") == ContactPoint.index_for(
