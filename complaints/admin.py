@@ -23,6 +23,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from backoffice.admin_mixins import AuditedAdminMixin
+from backoffice.models import AccessLog
 from complaints import charts, selectors, services
 from complaints import forms as cforms
 from complaints.models import (
@@ -36,8 +38,6 @@ from complaints.models import (
     Escalation,
     Matter,
 )
-from consent.backoffice.admin_mixins import AuditedAdminMixin
-from consent.backoffice.models import AccessLog
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 

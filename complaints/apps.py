@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class ComplaintsConfig(AppConfig):
     name = "complaints"
     verbose_name = _("Complaints")
+
+    def ready(self) -> None:
+        from complaints.demo import seed_demo_complaints
+        from complaints.services import complaint_create_from_spam_report
+        from consent import hooks
+
+        hooks.register_spam_report_handler(complaint_create_from_spam_report)
+        # After the back office's staff: demo complaints are assigned to them.
+        hooks.register_demo_seeder(20, seed_demo_complaints)

@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR
 from complaints import services
 from complaints.models import Complaint, ComplaintMessage
-from consent.backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR
 from consent.ledger import Actor
 from consent.models import Channel, Customer, Topic
 

@@ -8,8 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR
 from complaints.models import Category, Complaint, ComplaintReview, RootCause
-from consent.backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR
 from consent.identifiers import guess_kind, normalise
 from consent.models import Channel, Topic
 

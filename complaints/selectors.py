@@ -13,8 +13,8 @@ from django.db.models.functions import TruncWeek
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from backoffice.roles import AUDITOR, COMPLIANCE_OFFICER, SUPERVISOR
 from complaints.models import Category, Complaint, RootCause
-from consent.backoffice.roles import AUDITOR, COMPLIANCE_OFFICER, SUPERVISOR
 from consent.models import Customer
 
 

@@ -23,15 +23,15 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/5"),
     },
     "purge-access-log": {
-        "task": "consent.backoffice.tasks.access_log_purge_task",
+        "task": "backoffice.tasks.access_log_purge_task",
         "schedule": crontab(hour=3, minute=5),
     },
     "purge-one-time-codes": {
-        "task": "consent.backoffice.tasks.one_time_code_purge_task",
+        "task": "backoffice.tasks.one_time_code_purge_task",
         "schedule": crontab(minute=23),
     },
     "purge-sessions": {
-        "task": "consent.backoffice.tasks.session_purge_task",
+        "task": "backoffice.tasks.session_purge_task",
         "schedule": crontab(hour=3, minute=35),
     },
     "purge-send-records": {

@@ -79,7 +79,7 @@ if PRODUCTION and not (SECRET_KEY and FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY)
 
 INSTALLED_APPS = [
     # django.contrib.admin, with the two-factor back-office site as admin.site.
-    "consent.backoffice.apps.BackofficeAdminConfig",
+    "backoffice.apps.BackofficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -96,7 +96,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "consent",
-    "consent.backoffice",
+    "backoffice",
     "preferences",
     "complaints",
 ]

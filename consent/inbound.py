@@ -11,8 +11,6 @@ changes nothing.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,7 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from consent import keywords, services
+from consent import hooks, keywords, services
 from consent.contactability import Reason
 from consent.ledger import Actor, Evidence, lock_head
 from consent.models import (
@@ -276,15 +274,6 @@ def _handle_bounce(data, holders, actor, evidence) -> _Outcome:
     return outcome
 
 
-def spam_complaint_opener():
-    """The complaints queue's intake for spam reports, or None where that app does
-    not provide one (then the withdrawal alone is recorded)."""
-    if importlib.util.find_spec("complaints.services") is None:
-        return None
-    module = importlib.import_module("complaints.services")
-    return getattr(module, "complaint_create_from_spam_report", None)
-
-
 def _handle_spam_complaint(
     data, holders, actor, evidence, client, head=None
 ) -> _Outcome:
@@ -300,23 +289,21 @@ def _handle_spam_complaint(
     outcome = _Outcome(
         effect=WITHDRAW, customers=len(holders), consents_changed=changed
     )
-    opener = spam_complaint_opener()
-    if opener is None:
-        return outcome
     # Nobody on file still gets a complaint: the report itself is the grievance.
-    for cp in holders or [None]:
-        complaint = opener(
-            customer=cp.customer if cp else None,
-            contact_point=cp,
-            channel=data.channel,
-            topic=data.topic,
-            received_at=data.occurred_at,
-            sender_name=client.name,
-            event_id=data.event_id,
-        )
-        reference = getattr(complaint, "reference", None)
-        if reference and reference not in outcome.complaints:
-            outcome.complaints.append(reference)
+    for opener in hooks.registry.spam_report_handlers:
+        for cp in holders or [None]:
+            complaint = opener(
+                customer=cp.customer if cp else None,
+                contact_point=cp,
+                channel=data.channel,
+                topic=data.topic,
+                received_at=data.occurred_at,
+                sender_name=client.name,
+                event_id=data.event_id,
+            )
+            reference = getattr(complaint, "reference", None)
+            if reference and reference not in outcome.complaints:
+                outcome.complaints.append(reference)
     return outcome
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from consent.backoffice.admin_mixins import AuditedAdminMixin
+from backoffice.admin_mixins import AuditedAdminMixin
 from consent.errors import ApplicationError
 from preferences import services
 from preferences.models import (

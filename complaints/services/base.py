@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR, user_has_role
 from complaints.deadlines import get_policy
 from complaints.models import Complaint, ComplaintEvent, ComplaintMessage
-from consent.backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR, user_has_role
 from consent.errors import ApplicationError
 from consent.identifiers import mask
 from consent.ledger import Actor

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from consent.backoffice.audit import access_log_record
-from consent.backoffice.models import AccessLog, AnomalyAlert
-from consent.backoffice.roles import COMPLAINT_HANDLER, COMPLIANCE_OFFICER
+from backoffice.audit import access_log_record
+from backoffice.models import AccessLog, AnomalyAlert
+from backoffice.roles import COMPLAINT_HANDLER, COMPLIANCE_OFFICER
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from backoffice import services
+from backoffice.models import ApprovalRequest
+from backoffice.roles import AUDITOR, COMPLIANCE_OFFICER, SUPERVISOR
 from consent import services as consent_services
-from consent.backoffice import services
-from consent.backoffice.models import ApprovalRequest
-from consent.backoffice.roles import AUDITOR, COMPLIANCE_OFFICER, SUPERVISOR
 from consent.errors import ApplicationError
 from consent.ledger import Actor
 from consent.models import (
@@ -344,7 +344,7 @@ def test_requester_sees_own_request_cannot_be_self_approved_in_admin(
 
 
 def test_request_form_is_prefilled_from_a_link(flagged, requester, otp_admin_client):
-    from consent.backoffice.admin_mixins import approval_request_link
+    from backoffice.admin_mixins import approval_request_link
 
     link = approval_request_link("contact_restore", "x", contact_point=flagged.pk)
     url = link.split('"')[1].replace("&amp;", "&")

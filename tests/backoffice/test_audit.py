@@ -8,9 +8,9 @@ import pytest
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from consent.backoffice.audit import access_log_record, search_hash
-from consent.backoffice.models import AccessLog
-from consent.backoffice.roles import (
+from backoffice.audit import access_log_record, search_hash
+from backoffice.models import AccessLog
+from backoffice.roles import (
     AUDITOR,
     COMPLAINT_HANDLER,
     COMPLIANCE_OFFICER,

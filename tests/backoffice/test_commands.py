@@ -12,8 +12,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from consent.backoffice.demo import DEMO_PASSWORD, DEMO_STAFF, seed_demo_staff
-from consent.backoffice.roles import AUDITOR, SUPERVISOR
+from backoffice.demo import DEMO_PASSWORD, DEMO_STAFF, seed_demo_staff
+from backoffice.roles import AUDITOR, SUPERVISOR
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ import os
 import pytest
 from django.core.management import CommandError, call_command
 
+from backoffice.keys import encrypted_fields
 from consent import crypto
 from consent.api_clients import api_client_create
-from consent.backoffice.keys import encrypted_fields
 from consent.identifiers import normalise
 from consent.models import ApiClient, ContactPoint, Customer
 from tests.factories import CustomerFactory, add_email, add_phone

@@ -9,11 +9,11 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from backoffice import tasks
+from backoffice.audit import access_log_record
+from backoffice.models import AccessLog
+from backoffice.roles import AUDITOR
 from config.celery import app as celery_app
-from consent.backoffice import tasks
-from consent.backoffice.audit import access_log_record
-from consent.backoffice.models import AccessLog
-from consent.backoffice.roles import AUDITOR
 from consent.models import ConsentEvent
 from preferences.models import OneTimeCode
 
@@ -74,7 +74,7 @@ def test_expired_sessions_are_purged():
 def test_purges_are_scheduled():
     scheduled = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
     assert {
-        "consent.backoffice.tasks.access_log_purge_task",
-        "consent.backoffice.tasks.one_time_code_purge_task",
-        "consent.backoffice.tasks.session_purge_task",
+        "backoffice.tasks.access_log_purge_task",
+        "backoffice.tasks.one_time_code_purge_task",
+        "backoffice.tasks.session_purge_task",
     } <= scheduled

@@ -8,8 +8,8 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import RequestFactory
 
-from consent.backoffice.permissions import MATRIX, codenames_for
-from consent.backoffice.roles import (
+from backoffice.permissions import MATRIX, codenames_for
+from backoffice.roles import (
     ALL_ROLES,
     AUDITOR,
     COMPLAINT_HANDLER,

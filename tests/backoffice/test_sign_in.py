@@ -10,8 +10,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from consent.backoffice import otp
-from consent.backoffice.roles import AUDITOR, COMPLIANCE_OFFICER
+from backoffice import otp
+from backoffice.roles import AUDITOR, COMPLIANCE_OFFICER
 from tests.backoffice.fixtures import STAFF_PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -8,14 +8,14 @@ from django.contrib.auth.models import Group, Permission
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from complaints import services
-from complaints.models import Complaint
-from consent.backoffice.roles import (
+from backoffice.roles import (
     AUDITOR,
     COMPLAINT_HANDLER,
     COMPLIANCE_OFFICER,
     SUPERVISOR,
 )
+from complaints import services
+from complaints.models import Complaint
 from consent.ledger import Actor
 from preferences.auth import SESSION_KEY
 

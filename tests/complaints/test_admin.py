@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice.models import AccessLog
 from complaints.models import Complaint, ComplaintExtension
-from consent.backoffice.models import AccessLog
 
 pytestmark = pytest.mark.django_db
 

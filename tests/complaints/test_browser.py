@@ -14,9 +14,9 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice
 
+from backoffice.roles import SUPERVISOR
 from complaints import services
 from complaints.models import Complaint
-from consent.backoffice.roles import SUPERVISOR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from consent import services
+from consent import hooks, services
 from consent.ledger import Actor, Evidence
 from consent.models import Channel, Customer, NoticeVersion, Topic
 
@@ -71,9 +71,10 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = [self._customer(*row) for row in [*DEMO_CUSTOMERS, SHARED]]
             self._admin()
-        # Staff first: demo complaints are assigned to the demo handler.
-        self._optional("consent.backoffice.demo", "seed_demo_staff")
-        self._optional("complaints.demo", "seed_demo_complaints")
+        # Other apps' demo data, in their registered order (staff before the
+        # complaints assigned to them).
+        for _order, seeder in hooks.registry.demo_seeders:
+            seeder(stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {sum(created)} new customers "
@@ -127,11 +128,3 @@ class Command(BaseCommand):
             User.objects.create_superuser(
                 DEMO_ADMIN, "admin@example.com", DEMO_ADMIN_PASSWORD
             )
-
-    def _optional(self, module: str, function: str) -> None:
-        """Demo data of the other parts of the product, where they provide it."""
-        try:
-            seeder = getattr(__import__(module, fromlist=[function]), function)
-        except (ModuleNotFoundError, AttributeError):
-            return
-        seeder(stdout=self.stdout)

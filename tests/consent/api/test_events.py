@@ -5,7 +5,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from consent import inbound, services
+from consent import services
 from consent.api_clients import api_client_create
 from consent.contactability import Reason
 from consent.ledger import Actor, verify_chain
@@ -614,8 +614,6 @@ def test_spam_complaint_withdraws_the_channel_as_a_complaint(
 def test_spam_complaint_opens_a_complaint(
     api, email_holder, email_channel, credit_card
 ):
-    if inbound.spam_complaint_opener() is None:
-        pytest.skip("no complaints intake for spam reports in this build")
     from complaints.models import Complaint
 
     body = post(
@@ -635,8 +633,6 @@ def test_spam_complaint_opens_a_complaint(
 
 
 def test_spam_complaint_from_an_unknown_address_still_opens_a_complaint(api, db):
-    if inbound.spam_complaint_opener() is None:
-        pytest.skip("no complaints intake for spam reports in this build")
     from complaints.models import Complaint
 
     body = post(

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from backoffice.admin_events import format_delay
 from consent import services
-from consent.api.admin_events import format_delay
 from consent.contactability import Reason
 from consent.ledger import Actor
 from consent.models import (

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from consent.backoffice import services
-from consent.backoffice.audit import anomaly_alert_review
-from consent.backoffice.models import AccessLog, AnomalyAlert, ApprovalRequest
+from backoffice import services
+from backoffice.audit import anomaly_alert_review
+from backoffice.models import AccessLog, AnomalyAlert, ApprovalRequest
 from consent.errors import ApplicationError
 from consent.models import (
     ApiClient,
@@ -511,3 +511,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             "pending": approval.status == ApprovalRequest.Status.PENDING,
         }
         return TemplateResponse(request, "admin/backoffice/decide.html", context)
+
+
+# Admin for the other apps' models that the back office serves (registered on import).
+from backoffice import admin_api_clients, admin_consent, admin_events  # noqa: E402, F401

@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from consent.backoffice.models import ApprovalRequest
+from backoffice.models import ApprovalRequest
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 from consent.models import (

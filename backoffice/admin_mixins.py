@@ -32,8 +32,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from consent.backoffice.audit import access_log_record
-from consent.backoffice.models import AccessLog
+from backoffice.audit import access_log_record
+from backoffice.models import AccessLog
 from consent.identifiers import AddressKind, guess_kind, mask
 
 UNMASK_PERMISSION = "backoffice.unmask_contact"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from consent.backoffice.admin_mixins import AuditedAdminMixin, approval_request_link
+from backoffice.admin_mixins import AuditedAdminMixin, approval_request_link
 from consent.models import (
     Channel,
     ConsentEvent,
@@ -287,8 +287,3 @@ class SuppressedIdentifierAdmin(ReadOnlyAdmin):
     @admin.display(description=_("blind index"))
     def short_index(self, obj: SuppressedIdentifier) -> str:
         return f"{obj.blind_index[:12]}…"
-
-
-# Sending-system admin lives beside the API code.
-from consent.api import admin as api_admin  # noqa: E402, F401
-from consent.api import admin_events  # noqa: E402, F401

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backoffice.models import AccessLog, AnomalyAlert
+from backoffice.roles import COMPLIANCE_OFFICER
 from consent import crypto
-from consent.backoffice.models import AccessLog, AnomalyAlert
-from consent.backoffice.roles import COMPLIANCE_OFFICER
 
 
 def _setting(name: str, default):

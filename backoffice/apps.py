@@ -10,12 +10,16 @@ class BackofficeConfig(AppConfig):
     """Staff security: access audit, anomaly alerts, four-eyes approval, keys."""
 
     default = True
-    name = "consent.backoffice"
+    name = "backoffice"
     label = "backoffice"
     verbose_name = _("Back office security")
 
     def ready(self) -> None:
-        from consent.backoffice.permissions import sync_roles_after_migrate
+        from backoffice.demo import seed_demo_staff
+        from backoffice.permissions import sync_roles_after_migrate
+        from consent import hooks
+
+        hooks.register_demo_seeder(10, seed_demo_staff)
 
         # Models added by later migrations get their role permissions too.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="backoffice_roles")
@@ -26,4 +30,4 @@ class BackofficeAdminConfig(admin_apps.AdminConfig):
     ``admin.site``, so every ``@admin.register`` lands on it."""
 
     default = False
-    default_site = "consent.backoffice.sites.BackofficeAdminSite"
+    default_site = "backoffice.sites.BackofficeAdminSite"

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from consent.backoffice.models import AccessLog
+from backoffice.models import AccessLog
 
 
 @transaction.atomic

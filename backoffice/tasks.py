@@ -7,20 +7,20 @@ from celery import shared_task
 
 @shared_task
 def access_log_purge_task() -> int:
-    from consent.backoffice.retention import access_log_purge
+    from backoffice.retention import access_log_purge
 
     return access_log_purge()
 
 
 @shared_task
 def one_time_code_purge_task() -> int:
-    from consent.backoffice.retention import one_time_code_purge
+    from backoffice.retention import one_time_code_purge
 
     return one_time_code_purge()
 
 
 @shared_task
 def session_purge_task() -> None:
-    from consent.backoffice.retention import session_purge
+    from backoffice.retention import session_purge
 
     session_purge()

@@ -8,7 +8,7 @@ after every migration, and each group ends with exactly the listed permissions.
 
 from __future__ import annotations
 
-from consent.backoffice.roles import (
+from backoffice.roles import (
     ALL_ROLES,
     AUDITOR,
     COMPLAINT_HANDLER,

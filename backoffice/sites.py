@@ -24,7 +24,7 @@ from django_otp import login as otp_login
 from django_otp.admin import OTPAdminSite
 from django_otp.forms import OTPAuthenticationFormMixin
 
-from consent.backoffice import otp
+from backoffice import otp
 
 MSG_CODE_INVALID = _("That code is not valid. Enter the current 6-digit code.")
 

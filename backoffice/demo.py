@@ -14,14 +14,14 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from consent.backoffice import otp
-from consent.backoffice.roles import (
+from backoffice import otp
+from backoffice.roles import (
     AUDITOR,
     COMPLAINT_HANDLER,
     COMPLIANCE_OFFICER,
     SUPERVISOR,
 )
-from consent.backoffice.staff import staff_create
+from backoffice.staff import staff_create
 
 DEMO_PASSWORD = "Consent-demo-2026!"
 DEMO_STAFF = (

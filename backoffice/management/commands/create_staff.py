@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from consent.backoffice.roles import ALL_ROLES
-from consent.backoffice.staff import staff_create
+from backoffice.roles import ALL_ROLES
+from backoffice.staff import staff_create
 
 
 class Command(BaseCommand):

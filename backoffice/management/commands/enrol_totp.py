@@ -6,7 +6,7 @@ import qrcode
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from consent.backoffice import otp
+from backoffice import otp
 
 
 class Command(BaseCommand):

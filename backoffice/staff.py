@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from consent.backoffice.roles import ALL_ROLES
+from backoffice.roles import ALL_ROLES
 
 MSG_UNKNOWN_ROLE = _("Unknown role %(role)s; choose one of %(roles)s.")
 

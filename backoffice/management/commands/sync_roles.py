@@ -4,13 +4,13 @@ from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.core.management.base import BaseCommand
 
-from consent.backoffice.permissions import apply_role_permissions
+from backoffice.permissions import apply_role_permissions
 
 
 class Command(BaseCommand):
     help = (
         "Create the staff role groups and give each exactly the permissions of the "
-        "role matrix (consent/backoffice/permissions.py). Safe to run any time."
+        "role matrix (backoffice/permissions.py). Safe to run any time."
     )
 
     def handle(self, *args, **options):

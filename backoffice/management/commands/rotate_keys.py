@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from backoffice.keys import encrypted_fields, field_rotate, stale_rows
 from consent import crypto
-from consent.backoffice.keys import encrypted_fields, field_rotate, stale_rows
 
 
 class Command(BaseCommand):

@@ -8,8 +8,8 @@ later migrations are covered by the post-migrate handler and ``manage.py sync_ro
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from consent.backoffice.permissions import apply_role_permissions
-from consent.backoffice.roles import ALL_ROLES
+from backoffice.permissions import apply_role_permissions
+from backoffice.roles import ALL_ROLES
 
 
 def forwards(apps, schema_editor):
