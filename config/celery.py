@@ -14,6 +14,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # Signed ledger checkpoints at least once a second while writes happen.
+    "seal-ledger-checkpoint": {
+        "task": "consent.tasks.ledger_checkpoint_task",
+        "schedule": 1.0,
+    },
+    "expire-unverified-addresses": {
+        "task": "consent.tasks.unverified_contact_points_expire_task",
+        "schedule": crontab(minute=29),
+    },
     "clear-erased-identifiers": {
         "task": "consent.tasks.erased_identifiers_clear_task",
         "schedule": crontab(minute=41, hour="*/6"),

@@ -49,6 +49,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # After an erasure, how long the final suppressed rows keep the clear identifier so
 # sending systems that sync daily or weekly still receive it.
 ERASED_IDENTIFIER_GRACE_DAYS = env.int("ERASED_IDENTIFIER_GRACE_DAYS", default=30)
+# An address nobody confirmed is removed after this many days.
+UNVERIFIED_CONTACT_DAYS = env.int("UNVERIFIED_CONTACT_DAYS", default=7)
 # Absolute base used in links that leave the site (one-click unsubscribe).
 SITE_BASE_URL = env.str("SITE_BASE_URL", default="http://127.0.0.1:8000")
 # Reverse proxies in front of the site whose X-Forwarded-For the portal's per-IP
@@ -68,13 +70,23 @@ if not FIELD_ENCRYPTION_KEYS and not PRODUCTION:
     ]
 # Blind index key (HMAC-SHA256) for lookups of encrypted identifiers.
 BLIND_INDEX_KEY = _dev_or_required("blind-index-key", "BLIND_INDEX_KEY")
+# Ed25519 key that signs ledger checkpoints: "key_id:base64url-32-byte-seed".
+LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="")
+if not LEDGER_SIGNING_KEY and not PRODUCTION:
+    import base64
+    import hashlib
 
-if PRODUCTION and not (SECRET_KEY and FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY):
+    _seed = hashlib.sha256(_dev_secret("ledger-signing-key").encode()).digest()
+    LEDGER_SIGNING_KEY = "dev1:" + base64.urlsafe_b64encode(_seed).decode()
+
+if PRODUCTION and not (
+    SECRET_KEY and FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY and LEDGER_SIGNING_KEY
+):
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(
-        "APP_ENV=production needs SECRET_KEY, FIELD_ENCRYPTION_KEYS and "
-        "BLIND_INDEX_KEY."
+        "APP_ENV=production needs SECRET_KEY, FIELD_ENCRYPTION_KEYS, "
+        "BLIND_INDEX_KEY and LEDGER_SIGNING_KEY."
     )
 
 INSTALLED_APPS = [

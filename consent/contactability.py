@@ -1,6 +1,6 @@
 """Contactability: the pure decision of what may be sent to one (identifier, channel).
 
-Nothing here touches the database. ``consent.services.contactability_refresh`` gathers
+Nothing here touches the database. ``consent.keys.keys_recompute`` gathers
 the facts, calls :func:`compute`, and publishes the result when it changed.
 """
 

@@ -10,70 +10,52 @@ ids and evidence, not addresses.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from consent import hooks
 from consent.errors import ApplicationError
-from consent.ledger import lock_head
+from consent.ledger import Actor
 from consent.models import (
+    ConsentEvent,
     Contactability,
     ContactPoint,
     Customer,
     SuppressedIdentifier,
     SuppressionChange,
 )
-from consent.services import contactability_refresh
+from consent.unit import consent_change
 
 MSG_ALREADY_ERASED = _("This customer's data was already erased.")
 
 
-@transaction.atomic
-def customer_erase(*, customer: Customer) -> list[SuppressionChange]:
+def customer_erase(
+    *, customer: Customer, actor: Actor | str | None = None
+) -> list[SuppressionChange]:
     """Erase the customer's personal data; return the final feed rows written."""
-    from preferences.models import CarePause, FrequencyCap, OneTimeCode, Preference
-
-    head = lock_head()
-    customer.refresh_from_db()
-    if customer.status == Customer.Status.ERASED:
-        raise ApplicationError(MSG_ALREADY_ERASED, code="already_erased")
-    now = timezone.now()
-    points = list(ContactPoint.objects.filter(customer=customer))
-    indexes = {cp.blind_index for cp in points}
-    for cp in points:
-        SuppressedIdentifier.objects.get_or_create(
-            blind_index=cp.blind_index,
-            reason=SuppressedIdentifier.Reason.ERASED,
-            defaults={"kind": cp.kind},
+    with consent_change(
+        actor=actor or Actor.system("erasure"), source=ConsentEvent.Source.SYSTEM
+    ) as change:
+        if change.lock(customer).get(customer.pk) == Customer.Status.ERASED:
+            raise ApplicationError(MSG_ALREADY_ERASED, code="already_erased")
+        points = list(ContactPoint.objects.filter(customer=customer))
+        for cp in points:
+            SuppressedIdentifier.objects.get_or_create(
+                blind_index=cp.blind_index,
+                reason=SuppressedIdentifier.Reason.ERASED,
+                defaults={"kind": cp.kind},
+            )
+            change.touch_identifier(cp.blind_index, erased=True)
+        ContactPoint.objects.filter(customer=customer).update(
+            address_encrypted="", removed_at=change.now
         )
-    ContactPoint.objects.filter(customer=customer).update(
-        address_encrypted="", removed_at=now
-    )
-    OneTimeCode.objects.filter(contact_point__customer=customer).delete()
-    CarePause.objects.filter(customer=customer).delete()
-    FrequencyCap.objects.filter(customer=customer).delete()
-    Preference.objects.filter(customer=customer).delete()
-    customer.display_name_encrypted = ""
-    customer.status = Customer.Status.ERASED
-    customer.erased_at = now
-    customer.save(update_fields=["display_name_encrypted", "status", "erased_at"])
-
-    changes = contactability_refresh(head=head, blind_indexes=indexes, now=now)
-    # Keys nobody else still holds keep only their blind index once every sending
-    # system has had time to receive the final suppressed row with the identifier.
-    still_held = set(
-        ContactPoint.objects.filter(
-            blind_index__in=indexes, removed_at__isnull=True
-        ).values_list("blind_index", flat=True)
-    )
-    grace = timedelta(days=settings.ERASED_IDENTIFIER_GRACE_DAYS)
-    Contactability.objects.filter(blind_index__in=indexes - still_held).update(
-        identifier_erase_at=now + grace
-    )
-    return changes
+        for handler in hooks.registry.erasure_handlers:
+            handler(customer=customer)
+        customer.display_name_encrypted = ""
+        customer.status = Customer.Status.ERASED
+        customer.erased_at = change.now
+        customer.save(update_fields=["display_name_encrypted", "status", "erased_at"])
+    return change.feed
 
 
 def erased_identifiers_clear(*, now=None) -> int:

@@ -7,13 +7,33 @@ by a spam report, demo data), that app registers a callable here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+
+@dataclass(frozen=True)
+class HolderPreferences:
+    """What a customer's preferences contribute to contactability."""
+
+    pause_until: datetime | None = None
+    pause_holds_collections: bool = False
+    quiet_hours: dict[str, str] | None = None
+    caps: dict[int, int] = field(default_factory=dict)  # channel id -> per 7 days
+    personalisation: bool = True
+
+
+# customer ids, now -> preferences of those customers (absent: the defaults above)
+PreferenceProvider = Callable[[Iterable[int], datetime], dict[int, HolderPreferences]]
 
 
 @dataclass
 class _Registry:
+    # Reads the preferences that shape contactability (one provider), and what a
+    # customer without any preference row gets.
+    preference_provider: PreferenceProvider | None = None
+    default_preferences: HolderPreferences = field(default_factory=HolderPreferences)
     # Opens a complaint for a spam report; returns an object with ``reference``.
     spam_report_handlers: list[Callable[..., Any]] = field(default_factory=list)
     # Called with ``customer`` when its personal data is erased (same transaction).
@@ -24,6 +44,23 @@ class _Registry:
 
 
 registry = _Registry()
+
+
+def register_preference_provider(
+    provider: PreferenceProvider, *, default: HolderPreferences
+) -> None:
+    registry.preference_provider = provider
+    registry.default_preferences = default
+
+
+def holder_preferences(
+    customer_ids: Iterable[int], now: datetime
+) -> dict[int, HolderPreferences]:
+    """Every asked customer's preferences (the defaults where they set none)."""
+    ids = list(customer_ids)
+    provider = registry.preference_provider
+    found = provider(ids, now) if provider is not None and ids else {}
+    return {pk: found.get(pk, registry.default_preferences) for pk in ids}
 
 
 def register_spam_report_handler(handler: Callable[..., Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -34,9 +35,32 @@ class AddressKind:
     ]
 
 
+# Characters that print as nothing or only steer direction: a copied number or
+# address may carry them, and they would make one address hash as two.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+)
+# What sending systems usually send: plain ASCII E.164 (no other digit forms).
+_ASCII_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$", re.ASCII)
+
+
+def clean(raw: str) -> str:
+    """The first step for every identifier, whatever its kind: compatibility forms
+    folded (full-width letters, digits, ``＋`` and ``＠``), every other Unicode digit
+    as ASCII, invisible and direction characters removed, outer space trimmed."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    text = _INVISIBLE.sub("", text)
+    text = "".join(
+        str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch
+        for ch in text
+    )
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
+
+
 def normalise_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> str:
     """E.164, with mainland China as the region for numbers without a country code."""
-    text = (raw or "").strip()
+    text = clean(raw)
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
@@ -47,23 +71,30 @@ def normalise_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> str:
 
 
 def normalise_email(raw: str) -> str:
-    text = (raw or "").strip().lower()
+    """Lower case, with an internationalised domain in its ASCII (IDNA) form, so
+    ``例子.中国`` and ``xn--fsqu00a.xn--fiqs8s`` are one address."""
+    text = clean(raw).lower()
+    local, at, domain = text.rpartition("@")
     try:
+        if not at or not local or not domain:
+            raise ValueError
+        domain = domain.rstrip(".").encode("idna").decode("ascii")
+        text = f"{local}@{domain}"
         validate_email(text)
-    except ValidationError as exc:
+    except (ValidationError, ValueError, UnicodeError) as exc:
         raise ValidationError(MSG_EMAIL_INVALID, code="email_invalid") from exc
     return text
 
 
 def _normalise_token(raw: str) -> str:
-    text = (raw or "").strip()
+    text = _INVISIBLE.sub("", raw or "").strip()
     if not text or len(text) > 512 or re.search(r"\s", text):
         raise ValidationError(MSG_TOKEN_INVALID, code="token_invalid")
     return text
 
 
 def _normalise_postal(raw: str) -> str:
-    text = " ".join((raw or "").split())
+    text = " ".join(clean(raw).split())
     if not text:
         raise ValidationError(MSG_TOKEN_INVALID, code="token_invalid")
     return text
@@ -79,10 +110,22 @@ _NORMALISERS = {
 
 
 def normalise(kind: str, raw: str) -> str:
+    """The one normaliser every identifier goes through, by any path. Raises
+    ValidationError when it cannot normalise: such a lookup is refused."""
     try:
-        return _NORMALISERS[kind](raw)
+        normaliser = _NORMALISERS[kind]
     except KeyError as exc:
         raise ValidationError(MSG_TOKEN_INVALID, code="kind_invalid") from exc
+    return normaliser(raw)
+
+
+def normalise_many(kind: str, raw: str) -> str:
+    """:func:`normalise`, with a shortcut for the plain ASCII E.164 that sending
+    systems send in batches (the full parse costs more than the lookup). Any other
+    form, such as full-width or Arabic-Indic digits, takes the full path."""
+    if kind == AddressKind.PHONE and _ASCII_E164.match(raw):
+        return raw
+    return normalise(kind, raw)
 
 
 def guess_kind(raw: str) -> str:

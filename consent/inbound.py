@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from consent import hooks, keywords, services
 from consent.contactability import Reason
-from consent.ledger import Actor, Evidence, lock_head
+from consent.errors import ApplicationError
+from consent.ledger import Actor, Evidence
 from consent.models import (
     ApiClient,
     Channel,
@@ -30,11 +32,16 @@ from consent.models import (
     ContactPoint,
     Customer,
     InboundEvent,
-    LedgerHead,
     OptOut,
     SendRecord,
     Topic,
     Violation,
+)
+from consent.unit import ConsentChange, consent_change
+
+MSG_EVENT_ID_REUSED = _(
+    "This event id was already used for a different event. Send a new event id "
+    "for a new event; a repeat must carry exactly the same body."
 )
 
 # Send records are kept only as long as a frequency cap looks back.
@@ -68,6 +75,9 @@ class InboundEventIn:
     text: str = ""
     bounce_type: str = ""
     detail: dict = field(default_factory=dict)
+    # False when the sender left the time out (it is then "now", which a repeat
+    # cannot match).
+    occurred_at_given: bool = True
 
     @property
     def blind_index(self) -> str:
@@ -90,11 +100,14 @@ class _Outcome:
 
 
 def _holders(data: InboundEventIn) -> list[ContactPoint]:
-    """Live contact points carrying the identifier, except those whose customer was
-    told "not me": the person answering is not that customer."""
+    """Live, verified contact points carrying the identifier, except those whose
+    customer was told "not me": the person answering is not that customer, and an
+    address nobody proved is nobody's."""
     return list(
         ContactPoint.objects.filter(
-            blind_index=data.blind_index, removed_at__isnull=True
+            blind_index=data.blind_index,
+            removed_at__isnull=True,
+            verified_at__isnull=False,
         )
         .exclude(status=ContactPoint.Status.NOT_ME)
         .select_related("customer")
@@ -113,11 +126,11 @@ def _evidence(evidence: Evidence, data: InboundEventIn, **extra: str) -> Evidenc
 
 
 def _withdraw_channel(
-    data, holders, actor, evidence, *, source: str, topic, head=None
+    data, holders, actor, evidence, *, source: str, topic, change: ConsentChange
 ) -> int:
     for cp in holders:
         services.consent_withdraw(
-            head=head,
+            change=change,
             customer=cp.customer,
             channel=data.channel,
             topic=topic,
@@ -174,7 +187,7 @@ def _sms_start(
     holders: list[ContactPoint],
     actor: Actor,
     evidence: Evidence,
-    head: LedgerHead | None = None,
+    change: ConsentChange,
 ) -> int:
     """Undo stop replies, and nothing else: a withdrawal made any other way, and any
     "stop all marketing", stays (that needs the customer in the portal)."""
@@ -192,7 +205,7 @@ def _sms_start(
             if original is None:
                 continue
             services.consent_grant(
-                head=head,
+                change=change,
                 customer=cp.customer,
                 channel=data.channel,
                 topic=state.topic,
@@ -212,7 +225,7 @@ def _sms_start(
     return restored
 
 
-def _handle_sms_reply(data, holders, actor, evidence, head=None) -> _Outcome:
+def _handle_sms_reply(data, holders, actor, evidence, change) -> _Outcome:
     reading = keywords.interpret(data.text)
     outcome = _Outcome(
         effect=reading.effect, needs_review=reading.needs_review, customers=len(holders)
@@ -226,12 +239,12 @@ def _handle_sms_reply(data, holders, actor, evidence, head=None) -> _Outcome:
             evidence,
             source=ConsentEvent.Source.SMS_KEYWORD,
             topic=None,
-            head=head,
+            change=change,
         )
         outcome.reply_text = keywords.reply_text(keywords.STOP, languages)
     elif reading.effect == keywords.START:
         outcome.consents_changed = _sms_start(
-            data=data, holders=holders, actor=actor, evidence=evidence, head=head
+            data=data, holders=holders, actor=actor, evidence=evidence, change=change
         )
         kind = keywords.START if outcome.consents_changed else "start_nothing"
         outcome.reply_text = keywords.reply_text(kind, languages)
@@ -243,7 +256,7 @@ def _handle_sms_reply(data, holders, actor, evidence, head=None) -> _Outcome:
 # --- e-mail unsubscribe, bounce, spam complaint ---------------------------------------
 
 
-def _handle_email_unsubscribe(data, holders, actor, evidence, head=None) -> _Outcome:
+def _handle_email_unsubscribe(data, holders, actor, evidence, change) -> _Outcome:
     changed = _withdraw_channel(
         data,
         holders,
@@ -251,12 +264,12 @@ def _handle_email_unsubscribe(data, holders, actor, evidence, head=None) -> _Out
         evidence,
         source=ConsentEvent.Source.ONE_CLICK,
         topic=data.topic,
-        head=head,
+        change=change,
     )
     return _Outcome(effect=WITHDRAW, customers=len(holders), consents_changed=changed)
 
 
-def _handle_bounce(data, holders, actor, evidence) -> _Outcome:
+def _handle_bounce(data, holders, actor, evidence, change) -> _Outcome:
     outcome = _Outcome(effect=keywords.NONE, customers=len(holders))
     if data.bounce_type != HARD:
         return outcome
@@ -269,13 +282,14 @@ def _handle_bounce(data, holders, actor, evidence) -> _Outcome:
             source=ConsentEvent.Source.API,
             actor=actor,
             evidence=evidence,
+            change=change,
         )
         outcome.contact_points_changed += 1
     return outcome
 
 
 def _handle_spam_complaint(
-    data, holders, actor, evidence, client, head=None
+    data, holders, actor, evidence, client, change
 ) -> _Outcome:
     changed = _withdraw_channel(
         data,
@@ -284,7 +298,7 @@ def _handle_spam_complaint(
         evidence,
         source=ConsentEvent.Source.COMPLAINT,
         topic=None,
-        head=head,
+        change=change,
     )
     outcome = _Outcome(
         effect=WITHDRAW, customers=len(holders), consents_changed=changed
@@ -471,16 +485,33 @@ def _claim(*, client: ApiClient, data: InboundEventIn) -> InboundEvent | None:
         return None
 
 
-_HEAD_ADVANCED_HERE = frozenset(
-    {InboundEvent.Type.SMS_REPLY, InboundEvent.Type.EMAIL_UNSUBSCRIBE}
-)
+def _same_event(first: InboundEvent, data: InboundEventIn) -> bool:
+    """A repeat carries the same body; the same id with another body is a client
+    bug that must not be answered with the first event's result."""
+    return (
+        first.type == data.type
+        and first.channel_id == data.channel.pk
+        and first.blind_index == data.blind_index
+        and first.topic_id == (data.topic.pk if data.topic else None)
+        and (not data.occurred_at_given or first.occurred_at == data.occurred_at)
+        and first.payload == _payload(data)
+    )
+
+
+def _repeat(first: InboundEvent, data: InboundEventIn) -> tuple[InboundEvent, bool]:
+    if not _same_event(first, data):
+        raise ApplicationError(
+            MSG_EVENT_ID_REUSED, code="event_id_conflict", extra={"status": 409}
+        )
+    return first, True
 
 
 def inbound_event_handle(
     *, client: ApiClient, data: InboundEventIn, evidence: Evidence | None = None
 ) -> tuple[InboundEvent, bool]:
     """Apply one pushed event. Returns the stored event and whether it was a repeat
-    (its ``result`` is then the first one, and nothing was changed)."""
+    (its ``result`` is then the first one, and nothing was changed). The same event
+    id with a different body raises ``ApplicationError`` (409)."""
     try:
         return _apply(client=client, data=data, evidence=evidence)
     except IntegrityError:
@@ -491,68 +522,51 @@ def inbound_event_handle(
         ).first()
         if first is None:
             raise
-        return first, True
+        return _repeat(first, data)
 
 
-@transaction.atomic
 def _apply(
     *, client: ApiClient, data: InboundEventIn, evidence: Evidence | None
 ) -> tuple[InboundEvent, bool]:
-    """Events that change consent take the ledger head first: that serialises them,
-    so a repeat finds the first (committed) row, and the row is written once, at
-    the end, with its result. A ``sent`` event takes no lock and claims its row
-    first (the violation it may record points to it)."""
+    """One unit of work: the event row, every consent change it causes, the keys and
+    their feed rows. The event row is claimed first, so a concurrent repeat waits on
+    the unique index and then finds the first one."""
     actor = Actor.client(client.name)
     evidence = _evidence(evidence or Evidence(), data)
-    if data.type == InboundEvent.Type.SENT:
+    source = ConsentEvent.Source.API
+    with consent_change(actor=actor, source=source, evidence=evidence) as change:
         event = _claim(client=client, data=data)
         if event is None:
-            return InboundEvent.objects.get(client=client, event_id=data.event_id), True
-        outcome = _handle_sent(data, _holders(data), client, event)
+            first = InboundEvent.objects.get(client=client, event_id=data.event_id)
+            return _repeat(first, data)
+        holders = _holders(data)
+        if data.type == InboundEvent.Type.SENT:
+            outcome = _handle_sent(data, holders, client, event)
+        else:
+            change.lock(*(cp.customer_id for cp in holders))
+            if data.type == InboundEvent.Type.SMS_REPLY:
+                outcome = _handle_sms_reply(data, holders, actor, evidence, change)
+            elif data.type == InboundEvent.Type.EMAIL_UNSUBSCRIBE:
+                outcome = _handle_email_unsubscribe(
+                    data, holders, actor, evidence, change
+                )
+            elif data.type == InboundEvent.Type.BOUNCE:
+                outcome = _handle_bounce(data, holders, actor, evidence, change)
+            else:
+                outcome = _handle_spam_complaint(
+                    data, holders, actor, evidence, client, change
+                )
         event.effect = outcome.effect
         event.needs_review = outcome.needs_review
-        event.result = _result(data, outcome, None)
-        event.save(update_fields=["effect", "needs_review", "result"])
-        return event, False
-
-    # Taken before any read of consent state, so the reads see the latest committed
-    # changes and the feed position below is this event's own. The withdrawals
-    # below get this head: the lock is held, and they advance it.
-    head = lock_head()
-    first = InboundEvent.objects.filter(client=client, event_id=data.event_id).first()
-    if first is not None:
-        return first, True
-    feed_before = head.feed_seq
-    holders = _holders(data)
-    if data.type == InboundEvent.Type.SMS_REPLY:
-        outcome = _handle_sms_reply(data, holders, actor, evidence, head)
-    elif data.type == InboundEvent.Type.EMAIL_UNSUBSCRIBE:
-        outcome = _handle_email_unsubscribe(data, holders, actor, evidence, head)
-    elif data.type == InboundEvent.Type.BOUNCE:
-        outcome = _handle_bounce(data, holders, actor, evidence)
-    else:
-        outcome = _handle_spam_complaint(data, holders, actor, evidence, client, head)
-    # Only withdrawals advance this very head; bounces (and a complaint intake) go
-    # through services that lock it themselves: read it back then.
-    feed_after = (
-        head.feed_seq
-        if data.type in _HEAD_ADVANCED_HERE
-        else LedgerHead.objects.get(pk=1).feed_seq
-    )
-    event = InboundEvent.objects.create(
-        client=client,
-        event_id=data.event_id,
-        type=data.type,
-        channel=data.channel,
-        blind_index=data.blind_index,
-        topic=data.topic,
-        occurred_at=data.occurred_at,
-        payload=_payload(data),
-        effect=outcome.effect,
-        needs_review=outcome.needs_review,
-        result=_result(data, outcome, feed_after if feed_after > feed_before else None),
-    )
+        # The feed position is known once the unit's ordering step ran.
+        change.on_sealed(lambda: _finish(event, data, outcome, change))
     return event, False
+
+
+def _finish(event: InboundEvent, data, outcome: _Outcome, change) -> None:
+    feed_seq = change.feed[-1].seq if change.feed else None
+    event.result = _result(data, outcome, feed_seq)
+    event.save(update_fields=["effect", "needs_review", "result"])
 
 
 def send_record_purge(*, now: datetime | None = None) -> int:

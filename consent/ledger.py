@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.utils import timezone
-
 from consent.models import ConsentEvent, LedgerHead
 
 GENESIS_HASH = "0" * 64
@@ -81,8 +79,9 @@ def _ts(value: datetime) -> str:
 
 
 def canonical_payload(event: ConsentEvent) -> dict:
-    """The fields a row's hash covers. Ids, not codes, so renaming a code is safe."""
-    return {
+    """The fields a row's hash covers. Ids, not codes, so renaming a code is safe.
+    ``detail`` (preference changes) is covered when present."""
+    payload = {
         "seq": event.seq,
         "customer": event.customer_id,
         "contact_point": event.contact_point_id,
@@ -96,6 +95,9 @@ def canonical_payload(event: ConsentEvent) -> dict:
         "occurred_at": _ts(event.occurred_at),
         "recorded_at": _ts(event.recorded_at),
     }
+    if event.detail:
+        payload["detail"] = event.detail
+    return payload
 
 
 def row_hash(prev_hash: str, payload: dict) -> str:
@@ -106,51 +108,20 @@ def row_hash(prev_hash: str, payload: dict) -> str:
 
 
 def lock_head() -> LedgerHead:
-    """Take the writers' lock. Must be called inside a transaction."""
+    """Take the writers' ordering lock (bulk loaders and repairs only; changes go
+    through a unit of work, which takes it for its last few statements)."""
     head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)
     return head
 
 
-def ledger_append(
-    *,
-    head: LedgerHead,
-    customer,
-    action: str,
-    source: str,
-    actor: Actor | str,
-    evidence: Evidence | None = None,
-    channel=None,
-    topic=None,
-    contact_point=None,
-    notice_version=None,
-    occurred_at: datetime | None = None,
-    save_head: bool = True,
-) -> ConsentEvent:
-    """Append one hash-chained row under the held head. ``save_head=False`` leaves
-    writing the head to the caller, who saves it once with the feed position."""
-    now = timezone.now()
-    event = ConsentEvent(
-        seq=head.ledger_seq + 1,
-        customer=customer,
-        contact_point=contact_point,
-        channel=channel,
-        topic=topic,
-        action=action,
-        source=source,
-        actor=str(actor),
-        notice_version=notice_version,
-        evidence=(evidence or Evidence()).as_dict(),
-        occurred_at=occurred_at or now,
-        recorded_at=now,
-        prev_hash=head.ledger_hash,
-    )
-    event.hash = row_hash(event.prev_hash, canonical_payload(event))
-    event.save(force_insert=True)
-    head.ledger_seq = event.seq
-    head.ledger_hash = event.hash
-    if save_head:
-        head.save(update_fields=["ledger_seq", "ledger_hash"])
-    return event
+def ledger_seal(*, head: LedgerHead, events: list[ConsentEvent]) -> None:
+    """Number and chain these rows after the head's position (the head is held)."""
+    for event in events:
+        event.seq = head.ledger_seq + 1
+        event.prev_hash = head.ledger_hash
+        event.hash = row_hash(event.prev_hash, canonical_payload(event))
+        head.ledger_seq = event.seq
+        head.ledger_hash = event.hash
 
 
 @dataclass(frozen=True)

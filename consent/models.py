@@ -297,6 +297,11 @@ class ConsentEvent(AppendOnlyModel):
         CONTACT_NOT_ME = "contact_not_me", _("Reported as not me")
         CONTACT_INVALID = "contact_invalid", _("Contact point invalid")
         CONTACT_RESTORED = "contact_restored", _("Contact point restored")
+        PREFERENCES_SET = "preferences_set", _("Quiet hours, channel or language set")
+        FREQUENCY_CAPS_SET = "frequency_caps_set", _("Frequency caps set")
+        PERSONALISATION_SET = "personalisation_set", _("Personalisation choice set")
+        CARE_PAUSE_START = "care_pause_start", _("Care pause started")
+        CARE_PAUSE_END = "care_pause_end", _("Care pause ended")
 
     class Source(models.TextChoices):
         PORTAL = "portal", _("Self-service portal")
@@ -353,6 +358,12 @@ class ConsentEvent(AppendOnlyModel):
         blank=True,
     )
     evidence = models.JSONField(_("evidence"), default=dict, blank=True)
+    detail = models.JSONField(
+        _("detail"),
+        null=True,
+        blank=True,
+        help_text=_("The new values of a preference change (quiet hours, caps, …)."),
+    )
     occurred_at = models.DateTimeField(_("occurred"))
     recorded_at = models.DateTimeField(_("recorded"))
     prev_hash = models.CharField(_("previous hash"), max_length=64)
@@ -371,11 +382,11 @@ class ConsentEvent(AppendOnlyModel):
 
 
 class LedgerHead(models.Model):
-    """The single row that serialises ledger and feed writers (``SELECT … FOR UPDATE``).
-
-    Holding it while appending keeps the hash chain linear and makes feed rows commit
-    in sequence order, so a reader polling ``changes?after=N`` never skips a row.
-    """
+    """The positions of the ledger and the feed: the short ordering step at the end
+    of every unit of work (``consent.unit``) locks this row, appends the ledger rows
+    and the feed rows with the next sequence numbers, and commits. Everything else a
+    change does happens before, under the customer's own row lock, so writers for
+    different customers only meet here, for a few statements."""
 
     ledger_seq = models.BigIntegerField(default=0)
     ledger_hash = models.CharField(max_length=64, default="0" * 64)
@@ -386,6 +397,32 @@ class LedgerHead(models.Model):
 
     def __str__(self) -> str:
         return f"ledger {self.ledger_seq}, feed {self.feed_seq}"
+
+
+class LedgerCheckpoint(AppendOnlyModel):
+    """A signed statement of the ledger's position and hash at one moment.
+
+    Append-only and hash-chained to the previous checkpoint, signed with Ed25519
+    (``LEDGER_SIGNING_KEY``) like a Certificate Transparency signed tree head.
+    Exported copies (``manage.py export_checkpoints``) kept outside the database
+    expose any later rewrite of the ledger, even of the whole table.
+    """
+
+    ledger_seq = models.BigIntegerField(_("ledger position"), unique=True)
+    ledger_hash = models.CharField(_("ledger hash"), max_length=64)
+    prev_hash = models.CharField(_("previous checkpoint hash"), max_length=64)
+    hash = models.CharField(_("checkpoint hash"), max_length=64, unique=True)
+    key_id = models.CharField(_("signing key"), max_length=16)
+    signature = models.CharField(_("signature"), max_length=128)
+    created_at = models.DateTimeField(_("sealed"))
+
+    class Meta:
+        ordering = ("ledger_seq",)
+        verbose_name = _("ledger checkpoint")
+        verbose_name_plural = _("ledger checkpoints")
+
+    def __str__(self) -> str:
+        return f"checkpoint @{self.ledger_seq}"
 
 
 class ConsentStateQuerySet(models.QuerySet):
@@ -532,7 +569,8 @@ class Contactability(models.Model):
 class SuppressionChange(AppendOnlyModel):
     """One row of the suppression feed: the full new state of a key when it changed.
 
-    Append-only, with a gap-free sequence assigned under the ledger head lock, so rows
+    Append-only, with a gap-free sequence assigned in the ordering step at the end of
+    a unit of work (under the ledger head lock, held only until commit), so rows
     become visible in ``seq`` order.
     """
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from consent import crypto
 from consent.contactability import Reason
-from consent.identifiers import AddressKind, normalise
+from consent.identifiers import normalise_many
 from consent.models import (
     Channel,
     Contactability,
@@ -47,8 +47,6 @@ FIELDS = (
 )
 FREQUENCY_WINDOW = timedelta(days=7)
 SNAPSHOT_CHUNK = 5000
-# What sending systems send: already E.164. Anything else goes through phonenumbers.
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -341,10 +339,7 @@ def recipients_resolve(
     items = []
     for raw in recipients:
         try:
-            if kind == AddressKind.PHONE and _E164.match(raw):
-                value = raw
-            else:
-                value = normalise(kind, raw)
+            value = normalise_many(kind, raw)
         except ValidationError as exc:
             items.append(CheckItem(raw, None, None, exc))
             continue

@@ -26,3 +26,19 @@ def erased_identifiers_clear_task() -> int:
     from consent.erasure import erased_identifiers_clear
 
     return erased_identifiers_clear()
+
+
+@shared_task(ignore_result=True)
+def ledger_checkpoint_task() -> None:
+    """Seal the ledger's latest position into a signed checkpoint (beat: 1 s)."""
+    from consent.checkpoints import checkpoint_seal
+
+    checkpoint_seal()
+
+
+@shared_task
+def unverified_contact_points_expire_task() -> int:
+    """Remove addresses nobody confirmed within the allowed days."""
+    from consent.services import contact_points_unverified_expire
+
+    return contact_points_unverified_expire()

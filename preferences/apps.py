@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class PreferencesConfig(AppConfig):
     name = "preferences"
     verbose_name = _("Preferences")
+
+    def ready(self) -> None:
+        from consent import hooks
+        from preferences import contactability
+
+        hooks.register_preference_provider(
+            contactability.holder_preferences, default=contactability.DEFAULT
+        )
+        hooks.register_erasure_handler(contactability.erase_preferences)

@@ -57,7 +57,7 @@ def api_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, ApplicationError):
         response = drf_exception_handler(exceptions.APIException(exc.message), context)
-        response.status_code = status.HTTP_400_BAD_REQUEST
+        response.status_code = exc.extra.get("status", status.HTTP_400_BAD_REQUEST)
         response.data = error_body(exc.code, exc.message, exc.extra.get("fields"))
         return response
 

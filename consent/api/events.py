@@ -118,6 +118,7 @@ class _EventInput(serializers.Serializer):
             channel=channel,
             identifier=identifier,
             occurred_at=attrs.get("occurred_at") or timezone.now(),
+            occurred_at_given="occurred_at" in attrs,
             topic=topic,
             text=attrs.get("text", ""),
             bounce_type=attrs.get("bounce_type", ""),

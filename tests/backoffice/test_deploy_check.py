@@ -26,6 +26,8 @@ def production_env(tmp_path) -> dict[str, str]:
             "FIELD_ENCRYPTION_KEYS": "k1:"
             + base64.urlsafe_b64encode(os.urandom(32)).decode(),
             "BLIND_INDEX_KEY": secrets.token_urlsafe(40),
+            "LEDGER_SIGNING_KEY": "k1:"
+            + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
             "ALLOWED_HOSTS": "consent.example.com",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
         }

@@ -37,7 +37,13 @@ def test_production_mode_refuses_to_start_without_secrets(tmp_path):
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"}
+        if k
+        not in {
+            "SECRET_KEY",
+            "FIELD_ENCRYPTION_KEYS",
+            "BLIND_INDEX_KEY",
+            "LEDGER_SIGNING_KEY",
+        }
     }
     env.update(APP_ENV="production", ALLOWED_HOSTS="consent.example.com")
     result = subprocess.run(
@@ -50,5 +56,6 @@ def test_production_mode_refuses_to_start_without_secrets(tmp_path):
     )
     assert result.returncode != 0
     assert (
-        "needs SECRET_KEY, FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY" in result.stderr
+        "needs SECRET_KEY, FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY and "
+        "LEDGER_SIGNING_KEY" in result.stderr
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from consent import keys as key_state
 from consent import services
 from consent.contactability import Reason
 from consent.errors import ApplicationError
@@ -235,7 +236,7 @@ def test_care_pause_holds_marketing_and_optionally_collections(
         scope="marketing+collections",
         reason="illness",
     )
-    services.customer_contactability_publish(customer=customer)
+    services.contactability_publish(customer_ids=[customer.pk])
     state = key(sms)
     assert state.suppressed is True
     assert state.reasons == [Reason.CARE_PAUSE]
@@ -306,7 +307,7 @@ def test_a_failure_after_the_ledger_write_leaves_nothing(
     def explode(**kwargs):
         raise RuntimeError("feed unavailable")
 
-    monkeypatch.setattr(services, "contactability_refresh_customer", explode)
+    monkeypatch.setattr(key_state, "keys_recompute", explode)
     with pytest.raises(RuntimeError):
         grant(customer, sms, credit_card, notice_en)
     assert counts() == before

@@ -18,12 +18,14 @@ def test_add_then_verify_by_code(portal_client, customer, outbox, last_code):
     assert response.url == reverse("portal:contact_point_verify", args=[point.pk])
     assert point.address == "new@example.com" and not point.is_verified
     assert outbox[-1].to == "new@example.com"
-    assert Contactability.objects.filter(channel__code="email").exists()
+    # Until its holder proves it, the address is nobody's: nothing is published.
+    assert not Contactability.objects.filter(channel__code="email").exists()
 
     response = portal_client.post(response.url, {"code": last_code()})
     assert response.status_code == 302
     point.refresh_from_db()
     assert point.is_verified
+    assert Contactability.objects.filter(channel__code="email").exists()
     assert ConsentEvent.objects.filter(
         action="contact_verified", contact_point=point
     ).exists()

@@ -64,7 +64,11 @@ def test_export_holds_everything_with_masked_addresses(
             "updated_at": data["consents"][0]["updated_at"],
         }
     ]
-    assert [e["action"] for e in data["ledger"]] == ["contact_added", "grant"]
+    assert [e["action"] for e in data["ledger"]] == [
+        "contact_added",
+        "grant",
+        "personalisation_set",
+    ]
     assert data["ledger"][1]["notice_version"]["sha256"] == notice_en.sha256
     assert data["preferences"]["personalisation_allowed"] is False
     assert "complaints" in data

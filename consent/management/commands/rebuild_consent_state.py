@@ -1,17 +1,16 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
-from consent.ledger import lock_head
-from consent.models import ContactPoint
+from consent.ledger import Actor
+from consent.models import ConsentEvent, ContactPoint
 from consent.replay import (
     differences,
     ledger_projection,
     projection_rewrite,
     stored_projection,
 )
-from consent.services import contactability_refresh
+from consent.unit import consent_change
 
 
 class Command(BaseCommand):
@@ -42,13 +41,16 @@ class Command(BaseCommand):
             return
         if not fix:
             raise CommandError(f"{len(diffs)} differences; run again with --fix.")
-        with transaction.atomic():
-            head = lock_head()
+        with consent_change(
+            actor=Actor.system("rebuild_consent_state"),
+            source=ConsentEvent.Source.SYSTEM,
+        ) as change:
             projection_rewrite(expected)
-            indexes = ContactPoint.objects.values_list(
+            for blind_index in ContactPoint.objects.values_list(
                 "blind_index", flat=True
-            ).distinct()
-            changes = contactability_refresh(head=head, blind_indexes=set(indexes))
+            ).distinct():
+                change.touch_identifier(blind_index)
+        changes = change.feed
         self.stdout.write(
             self.style.SUCCESS(
                 f"Projection rewritten from the ledger; {len(changes)} feed rows "

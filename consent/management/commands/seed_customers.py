@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from consent import contactability, crypto
+from consent import contactability, crypto, hooks
 from consent.ledger import canonical_payload, lock_head, row_hash
 from consent.models import (
     Channel,
@@ -61,6 +61,7 @@ class _Event:
     source: str = SOURCE
     actor: str = ACTOR
     evidence: dict = field(default_factory=lambda: dict(EVIDENCE))
+    detail: dict | None = None
     prev_hash: str = ""
     hash: str = ""
 
@@ -286,12 +287,10 @@ class Command(BaseCommand):
         cache_key = (opted_out, per_topic)
         state = self._computed.get(cache_key)
         if state is None:
-            from preferences.models import DEFAULT_QUIET_HOURS
-
             holder = contactability.Holder(
                 opted_out=opted_out,
                 states=dict(per_topic),
-                quiet_hours=DEFAULT_QUIET_HOURS,
+                quiet_hours=hooks.registry.default_preferences.quiet_hours,
             )
             state = contactability.compute(holders=[holder], topics=self.topic_infos)
             self._computed[cache_key] = state

@@ -108,7 +108,7 @@ def test_frequency_cap_counts_sends_of_the_last_7_days(
 ):
     customer = _granted("+8613800000007", sms, credit_card, notice_en)
     FrequencyCap.objects.create(customer=customer, channel=sms, max_per_week=2)
-    services.customer_contactability_publish(customer=customer)
+    services.contactability_publish(customer_ids=[customer.pk])
     at = datetime.fromisoformat(NOON_SHANGHAI.replace("Z", "+00:00"))
     bi = customer.contact_points.get().blind_index
     for days in (1, 2, 9):
@@ -180,7 +180,7 @@ def test_query_count_does_not_grow_with_the_batch(
 ):
     customer = _granted("+8613800000008", sms, credit_card, notice_en)
     FrequencyCap.objects.create(customer=customer, channel=sms, max_per_week=5)
-    services.customer_contactability_publish(customer=customer)
+    services.contactability_publish(customer_ids=[customer.pk])
     _check(api, ["+8613800000008"])  # last_used_at written once
     ApiClient.objects.filter(pk=sender[0].pk).update(rate_per_minute=10_000)
     small = ["+8613800000008", "bad"]

@@ -1,26 +1,37 @@
 """The feed visibility guarantee under concurrent writers (PostgreSQL only).
 
-Feed appends are serialised under the ledger head row lock, so rows commit in seq
-order: a reader polling ``changes?after=N`` can never see N+2 before N+1 commits.
+Feed appends happen in the unit of work's short ordering step under the ledger head
+row lock, held until commit, so rows commit in seq order: a reader polling
+``changes?after=N`` can never see N+2 before N+1 commits.
 Several writer threads change consents while a reader polls; at the end the reader's
 copy equals the snapshot key for key and it saw every feed row of its channels.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import threading
+import time
 
 import pytest
-from django.db import connection
+from django.core.management import call_command
+from django.db import OperationalError, connection, transaction
 from rest_framework.test import APIClient
 
 from consent import services
 from consent.api_clients import api_client_create
 from consent.errors import ApplicationError
 from consent.ledger import Actor
-from consent.models import Channel, NoticeVersion, SuppressionChange, Topic
+from consent.models import (
+    Channel,
+    ConsentEvent,
+    NoticeVersion,
+    SuppressionChange,
+    Topic,
+)
+from consent.unit import consent_change
 from tests.factories import CustomerFactory, add_email, add_phone
 
 pytestmark = [
@@ -153,3 +164,139 @@ def test_reader_polling_during_concurrent_writes_misses_nothing(postgres_only):
         snapshot[(row["identifier"], row["channel"])] = row
     assert int(response["X-Feed-Seq"]) >= feed[-1]
     assert copy == snapshot
+
+
+# --- the unit of work: per-customer locks, a short ordering step ----------------------
+
+
+def _withdraw(customer, channel, change=None, who="test"):
+    return services.consent_withdraw(
+        customer=customer,
+        channel=channel,
+        topic=None,
+        source="api",
+        actor=Actor.client(who),
+        change=change,
+    )
+
+
+def _holding(customer, channel, locked: threading.Event, release: threading.Event):
+    """A unit of work on ``customer`` that stays open until ``release``."""
+    try:
+        with consent_change(actor=Actor.client("slow"), source="api") as change:
+            _withdraw(customer, channel, change, who="slow")
+            locked.set()
+            release.wait(10)
+    finally:
+        connection.close()
+
+
+def _timed(fn, result: dict) -> None:
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '700ms'")
+            result["value"] = fn()
+    except OperationalError as exc:
+        result["error"] = exc
+    finally:
+        result["seconds"] = time.monotonic() - started
+        connection.close()
+
+
+def test_writers_on_one_customer_serialise_and_others_do_not_wait(postgres_only):
+    sms = Channel.objects.get(code="sms")
+    busy, free = CustomerFactory(), CustomerFactory()
+    add_phone(busy, "+8613700000101")
+    add_phone(free, "+8613700000102")
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_holding, args=(busy, sms, locked, release))
+    holder.start()
+    assert locked.wait(10)
+
+    other, same = {}, {}
+    thread = threading.Thread(target=_timed, args=(lambda: _withdraw(free, sms), other))
+    thread.start()
+    thread.join()
+    assert "error" not in other and other["seconds"] < 0.7  # did not wait
+    thread = threading.Thread(target=_timed, args=(lambda: _withdraw(busy, sms), same))
+    thread.start()
+    thread.join()
+    assert isinstance(same.get("error"), OperationalError)  # waited for the lock
+
+    release.set()
+    holder.join()
+    later = _withdraw(busy, sms)
+    events = list(
+        ConsentEvent.objects.filter(customer=busy)
+        .order_by("seq")
+        .values_list("actor", flat=True)
+    )
+    assert events[-2:] == ["client:slow", "client:test"]  # commit order
+    assert later.seq == ConsentEvent.objects.order_by("-seq").first().seq
+
+
+def _slow_writer(customer, channel, errors) -> None:
+    try:
+        with consent_change(actor=Actor.client("slow"), source="api") as change:
+            _withdraw(customer, channel, change)
+            time.sleep(1.0)  # others commit meanwhile
+    except Exception as exc:
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+def test_a_long_unit_and_shared_phones_never_let_a_reader_skip(postgres_only):
+    """Writers on many customers (some sharing a phone) and one unit held open for a
+    second: a reader following ``changes`` ends with exactly the snapshot."""
+    sms, email = Channel.objects.get(code="sms"), Channel.objects.get(code="email")
+    topics = list(Topic.objects.filter(code__in=["credit_card", "wealth"]))
+    notice = NoticeVersion.objects.get(code="marketing", version=1, language="en")
+    customers = []
+    for i in range(10):
+        customer = CustomerFactory()
+        add_phone(customer, f"+86137100{i // 2:05d}")  # pairs share a phone
+        add_email(customer, f"s{i}@example.com")
+        customers.append(customer)
+    slow = CustomerFactory()
+    add_phone(slow, "+8613710000000")  # shares the first pair's phone too
+    _client, issued = api_client_create(
+        name="reader", channel_codes=["sms", "email"], rate_per_minute=1_000_000
+    )
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.clear}")
+
+    done, errors, copy, seen = threading.Event(), [], {}, []
+    reader = threading.Thread(target=_reader, args=(http, done, copy, seen, errors))
+    reader.start()
+    threads = [threading.Thread(target=_slow_writer, args=(slow, sms, errors))]
+    threads += [
+        threading.Thread(
+            target=_writer, args=(n, customers, [sms, email], topics, notice, errors)
+        )
+        for n in range(WRITERS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    reader.join(timeout=60)
+    assert not reader.is_alive()
+    assert errors == []
+    feed = list(
+        SuppressionChange.objects.filter(channel__in=[sms, email])
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    )
+    assert seen == feed
+    response = http.get("/api/v1/suppression/snapshot")
+    snapshot = {}
+    for line in b"".join(response.streaming_content).decode().splitlines():
+        row = json.loads(line)
+        snapshot[(row["identifier"], row["channel"])] = row
+    assert copy == snapshot
+    call_command("verify_ledger", stdout=io.StringIO())
+    call_command("rebuild_consent_state", stdout=io.StringIO())

@@ -172,7 +172,7 @@ def test_a_marketing_send_to_an_unknown_number_is_a_violation(api, sms):
 
 def test_a_send_in_quiet_hours_is_a_violation(api, granted):
     Preference.objects.create(customer=granted, time_zone="Europe/London")
-    services.customer_contactability_publish(customer=granted)
+    services.contactability_publish(customer_ids=[granted.pk])
     body = send(api, "s-6", at=_last(23, "Europe/London"))
     assert body["violation"]["reasons"] == [Reason.QUIET_HOURS]
     assert send(api, "s-7", at=_last(12, "Europe/London"))["effect"] == "recorded"
@@ -180,7 +180,7 @@ def test_a_send_in_quiet_hours_is_a_violation(api, granted):
 
 def test_a_send_over_the_frequency_cap_is_a_violation(api, granted, sms):
     FrequencyCap.objects.create(customer=granted, channel=sms, max_per_week=2)
-    services.customer_contactability_publish(customer=granted)
+    services.contactability_publish(customer_ids=[granted.pk])
     assert send(api, "s-8", at=noon())["effect"] == "recorded"
     assert send(api, "s-9", at=noon() + timedelta(minutes=1))["effect"] == "recorded"
     body = send(api, "s-10", at=noon() + timedelta(minutes=2))

@@ -1,0 +1,242 @@
+"""Grants and withdrawals of marketing consent, and "stop all marketing"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+
+from consent.errors import ApplicationError
+from consent.ledger import Actor, Evidence
+from consent.models import (
+    Channel,
+    ConsentEvent,
+    ConsentState,
+    ContactPoint,
+    Customer,
+    NoticeVersion,
+    OptOut,
+    Topic,
+)
+from consent.services._common import (
+    MSG_CHANNEL_INACTIVE,
+    MSG_CUSTOMER_INACTIVE,
+    MSG_NOT_OPTED_OUT,
+    MSG_NOTICE_REQUIRED,
+    MSG_OPT_IN_PORTAL_ONLY,
+    MSG_OPTED_OUT,
+    require_evidence,
+    require_marketing,
+)
+from consent.unit import ConsentChange, joined
+
+GRANTED = ConsentState.Status.GRANTED
+WITHDRAWN = ConsentState.Status.WITHDRAWN
+
+
+def consent_states_write(
+    cells: Iterable[tuple[Customer, Channel, Topic, str, ConsentEvent]],
+) -> None:
+    """Upsert projection rows (one statement, however many cells)."""
+    rows = [
+        ConsentState(
+            customer_id=customer.pk,
+            channel_id=channel.pk,
+            topic_id=topic.pk,
+            status=status,
+            source=event.source,
+            event_id=event.pk,
+            updated_at=event.recorded_at,
+        )
+        for customer, channel, topic, status, event in cells
+    ]
+    if rows:
+        ConsentState.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["customer", "channel", "topic"],
+            update_fields=["status", "source", "event", "updated_at"],
+        )
+
+
+def grant_check(
+    *,
+    change: ConsentChange,
+    customer: Customer,
+    channel: Channel,
+    topic: Topic,
+    notice_version: NoticeVersion | None,
+) -> None:
+    """Everything a grant must satisfy, with the customer locked."""
+    if notice_version is None:
+        raise ValidationError(MSG_NOTICE_REQUIRED, code="notice_required")
+    require_marketing(topic)
+    if not channel.is_active:
+        raise ApplicationError(MSG_CHANNEL_INACTIVE, code="channel_inactive")
+    status = change.lock(customer).get(customer.pk)
+    if status != Customer.Status.ACTIVE:
+        raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
+    if OptOut.objects.filter(customer=customer).exists():
+        raise ApplicationError(MSG_OPTED_OUT, code="opted_out")
+
+
+def consent_grant(
+    *,
+    customer: Customer,
+    channel: Channel,
+    topic: Topic,
+    source: str,
+    actor: Actor | str,
+    notice_version: NoticeVersion | None,
+    evidence: Evidence | None = None,
+    contact_point: ContactPoint | None = None,
+    occurred_at: datetime | None = None,
+    change: ConsentChange | None = None,
+) -> ConsentEvent:
+    """Record that the customer agreed to marketing on this channel about this topic."""
+    require_evidence(source=source, actor=actor)
+    with joined(change, actor=actor, source=source, evidence=evidence) as change:
+        grant_check(
+            change=change,
+            customer=customer,
+            channel=channel,
+            topic=topic,
+            notice_version=notice_version,
+        )
+        event = change.record(
+            customer=customer,
+            action=ConsentEvent.Action.GRANT,
+            source=source,
+            actor=actor,
+            evidence=evidence,
+            channel=channel,
+            topic=topic,
+            contact_point=contact_point,
+            notice_version=notice_version,
+            occurred_at=occurred_at,
+        )
+        consent_states_write([(customer, channel, topic, GRANTED, event)])
+    return event
+
+
+def apply_withdraw(event: ConsentEvent) -> int:
+    """Projection of a withdrawal (shared with the ledger replay's rules): one cell,
+    or every granted cell of the channel and/or topic. Returns the cells changed."""
+    if event.channel_id and event.topic_id:
+        consent_states_write(
+            [(event.customer, event.channel, event.topic, WITHDRAWN, event)]
+        )
+        return 1
+    rows = ConsentState.objects.filter(customer_id=event.customer_id, status=GRANTED)
+    if event.channel_id:
+        rows = rows.filter(channel_id=event.channel_id)
+    if event.topic_id:
+        rows = rows.filter(topic_id=event.topic_id)
+    return rows.update(
+        status=WITHDRAWN,
+        source=event.source,
+        event_id=event.pk,
+        updated_at=event.recorded_at,
+    )
+
+
+def consent_withdraw(
+    *,
+    customer: Customer,
+    channel: Channel | None,
+    topic: Topic | None,
+    source: str,
+    actor: Actor | str,
+    evidence: Evidence | None = None,
+    contact_point: ContactPoint | None = None,
+    occurred_at: datetime | None = None,
+    change: ConsentChange | None = None,
+) -> ConsentEvent:
+    """Withdraw marketing consent. None for channel or topic means all of them.
+
+    A withdrawal is accepted from any source, at once, whatever the customer's state.
+    """
+    require_evidence(source=source, actor=actor)
+    require_marketing(topic)
+    with joined(change, actor=actor, source=source, evidence=evidence) as change:
+        change.lock(customer)
+        event = change.record(
+            customer=customer,
+            action=ConsentEvent.Action.WITHDRAW,
+            source=source,
+            actor=actor,
+            evidence=evidence,
+            channel=channel,
+            topic=topic,
+            contact_point=contact_point,
+            occurred_at=occurred_at,
+        )
+        event.cells_changed = apply_withdraw(event)
+    return event
+
+
+def consent_opt_out_all(
+    *,
+    customer: Customer,
+    source: str,
+    actor: Actor | str,
+    evidence: Evidence | None = None,
+    contact_point: ContactPoint | None = None,
+    occurred_at: datetime | None = None,
+    change: ConsentChange | None = None,
+) -> ConsentEvent:
+    """Stop all marketing on every channel. Every earlier grant is withdrawn too, so
+    asking for marketing again later restores nothing by itself."""
+    require_evidence(source=source, actor=actor)
+    with joined(change, actor=actor, source=source, evidence=evidence) as change:
+        change.lock(customer)
+        event = change.record(
+            customer=customer,
+            action=ConsentEvent.Action.OPT_OUT_ALL,
+            source=source,
+            actor=actor,
+            evidence=evidence,
+            contact_point=contact_point,
+            occurred_at=occurred_at,
+        )
+        OptOut.objects.update_or_create(
+            customer_id=customer.pk,
+            defaults={"event_id": event.pk, "since": event.recorded_at},
+        )
+        event.cells_changed = apply_withdraw(event)
+    return event
+
+
+def consent_opt_in_all(
+    *,
+    customer: Customer,
+    source: str,
+    actor: Actor | str,
+    evidence: Evidence | None = None,
+    occurred_at: datetime | None = None,
+    change: ConsentChange | None = None,
+) -> ConsentEvent:
+    """Lift "stop all marketing". Only the customer, in the portal, may do this; it
+    grants nothing by itself (each channel and topic is then granted explicitly)."""
+    require_evidence(source=source, actor=actor)
+    if source != ConsentEvent.Source.PORTAL or str(actor) != str(
+        Actor.customer(customer)
+    ):
+        raise ApplicationError(MSG_OPT_IN_PORTAL_ONLY, code="opt_in_portal_only")
+    with joined(change, actor=actor, source=source, evidence=evidence) as change:
+        status = change.lock(customer).get(customer.pk)
+        if status != Customer.Status.ACTIVE:
+            raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
+        if not OptOut.objects.filter(customer=customer).exists():
+            raise ApplicationError(MSG_NOT_OPTED_OUT, code="not_opted_out")
+        event = change.record(
+            customer=customer,
+            action=ConsentEvent.Action.OPT_IN_ALL,
+            source=source,
+            actor=actor,
+            evidence=evidence,
+            occurred_at=occurred_at,
+        )
+        OptOut.objects.filter(customer=customer).delete()
+    return event

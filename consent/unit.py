@@ -1,0 +1,322 @@
+"""The unit of work: every change that can affect contactability runs in one.
+
+    with consent_change(actor=actor, source=Source.PORTAL, evidence=evidence) as change:
+        consent_withdraw(change=change, customer=customer, channel=sms, topic=None)
+        care_pause_start(change=change, customer=customer, ...)
+
+Services lock the customers they change (a row lock: changes for one customer
+serialise, changes for different customers do not wait for each other), write the
+projection at once, and record their ledger rows and what they touched. On exit the
+unit recomputes every touched key once, under the keys' own locks, and then runs the
+one step all writers share: lock the ledger head, append the ledger rows (hash chain)
+and the feed rows with the next sequence numbers, move the head, commit. That step
+is a handful of statements long, so the order it gives is the commit order.
+
+A service called without a unit opens its own; inside a unit (passed as ``change``
+or already open in this thread) it joins it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from consent import keys as key_state
+from consent.ledger import Actor, Evidence, ledger_seal
+from consent.models import (
+    ConsentEvent,
+    Contactability,
+    Customer,
+    LedgerHead,
+    SuppressionChange,
+)
+
+_current: contextvars.ContextVar[ConsentChange | None] = contextvars.ContextVar(
+    "consent_change", default=None
+)
+
+# Advisory lock keys are the first 60 bits of the blind index (hex): collisions only
+# make two unrelated keys wait for each other.
+_KEY_LOCK_HEX = 15
+
+
+class ConsentChange:
+    """What one unit of work did so far; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        actor: Actor | str,
+        source: str,
+        evidence: Evidence | None,
+        now: datetime | None = None,
+    ) -> None:
+        self.actor = actor
+        self.source = source
+        self.evidence = evidence or Evidence()
+        self.now = now or timezone.now()
+        self.events: list[ConsentEvent] = []
+        self.feed: list[SuppressionChange] = []
+        self._status: dict[int, str] = {}
+        self._customers: set[int] = set()
+        self._indexes: set[str] = set()
+        self._known: dict[str, str] = {}
+        self._erased: set[str] = set()
+        self._ids: list[int] = []
+        self._sealed_callbacks: list = []
+        self._next_id: int | None = None
+
+    # --- what services call ----------------------------------------------------------
+
+    def lock(self, *customers: Customer | int) -> dict[int, str]:
+        """Row-lock these customers (in id order) for the rest of the transaction and
+        return their current status. A customer locked earlier in the unit is not
+        locked again."""
+        ids = {c if isinstance(c, int) else c.pk for c in customers}
+        missing = sorted(ids - self._status.keys())
+        if missing:
+            rows = (
+                Customer.objects.select_for_update()
+                .filter(pk__in=missing)
+                .order_by("pk")
+                .values_list("pk", "status")
+            )
+            self._status.update(rows)
+        return {pk: self._status[pk] for pk in ids if pk in self._status}
+
+    def record(
+        self,
+        *,
+        customer: Customer,
+        action: str,
+        channel=None,
+        topic=None,
+        contact_point=None,
+        notice_version=None,
+        detail: dict | None = None,
+        occurred_at: datetime | None = None,
+        source: str | None = None,
+        actor: Actor | str | None = None,
+        evidence: Evidence | None = None,
+    ) -> ConsentEvent:
+        """A ledger row of this unit. It has its primary key at once (projection
+        rows may point to it); its ``seq`` and hash come in the ordering step."""
+        event = ConsentEvent(
+            id=self._allocate_id(),
+            customer=customer,
+            contact_point=contact_point,
+            channel=channel,
+            topic=topic,
+            action=action,
+            source=source or self.source,
+            actor=str(actor or self.actor),
+            notice_version=notice_version,
+            evidence=(evidence or self.evidence).as_dict(),
+            detail=detail or None,
+            occurred_at=occurred_at or self.now,
+            recorded_at=self.now,
+        )
+        self.events.append(event)
+        self.touch_customer(customer)
+        return event
+
+    def touch_customer(self, customer: Customer | int) -> None:
+        """Recompute every key of this customer's live addresses on exit."""
+        self._customers.add(customer if isinstance(customer, int) else customer.pk)
+
+    def touch_identifier(
+        self, blind_index: str, *, known: str | None = None, erased: bool = False
+    ) -> None:
+        """Recompute this identifier's keys on exit. ``known``: its published form
+        when no live address carries it; ``erased``: its holder was just erased."""
+        self._indexes.add(blind_index)
+        if known is not None:
+            self._known[blind_index] = known
+        if erased:
+            self._erased.add(blind_index)
+
+    def on_sealed(self, callback) -> None:
+        """Run ``callback()`` after the ordering step, before commit (it can read
+        the ledger and feed positions, ``self.events`` and ``self.feed``)."""
+        self._sealed_callbacks.append(callback)
+
+    # --- infrastructure ------------------------------------------------------------
+
+    def reserve(self, count: int) -> None:
+        """Fetch ledger ids for ``count`` rows in one statement (bulk changes)."""
+        missing = count - len(self._ids)
+        if missing <= 0:
+            return
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence('consent_consentevent', "
+                    "'id')) FROM generate_series(1, %s)",
+                    [missing],
+                )
+                self._ids.extend(row[0] for row in cursor.fetchall())
+                return
+            # SQLite: the transaction holds the database's only write lock
+            # (IMMEDIATE), so the ids after the highest one are free.
+            if self._next_id is None:
+                cursor.execute("SELECT COALESCE(MAX(id), 0) FROM consent_consentevent")
+                self._next_id = cursor.fetchone()[0] + 1
+            self._ids.extend(range(self._next_id, self._next_id + missing))
+            self._next_id += missing
+
+    def _allocate_id(self) -> int:
+        self.reserve(1)
+        return self._ids.pop(0)
+
+    def _mark(self) -> tuple:
+        return (
+            len(self.events),
+            set(self._customers),
+            set(self._indexes),
+            dict(self._known),
+            set(self._erased),
+            dict(self._status),
+        )
+
+    def _rollback_to(self, mark: tuple) -> None:
+        """Forget what a failed service recorded (its rows were rolled back)."""
+        count, customers, indexes, known, erased, status = mark
+        del self.events[count:]
+        self._customers, self._indexes = customers, indexes
+        self._known, self._erased, self._status = known, erased, status
+
+    def _lock_keys(self, indexes: Iterable[str]) -> None:
+        """Serialise recomputation per identifier: two customers sharing a phone
+        change it one after the other, each seeing the other's committed state."""
+        if connection.vendor != "postgresql":
+            return  # SQLite: the IMMEDIATE transaction already excludes writers
+        lock_ids = sorted({int(bi[:_KEY_LOCK_HEX], 16) for bi in indexes})
+        if lock_ids:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(pg_advisory_xact_lock(k)) "
+                    "FROM unnest(%s::bigint[]) AS k",
+                    [lock_ids],
+                )
+
+    def _key_indexes(self) -> set[str]:
+        from consent.models import ContactPoint
+
+        indexes = set(self._indexes)
+        if self._customers:
+            indexes |= set(
+                ContactPoint.objects.filter(
+                    customer_id__in=self._customers, removed_at__isnull=True
+                ).values_list("blind_index", flat=True)
+            )
+        return indexes
+
+    def _flush(self) -> None:
+        if self.events or self._customers or self._indexes:
+            self._lock_keys(self._key_indexes())
+            updates = key_state.keys_recompute(
+                indexes=self._indexes,
+                customer_ids=self._customers,
+                now=self.now,
+                known_identifiers=self._known,
+                erased=self._erased,
+            )
+            if self.events or updates:
+                self._append(updates)
+        for callback in self._sealed_callbacks:
+            callback()
+
+    def _append(self, updates: list[key_state.KeyUpdate]) -> None:
+        """The ordering step: a few statements under the ledger head, then commit."""
+        head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)
+        if self.events:
+            ledger_seal(head=head, events=self.events)
+            ConsentEvent.objects.bulk_create(self.events)
+        for update in updates:
+            head.feed_seq += 1
+            update.row.seq = head.feed_seq
+        created = [u.row for u in updates if u.created]
+        changed = [u.row for u in updates if not u.created]
+        if created:
+            Contactability.objects.bulk_create(created)
+        if len(changed) == 1:
+            changed[0].save(update_fields=key_state.KEY_FIELDS)
+        elif changed:
+            Contactability.objects.bulk_update(changed, key_state.KEY_FIELDS)
+        self.feed = [
+            SuppressionChange(
+                seq=u.row.seq,
+                key=u.row,
+                channel_id=u.row.channel_id,
+                created_at=self.now,
+                **u.state.as_fields(),
+            )
+            for u in updates
+        ]
+        if self.feed:
+            SuppressionChange.objects.bulk_create(self.feed)
+        head.save(update_fields=["ledger_seq", "ledger_hash", "feed_seq"])
+
+
+@contextmanager
+def _joining(change: ConsentChange) -> Iterator[None]:
+    """A service failing inside a joined unit leaves nothing recorded (the caller
+    may catch the error in a savepoint and carry on)."""
+    mark = change._mark()
+    try:
+        yield
+    except BaseException:
+        change._rollback_to(mark)
+        raise
+
+
+def current_change() -> ConsentChange | None:
+    """The unit of work open in this thread, if any."""
+    return _current.get()
+
+
+@contextmanager
+def consent_change(
+    *,
+    actor: Actor | str,
+    source: str,
+    evidence: Evidence | None = None,
+    now: datetime | None = None,
+) -> Iterator[ConsentChange]:
+    """Open a unit of work (one transaction); see the module docstring. Inside an
+    open unit, this joins it."""
+    outer = _current.get()
+    if outer is not None:
+        with _joining(outer):
+            yield outer
+        return
+    with transaction.atomic():
+        change = ConsentChange(actor=actor, source=source, evidence=evidence, now=now)
+        token = _current.set(change)
+        try:
+            yield change
+            change._flush()
+        finally:
+            _current.reset(token)
+
+
+@contextmanager
+def joined(
+    change: ConsentChange | None,
+    *,
+    actor: Actor | str,
+    source: str,
+    evidence: Evidence | None = None,
+) -> Iterator[ConsentChange]:
+    """The given or open unit, or a new one for a service called on its own."""
+    if change is not None:
+        with _joining(change):
+            yield change
+        return
+    with consent_change(actor=actor, source=source, evidence=evidence) as opened:
+        yield opened

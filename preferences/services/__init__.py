@@ -1,0 +1,103 @@
+"""Every write the portal makes, by concern. Consent and preference changes run in
+a unit of work (``consent.unit``), so the feed shows them when the request returns.
+"""
+
+from preferences.services._common import (
+    CODE_TTL,
+    CODES_PER_HOUR,
+    LOCK_TIME,
+    MSG_CODE_EXPIRED,
+    MSG_CODE_WRONG,
+    MSG_LAST_VERIFIED,
+    MSG_LOCKED,
+    MSG_NOK_IDENTIFY,
+    MSG_NOK_NO_CUSTOMER,
+    MSG_NOTICE_OUTDATED,
+    MSG_PAUSE_END,
+    MSG_REQUEST_DONE,
+    MSG_TOO_MANY_CODES,
+    WRONG_CODES_BEFORE_LOCK,
+)
+from preferences.services.codes import (
+    CodeTarget,
+    one_time_code_check,
+    one_time_code_issue,
+    sign_in_finish,
+    sign_in_start,
+)
+from preferences.services.consents import (
+    consent_matrix_apply,
+    one_click_undo,
+    one_click_unsubscribe,
+)
+from preferences.services.contact_points import (
+    contact_point_add_and_send,
+    contact_point_code_confirm,
+    contact_point_code_resend,
+    contact_point_remove_own,
+)
+from preferences.services.contact_rules import (
+    care_pause_cancel,
+    care_pause_expire_due,
+    care_pause_start,
+    frequency_caps_set,
+    personalisation_set,
+    preference_update,
+)
+from preferences.services.requests import (
+    erasure_request_carry_out,
+    erasure_request_create,
+    erasure_request_decline,
+    next_of_kin_report_allowed,
+    next_of_kin_report_confirm,
+    next_of_kin_report_create,
+    next_of_kin_report_reject,
+    not_me_finish,
+    not_me_report_review,
+    not_me_start,
+)
+
+__all__ = [
+    "CODES_PER_HOUR",
+    "CODE_TTL",
+    "CodeTarget",
+    "LOCK_TIME",
+    "MSG_CODE_EXPIRED",
+    "MSG_CODE_WRONG",
+    "MSG_LAST_VERIFIED",
+    "MSG_LOCKED",
+    "MSG_NOK_IDENTIFY",
+    "MSG_NOK_NO_CUSTOMER",
+    "MSG_NOTICE_OUTDATED",
+    "MSG_PAUSE_END",
+    "MSG_REQUEST_DONE",
+    "MSG_TOO_MANY_CODES",
+    "WRONG_CODES_BEFORE_LOCK",
+    "care_pause_cancel",
+    "care_pause_expire_due",
+    "care_pause_start",
+    "consent_matrix_apply",
+    "contact_point_add_and_send",
+    "contact_point_code_confirm",
+    "contact_point_code_resend",
+    "contact_point_remove_own",
+    "erasure_request_carry_out",
+    "erasure_request_create",
+    "erasure_request_decline",
+    "frequency_caps_set",
+    "next_of_kin_report_allowed",
+    "next_of_kin_report_confirm",
+    "next_of_kin_report_create",
+    "next_of_kin_report_reject",
+    "not_me_finish",
+    "not_me_report_review",
+    "not_me_start",
+    "one_click_undo",
+    "one_click_unsubscribe",
+    "one_time_code_check",
+    "one_time_code_issue",
+    "personalisation_set",
+    "preference_update",
+    "sign_in_finish",
+    "sign_in_start",
+]
