@@ -38,6 +38,8 @@ class _Registry:
     spam_report_handlers: list[Callable[..., Any]] = field(default_factory=list)
     # Called with ``customer`` when its personal data is erased (same transaction).
     erasure_handlers: list[Callable[..., None]] = field(default_factory=list)
+    # Compare another app's projection with the ledger: () -> difference lines.
+    projection_checks: list[Callable[[], list[str]]] = field(default_factory=list)
     # (order, callable(stdout=…)) pairs run by ``seed_demo`` after the core's demo
     # customers.
     demo_seeders: list[tuple[int, Callable[..., Any]]] = field(default_factory=list)
@@ -77,3 +79,8 @@ def register_demo_seeder(order: int, seeder: Callable[..., Any]) -> None:
     if all(s is not seeder for _o, s in registry.demo_seeders):
         registry.demo_seeders.append((order, seeder))
         registry.demo_seeders.sort(key=lambda pair: pair[0])
+
+
+def register_projection_check(check: Callable[[], list[str]]) -> None:
+    if check not in registry.projection_checks:
+        registry.projection_checks.append(check)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consent import hooks, keywords, services
 from consent.contactability import Reason
+from consent.decision import QuietHours, send_decision
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 from consent.models import (
@@ -324,16 +324,6 @@ def _handle_spam_complaint(
 # --- sends and violations -----------------------------------------------------------
 
 
-def _in_quiet_hours(quiet: dict | None, when: datetime) -> bool:
-    if not quiet:
-        return False
-    local = when.astimezone(ZoneInfo(quiet.get("tz") or "UTC")).time()
-    start, end = time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"])
-    if start <= end:
-        return start <= local < end
-    return local >= start or local < end
-
-
 def _withdrawal_times(
     *, holders: list[ContactPoint], channel: Channel, topic: Topic
 ) -> list[datetime]:
@@ -367,14 +357,14 @@ def send_violation_reasons(
     key = Contactability.objects.filter(
         blind_index=data.blind_index, channel=data.channel
     ).first()
-    reasons: set[str] = set()
+    held: set[str] = set()
     if key is None:
         if topic.is_marketing:
-            reasons.add(Reason.NO_CONSENT)
+            held.add(Reason.NO_CONSENT)
     elif topic.code not in key.permitted_topics:
-        reasons.update(key.topic_reasons.get(topic.code) or [Reason.NO_CONSENT])
+        held.update(key.topic_reasons.get(topic.code) or [Reason.NO_CONSENT])
     withdrawn_at = None
-    if reasons & _WITHDRAWAL_REASONS:
+    if held & _WITHDRAWAL_REASONS:
         before = [
             t
             for t in _withdrawal_times(
@@ -385,19 +375,24 @@ def send_violation_reasons(
         if before:
             withdrawn_at = min(before)
         else:
-            reasons -= _WITHDRAWAL_REASONS
-    if key is not None and topic.is_marketing:
-        if _in_quiet_hours(key.quiet_hours, sent_at):
-            reasons.add(Reason.QUIET_HOURS)
-        if key.max_per_week is not None:
-            earlier = SendRecord.objects.filter(
-                channel=data.channel,
-                blind_index=data.blind_index,
-                sent_at__gt=sent_at - CAP_WINDOW,
-                sent_at__lte=sent_at,
-            ).count()
-            if earlier >= key.max_per_week:
-                reasons.add(Reason.FREQUENCY_CAP)
+            held -= _WITHDRAWAL_REASONS
+    earlier = 0
+    if key is not None and key.max_per_week is not None and topic.is_marketing:
+        earlier = SendRecord.objects.filter(
+            channel=data.channel,
+            blind_index=data.blind_index,
+            sent_at__gt=sent_at - CAP_WINDOW,
+            sent_at__lte=sent_at,
+        ).count()
+    _allowed, reasons = send_decision(
+        permitted=not held,
+        held=sorted(held),
+        marketing=topic.is_marketing,
+        quiet_hours=key.quiet_hours if key else None,
+        max_per_week=key.max_per_week if key else None,
+        sent=earlier,
+        clock=QuietHours(sent_at),
+    )
     return sorted(reasons), withdrawn_at
 
 

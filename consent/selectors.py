@@ -12,8 +12,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -22,6 +21,7 @@ from django.utils import timezone
 
 from consent import crypto
 from consent.contactability import Reason
+from consent.decision import QuietHours, send_decision
 from consent.identifiers import normalise_many
 from consent.models import (
     Channel,
@@ -456,44 +456,6 @@ def _check_keys(
     return keys
 
 
-class _QuietHours:
-    """Quiet-hour tests at one instant, converting it once per time zone."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-        self._local: dict[str, time] = {}
-        self._held: dict[tuple[str, str, str], bool] = {}  # most keys share a window
-
-    def _local_time(self, tz: str) -> time:
-        local = self._local.get(tz)
-        if local is None:
-            try:
-                zone = ZoneInfo(tz or "UTC")
-            except (ZoneInfoNotFoundError, ValueError):
-                zone = ZoneInfo("UTC")
-            local = self._local[tz] = self.at.astimezone(zone).time()
-        return local
-
-    def holds(self, quiet: dict | None) -> bool:
-        if not quiet:
-            return False
-        window = (quiet["start"], quiet["end"], quiet.get("tz") or "UTC")
-        held = self._held.get(window)
-        if held is None:
-            held = self._held[window] = self._holds(quiet)
-        return held
-
-    def _holds(self, quiet: dict) -> bool:
-        start = time.fromisoformat(quiet["start"])
-        end = time.fromisoformat(quiet["end"])
-        if start == end:
-            return False
-        local = self._local_time(quiet.get("tz") or "UTC")
-        if start < end:
-            return start <= local < end
-        return local >= start or local < end
-
-
 def recipients_check(
     *,
     channel: Channel,
@@ -523,7 +485,7 @@ def recipients_check(
             .annotate(n=Count("id"))
             .values_list("blind_index", "n")
         )
-    quiet = _QuietHours(at)
+    quiet = QuietHours(at)
     results = []
     for item in items:
         if item.error is not None:
@@ -554,19 +516,24 @@ def recipients_check(
 
 
 def _decide(
-    key: _CheckKey | None, topic: Topic, quiet: _QuietHours, sent: int
+    key: _CheckKey | None, topic: Topic, quiet: QuietHours, sent: int
 ) -> tuple[bool, list[str]]:
     if key is None:
-        if topic.is_marketing:
-            return False, [Reason.NO_CONSENT]
-        return True, []
-    if not key.permitted:
-        return False, key.held or [Reason.NO_CONSENT]
-    if not topic.is_marketing:
-        return True, []
-    held = []
-    if quiet.holds(key.quiet_hours):
-        held.append(Reason.QUIET_HOURS)
-    if key.max_per_week is not None and sent >= key.max_per_week:
-        held.append(Reason.FREQUENCY_CAP)
-    return not held, held
+        return send_decision(
+            permitted=not topic.is_marketing,
+            held=[Reason.NO_CONSENT] if topic.is_marketing else [],
+            marketing=topic.is_marketing,
+            quiet_hours=None,
+            max_per_week=None,
+            sent=sent,
+            clock=quiet,
+        )
+    return send_decision(
+        permitted=key.permitted,
+        held=key.held,
+        marketing=topic.is_marketing,
+        quiet_hours=key.quiet_hours,
+        max_per_week=key.max_per_week,
+        sent=sent,
+        clock=quiet,
+    )

@@ -19,7 +19,7 @@ or already open in this thread) it joins it.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -42,7 +42,16 @@ _current: contextvars.ContextVar[ConsentChange | None] = contextvars.ContextVar(
 
 # Advisory lock keys are the first 60 bits of the blind index (hex): collisions only
 # make two unrelated keys wait for each other.
-_KEY_LOCK_HEX = 15
+_LOCK_KEYS_SQL = """
+SELECT count(pg_advisory_xact_lock(k)) FROM (
+    SELECT DISTINCT ('x' || substr(bi, 1, 15))::bit(60)::bigint AS k FROM (
+        SELECT blind_index AS bi FROM consent_contactpoint
+        WHERE customer_id = ANY(%(customers)s) AND removed_at IS NULL
+        UNION ALL SELECT unnest(%(indexes)s::text[])
+    ) touched
+    ORDER BY k
+) ordered
+"""
 
 
 class ConsentChange:
@@ -190,35 +199,23 @@ class ConsentChange:
         self._customers, self._indexes = customers, indexes
         self._known, self._erased, self._status = known, erased, status
 
-    def _lock_keys(self, indexes: Iterable[str]) -> None:
+    def _lock_keys(self) -> None:
         """Serialise recomputation per identifier: two customers sharing a phone
-        change it one after the other, each seeing the other's committed state."""
+        change it one after the other, each seeing the other's committed state.
+        The keys are the touched identifiers and every live address of the touched
+        customers, locked in one statement, in order (no deadlock between units)."""
         if connection.vendor != "postgresql":
             return  # SQLite: the IMMEDIATE transaction already excludes writers
-        lock_ids = sorted({int(bi[:_KEY_LOCK_HEX], 16) for bi in indexes})
-        if lock_ids:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT count(pg_advisory_xact_lock(k)) "
-                    "FROM unnest(%s::bigint[]) AS k",
-                    [lock_ids],
-                )
-
-    def _key_indexes(self) -> set[str]:
-        from consent.models import ContactPoint
-
-        indexes = set(self._indexes)
-        if self._customers:
-            indexes |= set(
-                ContactPoint.objects.filter(
-                    customer_id__in=self._customers, removed_at__isnull=True
-                ).values_list("blind_index", flat=True)
-            )
-        return indexes
+        with connection.cursor() as cursor:
+            params = {
+                "customers": sorted(self._customers),
+                "indexes": sorted(self._indexes),
+            }
+            cursor.execute(_LOCK_KEYS_SQL, params)
 
     def _flush(self) -> None:
         if self.events or self._customers or self._indexes:
-            self._lock_keys(self._key_indexes())
+            self._lock_keys()
             updates = key_state.keys_recompute(
                 indexes=self._indexes,
                 customer_ids=self._customers,

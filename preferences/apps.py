@@ -8,9 +8,10 @@ class PreferencesConfig(AppConfig):
 
     def ready(self) -> None:
         from consent import hooks
-        from preferences import contactability
+        from preferences import contactability, replay
 
         hooks.register_preference_provider(
             contactability.holder_preferences, default=contactability.DEFAULT
         )
         hooks.register_erasure_handler(contactability.erase_preferences)
+        hooks.register_projection_check(replay.preference_check)

@@ -177,3 +177,44 @@ def test_query_count_is_fixed_whatever_the_catalogue(
     with django_assert_max_num_queries(10):
         page = portal_client.get(PAGE)
     assert 'id="cell-extra5-extra_topic5"' in page.content.decode()
+
+
+def _signed_in(customer) -> Client:
+    browser = Client()
+    session = browser.session
+    session[SESSION_KEY] = customer.pk
+    session.save()
+    return browser
+
+
+def test_saving_the_matrix_costs_the_same_queries_for_one_cell_and_for_all(
+    notice_en,
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import CustomerFactory, add_email, add_phone
+
+    cells = [
+        f"{channel}:{topic}"
+        for channel in Channel.objects.filter(is_active=True).values_list(
+            "code", flat=True
+        )
+        for topic in Topic.objects.filter(
+            is_active=True, kind=Topic.Kind.MARKETING
+        ).values_list("code", flat=True)
+    ]
+    assert len(cells) == 48
+    counts = []
+    for n, chosen in enumerate((cells[:1], cells)):
+        customer = CustomerFactory(preferred_language="en")
+        add_phone(customer, f"+86138001380{n:02d}")
+        add_email(customer, f"matrix{n}@example.com")
+        browser = _signed_in(customer)
+        with CaptureQueriesContext(connection) as queries:
+            response = _save(browser, cells=chosen, notice=notice_en)
+        assert response.status_code == 302
+        assert ConsentState.objects.filter(customer=customer).count() == len(chosen)
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= 40, counts

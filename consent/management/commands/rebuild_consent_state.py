@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from consent import hooks
 from consent.ledger import Actor
 from consent.models import ConsentEvent, ContactPoint
 from consent.replay import (
@@ -27,6 +28,14 @@ class Command(BaseCommand):
     def handle(self, *args, fix: bool, **options) -> None:
         expected = ledger_projection()
         diffs = differences(expected, stored_projection())
+        for check in hooks.registry.projection_checks:
+            other = check()
+            if other and fix:
+                raise CommandError(
+                    "Preference tables differ from the ledger; --fix rewrites only "
+                    "consent states: " + "; ".join(other[:5])
+                )
+            diffs += other
         for line in diffs[:50]:
             self.stdout.write(line)
         if len(diffs) > 50:

@@ -1,11 +1,12 @@
 """Bulk synthetic customers for load tests and benchmarks, written consistently.
 
-Everything a service would write is written, in one transaction under the ledger
-head lock: customers, encrypted contact points with blind indexes, hash-chained
-ledger rows continuing from the head, the consent projection, opt-outs, the
-contactability keys (computed by ``consent.contactability.compute``) and one feed row
-per key. ``verify_ledger`` and ``rebuild_consent_state`` agree with the result.
-On PostgreSQL rows go in with COPY; elsewhere with ``bulk_create`` in batches.
+Everything a service would write is written, one batch per transaction under the
+ledger head lock (live writers interleave between batches): customers, encrypted
+contact points with blind indexes, hash-chained ledger rows continuing from the
+head, the consent projection, opt-outs, the contactability keys (computed by
+``consent.contactability.compute``) and one feed row per key. ``verify_ledger`` and
+``rebuild_consent_state`` agree with the result. On PostgreSQL rows go in with COPY;
+elsewhere with ``bulk_create`` in batches.
 """
 
 from __future__ import annotations
@@ -109,19 +110,22 @@ class Command(BaseCommand):
         self._catalogue()
         self._computed: dict = {}
         self.postgres = connection.vendor == "postgresql"
-        with transaction.atomic():
-            head = lock_head()
-            self._skip_row_triggers()
-            self.head = head
-            done = 0
-            bar = tqdm(total=count, unit="customer", disable=quiet)
-            while done < count:
-                size = min(batch, count - done)
+        # One transaction per batch, each taking the ordering lock only for its own
+        # rows: live writers interleave between batches instead of waiting for the
+        # whole load.
+        done = 0
+        bar = tqdm(total=count, unit="customer", disable=quiet)
+        while done < count:
+            size = min(batch, count - done)
+            with transaction.atomic():
+                head = lock_head()
+                self._skip_row_triggers()
+                self.head = head
                 self._write(self._build(size))
-                done += size
-                bar.update(size)
-            bar.close()
-            head.save(update_fields=["ledger_seq", "ledger_hash", "feed_seq"])
+                head.save(update_fields=["ledger_seq", "ledger_hash", "feed_seq"])
+            done += size
+            bar.update(size)
+        bar.close()
         if self.postgres:
             # Fresh statistics, or the planner guesses on millions of new rows.
             with connection.cursor() as cursor:
