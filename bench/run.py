@@ -99,12 +99,19 @@ def _api_key() -> str:
 
 
 class Server:
-    def __init__(self, url: str, port: int, workers: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        port: int,
+        workers: int,
+        app: str = "config.wsgi:application",
+        probe: str = "/api/v1/suppression/status",
+    ) -> None:
         self.port = port
         self.proc = subprocess.Popen(
             [
                 str(ROOT / ".venv" / "bin" / "gunicorn"),
-                "config.wsgi:application",
+                app,
                 "-b",
                 f"127.0.0.1:{port}",
                 "-w",
@@ -123,7 +130,7 @@ class Server:
         while time.time() < deadline:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/api/v1/suppression/status")
+                conn.request("GET", probe)
                 conn.getresponse().read()
                 break
             except OSError:

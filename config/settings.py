@@ -151,7 +151,10 @@ DATABASES = {
     "default": env.dj_db_url(
         "DATABASE_URL",
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env.int("DB_CONN_MAX_AGE", default=0),
+        # Persistent connections (checked before reuse): a new PostgreSQL
+        # connection per request cost more than a whole STOP's statements.
+        conn_max_age=env.int("DB_CONN_MAX_AGE", default=60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
