@@ -8,9 +8,11 @@ class ComplaintsConfig(AppConfig):
 
     def ready(self) -> None:
         from complaints.demo import seed_demo_complaints
+        from complaints.selectors import complaints_for_export
         from complaints.services import complaint_create_from_spam_report
         from consent import hooks
 
         hooks.register_spam_report_handler(complaint_create_from_spam_report)
+        hooks.register_export_section("complaints", complaints_for_export)
         # After the back office's staff: demo complaints are assigned to them.
         hooks.register_demo_seeder(20, seed_demo_complaints)

@@ -250,3 +250,35 @@ def complaint_queue_counts(*, user, now: datetime | None = None) -> dict[str, in
 
 def complaints_resolved_late(*, queryset: QuerySet[Complaint]) -> QuerySet[Complaint]:
     return queryset.filter(decision_sent_at__gt=F("due_at"))
+
+
+def complaints_for_export(customer) -> list[dict]:
+    """The customer's complaints for their data export (PIPL art. 45)."""
+    fields = {f.name for f in Complaint._meta.get_fields()}
+    if "customer" not in fields:
+        return []
+    wanted = [
+        name
+        for name in (
+            "reference",
+            "status",
+            "category",
+            "description",
+            "received_at",
+            "outcome",
+            "findings",
+            "reasons",
+            "satisfaction",
+        )
+        if name in fields
+    ]
+    rows = []
+    for complaint in Complaint.objects.filter(customer=customer).order_by("pk"):
+        row = {}
+        for name in wanted:
+            value = getattr(complaint, name)
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            row[name] = value if value is None or isinstance(value, int) else str(value)
+        rows.append(row)
+    return rows

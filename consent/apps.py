@@ -7,5 +7,4 @@ class ConsentConfig(AppConfig):
     verbose_name = _("Consent")
 
     def ready(self) -> None:
-        from config import checks  # noqa: F401  (registers the system checks)
         from consent import signals  # noqa: F401

@@ -38,6 +38,10 @@ class _Registry:
     spam_report_handlers: list[Callable[..., Any]] = field(default_factory=list)
     # Called with ``customer`` when its personal data is erased (same transaction).
     erasure_handlers: list[Callable[..., None]] = field(default_factory=list)
+    # (name, callable(customer) -> data) sections of a customer's data export.
+    export_sections: list[tuple[str, Callable[[Any], Any]]] = field(
+        default_factory=list
+    )
     # Compare another app's projection with the ledger: () -> difference lines.
     projection_checks: list[Callable[[], list[str]]] = field(default_factory=list)
     # (order, callable(stdout=…)) pairs run by ``seed_demo`` after the core's demo
@@ -84,3 +88,12 @@ def register_demo_seeder(order: int, seeder: Callable[..., Any]) -> None:
 def register_projection_check(check: Callable[[], list[str]]) -> None:
     if check not in registry.projection_checks:
         registry.projection_checks.append(check)
+
+
+def register_export_section(name: str, section: Callable[[Any], Any]) -> None:
+    if all(n != name for n, _s in registry.export_sections):
+        registry.export_sections.append((name, section))
+
+
+def export_sections() -> list[tuple[str, Callable[[Any], Any]]]:
+    return list(registry.export_sections)

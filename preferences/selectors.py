@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from consent import hooks
 from consent.models import (
     Channel,
     ConsentEvent,
@@ -224,41 +225,6 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def _complaints(customer: Customer) -> list[dict]:
-    try:
-        from complaints.models import Complaint
-    except ImportError:
-        return []
-    fields = {f.name for f in Complaint._meta.get_fields()}
-    if "customer" not in fields:
-        return []
-    wanted = [
-        name
-        for name in (
-            "reference",
-            "status",
-            "category",
-            "description",
-            "received_at",
-            "outcome",
-            "findings",
-            "reasons",
-            "satisfaction",
-        )
-        if name in fields
-    ]
-    rows = []
-    for complaint in Complaint.objects.filter(customer=customer).order_by("pk"):
-        row = {}
-        for name in wanted:
-            value = getattr(complaint, name)
-            if hasattr(value, "isoformat"):
-                value = value.isoformat()
-            row[name] = value if value is None or isinstance(value, int) else str(value)
-        rows.append(row)
-    return rows
-
-
 def customer_export(*, customer: Customer) -> dict:
     """Everything held about the customer, with addresses masked (PIPL art. 45)."""
     pref = preference_for(customer=customer)
@@ -338,5 +304,6 @@ def customer_export(*, customer: Customer) -> dict:
             }
             for e in history_events(customer=customer).order_by("seq")
         ],
-        "complaints": _complaints(customer),
+        # Sections other apps hold about the customer (complaints, …).
+        **{name: section(customer) for name, section in hooks.export_sections()},
     }
