@@ -49,6 +49,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # After an erasure, how long the final suppressed rows keep the clear identifier so
 # sending systems that sync daily or weekly still receive it.
 ERASED_IDENTIFIER_GRACE_DAYS = env.int("ERASED_IDENTIFIER_GRACE_DAYS", default=30)
+# How long a worker trusts an API key it looked up: a revoked key stops working in
+# every process within this many seconds.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
 # An address nobody confirmed is removed after this many days.
 UNVERIFIED_CONTACT_DAYS = env.int("UNVERIFIED_CONTACT_DAYS", default=7)
 # Absolute base used in links that leave the site (one-click unsubscribe).

@@ -466,16 +466,7 @@ def _claim(*, client: ApiClient, data: InboundEventIn) -> InboundEvent | None:
     """
     try:
         with transaction.atomic():
-            return InboundEvent.objects.create(
-                client=client,
-                event_id=data.event_id,
-                type=data.type,
-                channel=data.channel,
-                blind_index=data.blind_index,
-                topic=data.topic,
-                occurred_at=data.occurred_at,
-                payload=_payload(data),
-            )
+            return InboundEvent.objects.create(client=client, **_event_fields(data))
     except IntegrityError:
         return None
 
@@ -523,45 +514,69 @@ def inbound_event_handle(
 def _apply(
     *, client: ApiClient, data: InboundEventIn, evidence: Evidence | None
 ) -> tuple[InboundEvent, bool]:
-    """One unit of work: the event row, every consent change it causes, the keys and
-    their feed rows. The event row is claimed first, so a concurrent repeat waits on
-    the unique index and then finds the first one."""
+    """One unit of work: every consent change the event causes, the keys, their feed
+    rows and the event row with its result, written last (it holds the feed
+    position). A concurrent repeat waits on the event's unique index and fails
+    there, rolling back everything it did; the caller then returns the first."""
     actor = Actor.client(client.name)
     evidence = _evidence(evidence or Evidence(), data)
     source = ConsentEvent.Source.API
     with consent_change(actor=actor, source=source, evidence=evidence) as change:
-        event = _claim(client=client, data=data)
-        if event is None:
-            first = InboundEvent.objects.get(client=client, event_id=data.event_id)
+        if data.type == InboundEvent.Type.SENT:
+            # The violation it may record points to the event row: claim it first.
+            event = _claim(client=client, data=data)
+            if event is None:
+                first = InboundEvent.objects.get(client=client, event_id=data.event_id)
+                return _repeat(first, data)
+            outcome = _handle_sent(data, _holders(data), client, event)
+            _finish(event, data, outcome, feed_seq=None)
+            return event, False
+        first = InboundEvent.objects.filter(
+            client=client, event_id=data.event_id
+        ).first()
+        if first is not None:
             return _repeat(first, data)
         holders = _holders(data)
-        if data.type == InboundEvent.Type.SENT:
-            outcome = _handle_sent(data, holders, client, event)
+        change.lock(*(cp.customer_id for cp in holders))
+        if data.type == InboundEvent.Type.SMS_REPLY:
+            outcome = _handle_sms_reply(data, holders, actor, evidence, change)
+        elif data.type == InboundEvent.Type.EMAIL_UNSUBSCRIBE:
+            outcome = _handle_email_unsubscribe(data, holders, actor, evidence, change)
+        elif data.type == InboundEvent.Type.BOUNCE:
+            outcome = _handle_bounce(data, holders, actor, evidence, change)
         else:
-            change.lock(*(cp.customer_id for cp in holders))
-            if data.type == InboundEvent.Type.SMS_REPLY:
-                outcome = _handle_sms_reply(data, holders, actor, evidence, change)
-            elif data.type == InboundEvent.Type.EMAIL_UNSUBSCRIBE:
-                outcome = _handle_email_unsubscribe(
-                    data, holders, actor, evidence, change
-                )
-            elif data.type == InboundEvent.Type.BOUNCE:
-                outcome = _handle_bounce(data, holders, actor, evidence, change)
-            else:
-                outcome = _handle_spam_complaint(
-                    data, holders, actor, evidence, client, change
-                )
-        event.effect = outcome.effect
-        event.needs_review = outcome.needs_review
-        # The feed position is known once the unit's ordering step ran.
-        change.on_sealed(lambda: _finish(event, data, outcome, change))
+            outcome = _handle_spam_complaint(
+                data, holders, actor, evidence, client, change
+            )
+        event = InboundEvent(client=client, **_event_fields(data))
+        change.on_sealed(
+            lambda: _finish(
+                event, data, outcome, change.feed[-1].seq if change.feed else None
+            )
+        )
     return event, False
 
 
-def _finish(event: InboundEvent, data, outcome: _Outcome, change) -> None:
-    feed_seq = change.feed[-1].seq if change.feed else None
+def _event_fields(data: InboundEventIn) -> dict:
+    return {
+        "event_id": data.event_id,
+        "type": data.type,
+        "channel": data.channel,
+        "blind_index": data.blind_index,
+        "topic": data.topic,
+        "occurred_at": data.occurred_at,
+        "payload": _payload(data),
+    }
+
+
+def _finish(event: InboundEvent, data, outcome: _Outcome, feed_seq: int | None):
+    event.effect = outcome.effect
+    event.needs_review = outcome.needs_review
     event.result = _result(data, outcome, feed_seq)
-    event.save(update_fields=["effect", "needs_review", "result"])
+    if event.pk is None:
+        event.save(force_insert=True)
+    else:
+        event.save(update_fields=["effect", "needs_review", "result"])
 
 
 def send_record_purge(*, now: datetime | None = None) -> int:

@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 
 from consent import contactability, hooks
+from consent.catalogue import catalogue, catalogue_version
 from consent.models import (
     Channel,
     ConsentState,
     Contactability,
     ContactPoint,
+    LedgerHead,
     OptOut,
     SuppressedIdentifier,
-    Topic,
 )
 
 # What a refresh writes to a key row (all but its identity).
@@ -72,6 +73,9 @@ def _points(lookup: Q) -> list[ContactPoint]:
         .annotate(
             customer_opted_out=Exists(
                 OptOut.objects.filter(customer_id=OuterRef("customer_id"))
+            ),
+            catalogue_version=Subquery(
+                LedgerHead.objects.filter(pk=1).values("catalogue_version")[:1]
             ),
         )
     )
@@ -158,12 +162,16 @@ def keys_recompute(
     holder_ids = {cp.customer_id for cps in holders_by_index.values() for cp in cps}
     states = _states(holder_ids)
     prefs = hooks.holder_preferences(holder_ids, now)
+    # The catalogue's version came with the addresses (one statement fewer).
+    current = catalogue(
+        (points[0].catalogue_version or 0) if points else catalogue_version()
+    )
     topics = [
         contactability.TopicInfo(t.code, t.is_marketing, t.held_by_care_pause)
-        for t in Topic.objects.filter(is_active=True)
+        for t in current.topics
     ]
     channels_by_kind: dict[str, list[Channel]] = defaultdict(list)
-    for channel in Channel.objects.filter(is_active=True):
+    for channel in current.channels:
         channels_by_kind[channel.address_kind].append(channel)
     existing = {
         (row.blind_index, row.channel_id): row

@@ -391,6 +391,9 @@ class LedgerHead(models.Model):
     ledger_seq = models.BigIntegerField(default=0)
     ledger_hash = models.CharField(max_length=64, default="0" * 64)
     feed_seq = models.BigIntegerField(default=0)
+    # Moved by every edit of channels and topics: workers keep the catalogue in
+    # memory and reload it when the version they read with the keys differs.
+    catalogue_version = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("ledger head")

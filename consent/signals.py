@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 from django.db.backends.signals import connection_created
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 _guard = threading.local()
@@ -38,3 +39,24 @@ def register_sqlite_guard(sender, connection, **kwargs) -> None:
             0,
             lambda: 1 if append_only_guard_enabled() else 0,
         )
+
+
+@receiver(post_save, sender="consent.ApiKey")
+@receiver(post_save, sender="consent.ApiClient")
+@receiver(m2m_changed, sender="consent.ApiClient_channels")
+def forget_api_keys(sender, **kwargs) -> None:
+    """A key revoked or a client changed here is forgotten by this process at once;
+    other processes forget it within ``API_KEY_CACHE_SECONDS``."""
+    from consent.api.authentication import forget_cached_keys
+
+    forget_cached_keys()
+
+
+@receiver(post_save, sender="consent.Channel")
+@receiver(post_save, sender="consent.Topic")
+@receiver(post_delete, sender="consent.Channel")
+@receiver(post_delete, sender="consent.Topic")
+def catalogue_edited(sender, **kwargs) -> None:
+    from consent.catalogue import catalogue_changed
+
+    catalogue_changed()

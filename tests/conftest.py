@@ -16,8 +16,20 @@ def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LANGUAGE_CODE = "en"
     messaging.outbox.clear()
+    _forget_process_caches()
     yield
     messaging.outbox.clear()
+    _forget_process_caches()
+
+
+def _forget_process_caches() -> None:
+    """Each test starts from its own database state, not from another test's
+    catalogue or API keys kept in memory."""
+    from consent import catalogue
+    from consent.api.authentication import forget_cached_keys
+
+    catalogue._current = None
+    forget_cached_keys()
 
 
 def _flush_through_append_only_guard(original):

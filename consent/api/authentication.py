@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +23,57 @@ MSG_BAD_KEY = _("The API key is not valid, has expired or was revoked.")
 MSG_CHANNEL_SCOPE = _("This client may not read the channel '%(channel)s'.")
 
 # Writing last_used_at on every call would put a write on every read.
-LAST_USED_RESOLUTION = timedelta(minutes=5)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass
+class _CachedKey:
+    key_id: int
+    client: ApiClient
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    fresh_until: float
+
+
+# Keys looked up in this process, by hash, for API_KEY_CACHE_SECONDS: a key revoked
+# or a client changed in another process stops working within that bound (this
+# process forgets at once, see ``forget_cached_keys``).
+_cache: dict[str, _CachedKey] = {}
+
+
+def forget_cached_keys() -> None:
+    _cache.clear()
+
+
+def _lookup(key_hash: str, now: datetime) -> _CachedKey | None:
+    cached = _cache.get(key_hash)
+    if cached is not None and cached.fresh_until > time.monotonic():
+        if cached.expires_at is None or cached.expires_at > now:
+            return cached
+        return None
+    key = (
+        ApiKey.objects.select_related("client")
+        .filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            key_hash=key_hash,
+            revoked_at__isnull=True,
+            client__is_active=True,
+        )
+        .first()
+    )
+    if key is None:
+        _cache.pop(key_hash, None)
+        return None
+    client_channel_ids(key.client)  # read the scope once, with the key
+    cached = _CachedKey(
+        key_id=key.pk,
+        client=key.client,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+        fresh_until=time.monotonic() + settings.API_KEY_CACHE_SECONDS,
+    )
+    _cache[key_hash] = cached
+    return cached
 
 
 class ClientPrincipal:
@@ -56,20 +108,12 @@ class ApiKeyAuthentication(BaseAuthentication):
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed(MSG_BAD_KEY) from exc
         now = timezone.now()
-        key = (
-            ApiKey.objects.select_related("client")
-            .filter(
-                Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-                key_hash=api_key_hash(clear),
-                revoked_at__isnull=True,
-                client__is_active=True,
-            )
-            .first()
-        )
+        key = _lookup(api_key_hash(clear), now)
         if key is None:
             raise exceptions.AuthenticationFailed(MSG_BAD_KEY)
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
+            ApiKey.objects.filter(pk=key.key_id).update(last_used_at=now)
         return ClientPrincipal(key.client), key.client
 
     def authenticate_header(self, request) -> str:

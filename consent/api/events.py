@@ -22,6 +22,7 @@ from consent import inbound
 from consent.api.authentication import require_channel
 from consent.api.base import ClientApiView
 from consent.api.serializers import ErrorSerializer
+from consent.catalogue import catalogue
 from consent.contactability import Reason
 from consent.identifiers import AddressKind, normalise
 from consent.ledger import Evidence
@@ -81,7 +82,7 @@ class _EventInput(serializers.Serializer):
 
     def _channel(self, attrs) -> Channel:
         code = attrs.get("channel") or self.default_channel
-        channel = Channel.objects.filter(code=code, is_active=True).first()
+        channel = catalogue().channel(code)
         if channel is None:
             raise serializers.ValidationError(
                 {"channel": [MSG_UNKNOWN_CHANNEL % {"code": code}]}
@@ -96,7 +97,7 @@ class _EventInput(serializers.Serializer):
         code = attrs.get("topic")
         if not code:
             return None
-        topic = Topic.objects.filter(code=code, is_active=True).first()
+        topic = catalogue().topic(code)
         if topic is None:
             raise serializers.ValidationError(
                 {"topic": [MSG_UNKNOWN_TOPIC % {"code": code}]}

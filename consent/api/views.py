@@ -30,6 +30,7 @@ from consent.api.serializers import (
     ErrorSerializer,
     KeyStateSerializer,
 )
+from consent.catalogue import catalogue
 from consent.models import Channel, Topic
 
 MAX_PAGE = 10_000
@@ -358,13 +359,13 @@ class SuppressionCheckApi(ClientApiView):
         recipients = RecipientsField()
 
         def validate_channel(self, value: str) -> Channel:
-            channel = Channel.objects.filter(code=value, is_active=True).first()
+            channel = catalogue().channel(value)
             if channel is None:
                 raise serializers.ValidationError(MSG_UNKNOWN_CHANNEL)
             return channel
 
         def validate_topic(self, value: str) -> Topic:
-            topic = Topic.objects.filter(code=value, is_active=True).first()
+            topic = catalogue().topic(value)
             if topic is None:
                 raise serializers.ValidationError(MSG_UNKNOWN_TOPIC)
             return topic

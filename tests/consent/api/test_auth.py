@@ -77,7 +77,8 @@ def test_inactive_client_is_refused(sender):
     assert _http(clear).get(CHANGES).status_code == 401
 
 
-def test_rotation_keeps_old_key_valid_during_the_overlap_only(sender):
+def test_rotation_keeps_old_key_valid_during_the_overlap_only(sender, settings):
+    settings.API_KEY_CACHE_SECONDS = 0  # the expiry below is written behind its back
     client, old = sender
     issued = api_key_rotate(client=client, overlap=timedelta(days=7))
     assert _http(old).get(CHANGES).status_code == 200
@@ -149,3 +150,48 @@ def test_create_api_client_rejects_unknown_channels(db):
     with pytest.raises(CommandError):
         call_command("create_api_client", "--name", "x", "--channels", "fax")
     assert not ApiClient.objects.exists()
+
+
+def test_a_key_revoked_elsewhere_stops_working_within_the_cache_bound(
+    sender, settings
+):
+    import time
+
+    from django.utils import timezone
+
+    from consent.models import ApiKey
+
+    settings.API_KEY_CACHE_SECONDS = 0.5
+    client, clear = sender
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert http.get("/api/v1/suppression/status").status_code == 200
+    # Another worker revokes it: no signal reaches this process.
+    ApiKey.objects.filter(client=client).update(revoked_at=timezone.now())
+    assert http.get("/api/v1/suppression/status").status_code == 200  # cached
+    time.sleep(0.6)
+    assert http.get("/api/v1/suppression/status").status_code == 401
+
+
+def test_a_key_revoked_here_stops_at_once(sender, settings):
+    from consent.api_clients import api_key_revoke
+
+    settings.API_KEY_CACHE_SECONDS = 60
+    client, clear = sender
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert http.get("/api/v1/suppression/status").status_code == 200
+    api_key_revoke(key=client.keys.get())
+    assert http.get("/api/v1/suppression/status").status_code == 401
+
+
+def test_authentication_reads_the_key_once_and_writes_last_used_once_a_minute(
+    sender, settings, django_assert_num_queries
+):
+    settings.API_KEY_CACHE_SECONDS = 60
+    _client, clear = sender
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {clear}")
+    http.get("/api/v1/suppression/status")
+    with django_assert_num_queries(1):  # the status query alone
+        assert http.get("/api/v1/suppression/status").status_code == 200
