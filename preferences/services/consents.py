@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 
 from consent import services as consent_services
@@ -112,7 +111,9 @@ def one_click_unsubscribe(
 ) -> tuple[ConsentEvent | None, bool]:
     """Withdraw one channel and topic from a signed link. Returns the event (None when
     it was already withdrawn) and whether it had been granted (so it can be undone)."""
-    with transaction.atomic():
+    actor, source = Actor.public("one_click_link"), ConsentEvent.Source.ONE_CLICK
+    with consent_change(actor=actor, source=source, evidence=evidence) as change:
+        change.lock(customer)
         state = ConsentState.objects.filter(
             customer=customer, channel=channel, topic=topic
         ).first()
@@ -122,9 +123,10 @@ def one_click_unsubscribe(
             customer=customer,
             channel=channel,
             topic=topic,
-            source=ConsentEvent.Source.ONE_CLICK,
-            actor=Actor.public("one_click_link"),
+            source=source,
+            actor=actor,
             evidence=evidence,
+            change=change,
         )
     return event, state is not None
 
@@ -139,7 +141,9 @@ def one_click_undo(
     evidence: Evidence,
 ) -> ConsentEvent | None:
     """Give back the consent a link just withdrew, if nothing happened since."""
-    with transaction.atomic():
+    actor, source = Actor.public("one_click_link"), ConsentEvent.Source.ONE_CLICK
+    with consent_change(actor=actor, source=source, evidence=evidence) as change:
+        change.lock(customer)
         state = (
             ConsentState.objects.filter(customer=customer, channel=channel, topic=topic)
             .select_related("event")
@@ -148,12 +152,14 @@ def one_click_undo(
         if state is None or state.event.seq != event_seq:
             return None
         _check_notice(notice_version)
-        return consent_services.consent_grant(
+        event = consent_services.consent_grant(
             customer=customer,
             channel=channel,
             topic=topic,
-            source=ConsentEvent.Source.ONE_CLICK,
-            actor=Actor.public("one_click_link"),
+            source=source,
+            actor=actor,
             notice_version=notice_version,
             evidence=evidence,
+            change=change,
         )
+    return event
