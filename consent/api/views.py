@@ -21,7 +21,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from consent import selectors
+from consent import feed_wait, selectors
 from consent.api import snapshot
 from consent.api.authentication import client_channel_ids, require_channel
 from consent.api.base import ClientApiView
@@ -177,6 +177,9 @@ class SuppressionChangesApi(ClientApiView):
         limit = serializers.IntegerField(
             required=False, default=DEFAULT_PAGE, min_value=1, max_value=MAX_PAGE
         )
+        wait = serializers.IntegerField(
+            required=False, default=0, min_value=0, max_value=feed_wait.MAX_WAIT
+        )
 
     @extend_schema_serializer(component_name="ChangesPage")
     class OutputSerializer(serializers.Serializer):
@@ -192,13 +195,21 @@ class SuppressionChangesApi(ClientApiView):
         operation_id="suppression_changes",
         tags=["suppression"],
         summary="Follow suppression changes",
-        description="Feed rows after `after` in sequence order. Rows become visible "
-        "in sequence order, so polling with `after=last_seq` never skips a row. "
-        "Start from a snapshot's `X-Feed-Seq`.",
+        description="Feed rows after `after` in sequence order. The cursor is the "
+        "integer `seq` of the last row you applied: rows are numbered as they "
+        "commit, so asking again with `after=last_seq` never skips a row, and "
+        "applying pages in order leaves exactly the latest state of every key. "
+        "Start from a snapshot's `X-Feed-Seq`. With `wait=N` (up to 30 s) an empty "
+        "page is held until a row commits or N seconds pass (long polling).",
         parameters=[
             _channel_param(),
             OpenApiParameter("after", int, description="Last seq you have (0: start)."),
             OpenApiParameter("limit", int, description="1..10000, default 1000."),
+            OpenApiParameter(
+                "wait",
+                int,
+                description="Seconds to hold an empty page for the next row (0..30).",
+            ),
             IDENTIFIER_FORMAT,
         ],
         responses={
@@ -224,6 +235,10 @@ class SuppressionChangesApi(ClientApiView):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         channel_ids = _scope(request, data.get("channel"))
+        if data["wait"]:
+            feed_wait.feed_wait(
+                after=data["after"], channel_ids=channel_ids, seconds=data["wait"]
+            )
         page = {
             "channel_ids": channel_ids,
             "after": data["after"],
