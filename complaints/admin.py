@@ -10,6 +10,7 @@ import csv
 from datetime import date, timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Value, When
@@ -17,7 +18,7 @@ from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +41,13 @@ from complaints.models import (
 )
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
+from consent.models import Channel, Topic
+
+
+def due_soon_label() -> str:
+    return gettext("Due within %(hours)d hours") % {
+        "hours": settings.COMPLAINT_DUE_SOON_HOURS
+    }
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -49,7 +57,7 @@ class QueueFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return (
             ("overdue", _("Overdue")),
-            ("due_48h", _("Due within 48 hours")),
+            ("due_soon", due_soon_label()),
             ("unassigned", _("Unassigned")),
             ("mine", _("Mine")),
             ("open", _("All open")),
@@ -59,8 +67,8 @@ class QueueFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "overdue":
             return queryset.overdue()
-        if value == "due_48h":
-            return queryset.due_within(48)
+        if value == "due_soon":
+            return queryset.due_within()
         if value == "unassigned":
             return queryset.open().filter(assignee__isnull=True)
         if value == "mine":
@@ -68,6 +76,32 @@ class QueueFilter(admin.SimpleListFilter):
         if value == "open":
             return queryset.open()
         return queryset
+
+
+class _CatalogueFilter(admin.SimpleListFilter):
+    """A channel or product filter that shows names, not codes."""
+
+    model = None
+
+    def lookups(self, request, model_admin):
+        return [(obj.code, obj.label) for obj in self.model.objects.all()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{f"{self.parameter_name}__code": self.value()})
+        return queryset
+
+
+class ChannelFilter(_CatalogueFilter):
+    title = _("channel")
+    parameter_name = "channel"
+    model = Channel
+
+
+class TopicFilter(_CatalogueFilter):
+    title = _("product")
+    parameter_name = "topic"
+    model = Topic
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -236,8 +270,8 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "due_badge",
         "status",
         "category",
-        "channel",
-        "topic",
+        "channel_label",
+        "topic_label",
         "age",
         "assignee",
     )
@@ -246,9 +280,10 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         QueueFilter,
         "status",
         "category",
-        "channel",
-        "topic",
+        ChannelFilter,
+        TopicFilter,
         "source",
+        "identity_verification",
         "is_major",
     )
     list_select_related = ("channel", "topic", "assignee")
@@ -269,9 +304,11 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     "reference",
                     "status",
                     "source",
+                    "identity_verification",
                     "customer",
-                    "channel",
-                    "topic",
+                    "channel_label",
+                    "topic_label",
+                    "named_units",
                     "masked_address",
                     "category",
                     "suggested_category",
@@ -285,7 +322,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 )
             },
         ),
-        (_("Protection applied at intake"), {"fields": ("protection",)}),
+        (_("Protection applied at intake"), {"fields": ("protection_summary",)}),
         (
             _("Deadlines"),
             {
@@ -297,6 +334,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     "first_response_due_at",
                     "clock_started_at",
                     "due_at",
+                    "deadline_provisional",
                     "extension_step",
                     "extension_reason",
                     "paused_at",
@@ -327,6 +365,8 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     "root_cause",
                     "remediation_action",
                     "remediation_owner",
+                    "remediation_due_on",
+                    "remediation_done_on",
                     "closed_at",
                 )
             },
@@ -353,7 +393,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             state, label = "paused", gettext("paused")
         elif obj.due_at < now:
             state, label = "overdue", gettext("overdue")
-        elif obj.due_at < now + timedelta(hours=48):
+        elif obj.due_at < now + timedelta(hours=settings.COMPLAINT_DUE_SOON_HOURS):
             state, label = "soon", gettext("due soon")
         else:
             state, label = "ok", ""
@@ -374,6 +414,18 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 '{}<span class="cmp-major">{}</span>', obj.reference, gettext("major")
             )
         return obj.reference
+
+    @admin.display(description=_("channel"), ordering="channel__position")
+    def channel_label(self, obj: Complaint) -> str:
+        return obj.channel.label if obj.channel else "—"
+
+    @admin.display(description=_("product"), ordering="topic__position")
+    def topic_label(self, obj: Complaint) -> str:
+        return obj.topic.label if obj.topic else "—"
+
+    @admin.display(description=_("protection applied at intake"))
+    def protection_summary(self, obj: Complaint) -> str:
+        return selectors.protection_text(obj.protection) or "—"
 
     @admin.display(description=_("age (days)"), ordering="received_at")
     def age(self, obj: Complaint) -> int:
@@ -443,6 +495,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             contact_address=data.get("contact_address", ""),
             complainant_count=data.get("complainant_count") or 1,
             evidence=Evidence.from_request(request),
+            identity_verification=data.get("identity_verification") or "",
         )
         obj.pk = complaint.pk
         obj.__dict__.update(Complaint.objects.get(pk=complaint.pk).__dict__)
@@ -451,6 +504,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         if not change:
             form.instance.named_staff.set(form.cleaned_data.get("named_staff") or [])
+            form.instance.named_units.set(form.cleaned_data.get("named_units") or [])
 
     # --- change page: workflow buttons ---
 
@@ -502,6 +556,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 workflow=self._workflow_forms(request, complaint)
                 if self.has_change_permission(request, complaint)
                 else [],
+                protection_text=selectors.protection_text(complaint.protection),
                 show_save=False,
                 show_save_and_continue=False,
                 show_save_and_add_another=False,
@@ -588,9 +643,9 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             filter(
                 None,
                 [
-                    first.category,
-                    first.channel and first.channel.code,
-                    first.topic and first.topic.code,
+                    first.get_category_display(),
+                    first.channel and first.channel.label,
+                    first.topic and first.topic.label,
                     f"{timezone.localdate():%Y-%m-%d}",
                 ],
             )
@@ -620,6 +675,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         extra_context["queue_counts"] = selectors.complaint_queue_counts(
             user=request.user
         )
+        extra_context["due_soon_label"] = due_soon_label()
         return super().changelist_view(request, extra_context)
 
     # --- statistics and export ---
@@ -634,14 +690,17 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         date_from, date_to, form = self._date_range(request)
-        figures = selectors.complaint_statistics(date_from=date_from, date_to=date_to)
+        scope = selectors.complaints_for_staff(user=request.user)
+        figures = selectors.complaint_statistics(
+            date_from=date_from, date_to=date_to, queryset=scope
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Complaint statistics"),
             "opts": self.model._meta,
             "form": form,
             "stats": figures,
-            "hotspots": selectors.complaint_hotspots(),
+            "hotspots": selectors.complaint_hotspots(queryset=scope),
             "category_labels": dict(Category.choices),
             "charts": {
                 "category": charts.bar_chart(
@@ -674,7 +733,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         date_from, date_to, _form = self._date_range(request)
-        qs = Complaint.objects.all()
+        qs = selectors.complaints_for_staff(user=request.user)
         if date_from:
             qs = qs.filter(received_at__date__gte=date_from)
         if date_to:
@@ -686,12 +745,16 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
         self.audit(request, AccessLog.Action.EXPORT, fields=["regulator_csv"])
         writer = csv.writer(Echo())
+        language = translation.get_language()
+
+        def rows():
+            # Streamed after the view returns: keep the request's language.
+            with translation.override(language):
+                for row in selectors.regulator_export_rows(queryset=qs):
+                    yield writer.writerow(row)
+
         response = StreamingHttpResponse(
-            (
-                writer.writerow(row)
-                for row in selectors.regulator_export_rows(queryset=qs)
-            ),
-            content_type="text/csv; charset=utf-8",
+            rows(), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = (
             f'attachment; filename="complaints-{timezone.localdate():%Y%m%d}.csv"'

@@ -7,10 +7,14 @@ class ComplaintsConfig(AppConfig):
     verbose_name = _("Complaints")
 
     def ready(self) -> None:
+        from django.core import checks
+
+        from complaints.checks import check_calendar_coverage
         from complaints.demo import seed_demo_complaints
         from complaints.services import complaint_create_from_spam_report
         from consent import hooks
 
+        checks.register(check_calendar_coverage)
         hooks.register_spam_report_handler(complaint_create_from_spam_report)
         # After the back office's staff: demo complaints are assigned to them.
         hooks.register_demo_seeder(20, seed_demo_complaints)

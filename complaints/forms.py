@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR
 from complaints.models import Category, Complaint, ComplaintReview, RootCause
+from complaints.labels import label_with_code
 from consent.identifiers import guess_kind, normalise
 from consent.models import Channel, Topic
 
@@ -211,6 +212,7 @@ class StaffIntakeForm(forms.ModelForm):
         model = Complaint
         fields = (
             "source",
+            "identity_verification",
             "customer",
             "channel",
             "topic",
@@ -221,7 +223,13 @@ class StaffIntakeForm(forms.ModelForm):
             "received_at",
             "complainant_count",
             "named_staff",
+            "named_units",
         )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("channel", "topic"):
+            self.fields[name].label_from_instance = label_with_code
 
     def clean_contact_address(self) -> str:
         value = self.cleaned_data.get("contact_address", "").strip()

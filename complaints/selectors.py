@@ -12,9 +12,11 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from backoffice.roles import AUDITOR, COMPLIANCE_OFFICER, SUPERVISOR
-from complaints.models import Category, Complaint, RootCause
+from complaints import labels
+from complaints.models import Category, Complaint, RegulatorCode, RootCause
 from consent.models import Customer
 
 
@@ -74,15 +76,19 @@ class Statistics:
 
 
 def _counts(qs: QuerySet, field: str, labels: dict[str, str]) -> list[tuple[str, int]]:
-    rows = qs.values(field).annotate(n=Count("pk")).order_by("-n", field)
+    rows = qs.order_by().values(field).annotate(n=Count("pk")).order_by("-n", field)
     return [(labels.get(row[field], row[field] or "—"), row["n"]) for row in rows]
 
 
 def complaint_statistics(
-    *, date_from: date | None = None, date_to: date | None = None
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    queryset: QuerySet[Complaint] | None = None,
 ) -> Statistics:
-    """Figures for complaints received in [date_from, date_to] (local dates)."""
-    qs = Complaint.objects.all()
+    """Figures for complaints received in [date_from, date_to] (local dates), within
+    ``queryset`` (the staff member's scope) when given."""
+    qs = Complaint.objects.all() if queryset is None else queryset
     tz = timezone.get_current_timezone()
     if date_from:
         qs = qs.filter(
@@ -111,8 +117,8 @@ def complaint_statistics(
     return Statistics(
         total=qs.count(),
         by_category=_counts(qs, "category", dict(Category.choices)),
-        by_channel=_counts(qs, "channel__code", {}),
-        by_product=_counts(qs, "topic__code", {}),
+        by_channel=_counts(qs, "channel__code", labels.channel_labels()),
+        by_product=_counts(qs, "topic__code", labels.topic_labels()),
         by_root_cause=_counts(
             qs.exclude(root_cause=""), "root_cause", dict(RootCause.choices)
         ),
@@ -146,17 +152,24 @@ class Hotspot:
         return self.current - self.previous
 
 
-def complaint_hotspots(*, now: datetime | None = None, top: int = 3) -> list[Hotspot]:
+def complaint_hotspots(
+    *,
+    now: datetime | None = None,
+    top: int = 3,
+    queryset: QuerySet[Complaint] | None = None,
+) -> list[Hotspot]:
     """The (category, channel, product) combinations most complained about in the
-    last 30 days, against the 30 days before."""
+    last 30 days, against the 30 days before, within ``queryset`` when given."""
     now = now or timezone.now()
+    base = Complaint.objects.all() if queryset is None else queryset
     start = now - timedelta(days=30)
     before = start - timedelta(days=30)
     keys = ("category", "channel__code", "topic__code")
 
     def counts(lo: datetime, hi: datetime) -> dict[tuple, int]:
         rows = (
-            Complaint.objects.filter(received_at__gte=lo, received_at__lt=hi)
+            base.filter(received_at__gte=lo, received_at__lt=hi)
+            .order_by()
             .values(*keys)
             .annotate(n=Count("pk"))
         )
@@ -165,11 +178,12 @@ def complaint_hotspots(*, now: datetime | None = None, top: int = 3) -> list[Hot
     current = counts(start, now)
     previous = counts(before, start)
     ranked = sorted(current.items(), key=lambda item: (-item[1], str(item[0])))[:top]
+    channel_names, topic_names = labels.channel_labels(), labels.topic_labels()
     return [
         Hotspot(
             category=key[0],
-            channel=key[1] or "—",
-            product=key[2] or "—",
+            channel=channel_names.get(key[1], key[1]) or "—",
+            product=topic_names.get(key[2], key[2]) or "—",
             current=n,
             previous=previous.get(key, 0),
         )
@@ -186,9 +200,14 @@ EXPORT_HEADER = (
     "due_date",
     "decision_sent_date",
     "closed_date",
+    "identity_verification",
+    "product_code",
     "product",
+    "sub_product_code",
     "sub_product",
+    "issue_code",
     "issue",
+    "sub_issue_code",
     "sub_issue",
     "channel",
     "source",
@@ -203,17 +222,29 @@ def _day(value: datetime | None) -> str:
     return timezone.localtime(value).date().isoformat() if value else ""
 
 
+def regulator_codes() -> dict[tuple[str, str], RegulatorCode]:
+    return {(rc.dimension, rc.value): rc for rc in RegulatorCode.objects.all()}
+
+
 def regulator_export_rows(
     *, queryset: QuerySet[Complaint] | None = None
 ) -> Iterator[tuple]:
-    """One row per complaint, no contact addresses or names. Product is the kind of
-    topic (marketing or service), sub-product the topic; issue the category,
-    sub-issue the root cause."""
+    """One row per complaint, no contact addresses or names. Product, sub-product,
+    issue and sub-issue carry the regulator's codes from the mapping table (topic
+    kind, topic, category, root cause) beside their labels; other columns are
+    readable labels in the active language."""
     qs = (
         (queryset if queryset is not None else Complaint.objects.all())
         .select_related("channel", "topic")
         .order_by("received_at", "pk")
     )
+    codes = regulator_codes()
+    D = RegulatorCode.Dimension
+
+    def coded(dimension: str, value: str) -> tuple[str, str]:
+        found = codes.get((dimension, value))
+        return (found.code, found.label) if found else ("", "")
+
     yield EXPORT_HEADER
     for c in qs.iterator(chunk_size=1000):
         timely = c.resolved_in_time
@@ -224,16 +255,17 @@ def regulator_export_rows(
             _day(c.due_at),
             _day(c.decision_sent_at),
             _day(c.closed_at),
-            c.topic.kind if c.topic else "",
-            c.topic.code if c.topic else "",
-            c.category,
-            c.root_cause,
-            c.channel.code if c.channel else "",
-            c.source,
-            c.status,
-            "" if timely is None else ("yes" if timely else "no"),
-            c.outcome,
-            c.root_cause,
+            c.get_identity_verification_display(),
+            *coded(D.PRODUCT, c.topic.kind if c.topic else ""),
+            *coded(D.SUB_PRODUCT, c.topic.code if c.topic else ""),
+            *coded(D.ISSUE, c.category),
+            *coded(D.SUB_ISSUE, c.root_cause),
+            c.channel.label if c.channel else "",
+            c.get_source_display(),
+            c.get_status_display(),
+            "" if timely is None else (gettext("yes") if timely else gettext("no")),
+            c.get_outcome_display(),
+            c.get_root_cause_display(),
         )
 
 
@@ -242,7 +274,7 @@ def complaint_queue_counts(*, user, now: datetime | None = None) -> dict[str, in
     qs = complaints_for_staff(user=user)
     return {
         "overdue": qs.overdue(now).count(),
-        "due_48h": qs.due_within(48, now).count(),
+        "due_soon": qs.due_within(now=now).count(),
         "unassigned": qs.open().filter(assignee__isnull=True).count(),
         "mine": qs.open().filter(assignee=user).count(),
     }
@@ -250,3 +282,33 @@ def complaint_queue_counts(*, user, now: datetime | None = None) -> dict[str, in
 
 def complaints_resolved_late(*, queryset: QuerySet[Complaint]) -> QuerySet[Complaint]:
     return queryset.filter(decision_sent_at__gt=F("due_at"))
+
+
+def protection_text(applied: list[dict]) -> str:
+    """What intake stopped, in words and names (not codes)."""
+    from django.utils.translation import gettext
+
+    channel_names, topic_names = labels.channel_labels(), labels.topic_labels()
+    everything = gettext("all")
+    parts = []
+    for item in applied or []:
+        if item.get("action") == "withdraw":
+            channel = item.get("channel", "all")
+            topic = item.get("topic", "all")
+            parts.append(
+                gettext("Marketing withdrawn: channel %(channel)s, product %(topic)s")
+                % {
+                    "channel": everything
+                    if channel == "all"
+                    else channel_names.get(channel, channel),
+                    "topic": everything
+                    if topic == "all"
+                    else topic_names.get(topic, topic),
+                }
+            )
+        elif item.get("action") == "not_me":
+            parts.append(
+                gettext("Contact point %(address)s marked not me")
+                % {"address": item.get("contact_point", "")}
+            )
+    return "; ".join(parts)

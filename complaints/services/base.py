@@ -137,13 +137,16 @@ def _transition(
     )
 
 
-def _recompute_due(complaint: Complaint) -> None:
-    policy = get_policy(complaint.policy)
+def _recompute_due(complaint: Complaint, policy=None) -> None:
+    policy = policy or get_policy(complaint.policy)
     complaint.due_at = policy.due(
         complaint.clock_started_at,
         extension_step=complaint.extension_step,
         paused=complaint.paused_total,
     )
+    complaint.deadline_provisional = policy.is_provisional(
+        complaint.due_at
+    ) or policy.is_provisional(complaint.first_response_due_at)
 
 
 def _language(complaint: Complaint) -> str:

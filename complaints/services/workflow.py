@@ -156,9 +156,9 @@ def complaint_recategorise(*, complaint: Complaint, category: str, user) -> Comp
     if category == complaint.category:
         return complaint
     detail = gettext("%(old)s → %(new)s (suggested: %(suggested)s)") % {
-        "old": complaint.category,
-        "new": category.value,
-        "suggested": complaint.suggested_category or "-",
+        "old": complaint.get_category_display(),
+        "new": category.label,
+        "suggested": complaint.get_suggested_category_display() or "-",
     }
     complaint.category = category
     complaint.save(update_fields=["category", "updated_at"])

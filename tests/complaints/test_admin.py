@@ -51,7 +51,7 @@ def test_queue_filters(staff_client, make_complaint, supervisor):
     c = staff_client(supervisor)
     url = reverse(CHANGELIST)
     assert _ids(c.get(url, {"queue": "overdue"})) == {overdue.pk}
-    assert _ids(c.get(url, {"queue": "due_48h"})) == {soon.pk}
+    assert _ids(c.get(url, {"queue": "due_soon"})) == {soon.pk}
     assert _ids(c.get(url, {"queue": "unassigned"})) == {overdue.pk, later.pk}
     assert _ids(c.get(url, {"queue": "mine"})) == {soon.pk}
     body = c.get(url).content.decode()
@@ -200,9 +200,14 @@ def test_regulator_csv_has_one_row_per_complaint_and_no_addresses(
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["reference"] == investigating.reference
-    assert row["product"] == "marketing" and row["sub_product"] == "credit_card"
-    assert row["channel"] == "sms" and row["source"] == "portal"
-    assert row["status"] == "closed" and row["timely"] == "yes"
-    assert row["outcome"] == "upheld" and row["root_cause"] == "no_fault"
+    # Regulator codes from the mapping table, with readable labels beside them.
+    assert (row["product_code"], row["product"]) == ("B08", "营销推广类业务")
+    assert (row["sub_product_code"], row["sub_product"]) == ("B0301", "信用卡")
+    assert (row["issue_code"], row["issue"]) == ("C9901", "其他")
+    assert (row["sub_issue_code"], row["sub_issue"]) == ("D99", "未发现问题")
+    assert row["identity_verification"] == "Signed in with a one-time code"
+    assert row["channel"] == "SMS" and row["source"] == "Self-service portal"
+    assert row["status"] == "Closed" and row["timely"] == "yes"
+    assert row["outcome"] == "Upheld" and row["root_cause"] == "No fault found"
     assert "138" not in text and "@" not in text
     assert AccessLog.objects.filter(user=officer, action="export").exists()

@@ -228,6 +228,7 @@ def test_staff_records_a_phone_complaint_in_admin(
                 "received_at_0": "2025-03-03",
                 "received_at_1": "09:00:00",
                 "complainant_count": 1,
+                "identity_verification": "staff_checked",
             },
         )
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -252,6 +253,7 @@ def test_staff_records_a_regulator_referral_for_a_non_customer(
                 "received_at_0": "2025-03-03",
                 "received_at_1": "09:00:00",
                 "complainant_count": 1,
+                "identity_verification": "not_verified",
             },
         )
     complaint = Complaint.objects.get()
