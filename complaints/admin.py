@@ -26,9 +26,13 @@ from django.views.decorators.http import require_POST
 
 from backoffice.admin_mixins import AuditedAdminMixin
 from backoffice.models import AccessLog
-from complaints import charts, selectors, services
+from complaints import charts, labels, selectors, services
 from complaints import forms as cforms
+from complaints.calendars import horizon_end
 from complaints.models import (
+    BusinessUnit,
+    Calendar,
+    CalendarDay,
     Category,
     Complaint,
     ComplaintEvent,
@@ -38,6 +42,8 @@ from complaints.models import (
     ComplaintReview,
     Escalation,
     Matter,
+    RegulatorCode,
+    RootCause,
 )
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
@@ -753,9 +759,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 for row in selectors.regulator_export_rows(queryset=qs):
                     yield writer.writerow(row)
 
-        response = StreamingHttpResponse(
-            rows(), content_type="text/csv; charset=utf-8"
-        )
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="complaints-{timezone.localdate():%Y%m%d}.csv"'
         )
@@ -795,3 +799,71 @@ class EscalationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class CalendarDayInline(admin.TabularInline):
+    model = CalendarDay
+    extra = 3
+    fields = ("day", "kind", "name")
+    ordering = ("-day",)
+
+
+@admin.register(Calendar)
+class CalendarAdmin(admin.ModelAdmin):
+    """Staff enter a newly published year here; open complaints with provisional
+    deadlines are recalculated on save."""
+
+    list_display = (
+        "__str__",
+        "covered_until",
+        "covers_horizon",
+        "source",
+        "updated_at",
+    )
+    fields = ("code", "covered_until", "has_make_up_workdays", "source")
+    inlines = (CalendarDayInline,)
+
+    @admin.display(description=_("covers the coming days"), boolean=True)
+    def covers_horizon(self, obj: Calendar) -> bool:
+        return obj.covered_until >= horizon_end()
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("code",) if obj is not None else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        moved = services.complaint_deadlines_refresh(actor=Actor.staff(request.user))
+        if moved:
+            messages.info(
+                request,
+                gettext("Deadlines recalculated: %(count)d complaints")
+                % {"count": moved},
+            )
+
+
+@admin.register(RegulatorCode)
+class RegulatorCodeAdmin(admin.ModelAdmin):
+    list_display = ("dimension", "value", "value_label", "code", "label")
+    list_editable = ("code", "label")
+    list_filter = ("dimension",)
+    search_fields = ("value", "code", "label")
+
+    @admin.display(description=_("meaning"))
+    def value_label(self, obj: RegulatorCode) -> str:
+        D = RegulatorCode.Dimension
+        if obj.dimension == D.PRODUCT:
+            return str(dict(Topic.Kind.choices).get(obj.value, obj.value))
+        if obj.dimension == D.SUB_PRODUCT:
+            return labels.topic_labels().get(obj.value, obj.value)
+        if obj.dimension == D.ISSUE:
+            return str(dict(Category.choices).get(obj.value, obj.value))
+        return str(dict(RootCause.choices).get(obj.value, obj.value))
+
+
+@admin.register(BusinessUnit)
+class BusinessUnitAdmin(admin.ModelAdmin):
+    list_display = ("code", "name_en", "name_zh")
+    filter_horizontal = ("members",)

@@ -63,7 +63,9 @@ def rule_based_days(code: str, until_year: int) -> tuple[list[SeedDay], date]:
     return sorted(days, key=lambda d: d.day), date(until_year, 12, 31)
 
 
-def seed_days(code: str, *, until_year: int | None = None) -> tuple[list[SeedDay], date]:
+def seed_days(
+    code: str, *, until_year: int | None = None
+) -> tuple[list[SeedDay], date]:
     if code == "cn":
         return cn_days()
     until_year = until_year or timezone.localdate().year + YEARS_AHEAD

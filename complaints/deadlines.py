@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+
 @dataclass(frozen=True)
 class HolidayCalendar:
     """Which days are business days. ``covered_until`` None means known for ever."""
@@ -157,7 +158,9 @@ def _calendar(code: str) -> HolidayCalendar:
 
     calendar = Calendar.objects.filter(code=code).first()
     if calendar is None:
-        return HolidayCalendar(covered_until=date.min, has_make_up_workdays=code == "cn")
+        return HolidayCalendar(
+            covered_until=date.min, has_make_up_workdays=code == "cn"
+        )
     holidays, workdays = set(), set()
     for day, kind in CalendarDay.objects.filter(calendar=calendar).values_list(
         "day", "kind"

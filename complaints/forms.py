@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR
-from complaints.models import Category, Complaint, ComplaintReview, RootCause
 from complaints.labels import label_with_code
+from complaints.models import Category, Complaint, ComplaintReview, RootCause
 from consent.identifiers import guess_kind, normalise
 from consent.models import Channel, Topic
 

@@ -300,9 +300,7 @@ class Complaint(models.Model):
         _("remediation owner"), max_length=150, blank=True
     )
     remediation_due_on = models.DateField(_("remediation due"), null=True, blank=True)
-    remediation_done_on = models.DateField(
-        _("remediation done"), null=True, blank=True
-    )
+    remediation_done_on = models.DateField(_("remediation done"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
     satisfaction = models.PositiveSmallIntegerField(
@@ -631,7 +629,9 @@ class Calendar(models.Model):
         UK = "uk", _("United Kingdom")
         US = "us", _("United States")
 
-    code = models.CharField(_("policy"), max_length=10, choices=Code.choices, unique=True)
+    code = models.CharField(
+        _("policy"), max_length=10, choices=Code.choices, unique=True
+    )
     covered_until = models.DateField(
         _("known until"),
         help_text=_("The last day for which holidays and working days are entered."),

@@ -12,12 +12,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from complaints import forms, selectors, services
 from complaints.links import report_target
 from complaints.models import Complaint
-from consent.errors import ApplicationError
-from consent.ledger import Actor, Evidence
 from complaints.services.limits import (
     complaint_create_limited,
     complaint_for_report_link,
 )
+from consent.errors import ApplicationError
+from consent.ledger import Actor, Evidence
 from preferences.auth import client_ip, customer_login_required
 
 

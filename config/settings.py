@@ -287,7 +287,9 @@ MESSAGE_FILE_DIR = env.path("MESSAGE_FILE_DIR", default=VAR_DIR / "messages")
 # Holidays and make-up working days live in the calendar tables (admin: Calendars).
 COMPLAINT_DEADLINE_POLICY = env.str("COMPLAINT_DEADLINE_POLICY", default="cn")
 # A calendar must know the days this far ahead, or deadlines go conservative.
-COMPLAINT_CALENDAR_HORIZON_DAYS = env.int("COMPLAINT_CALENDAR_HORIZON_DAYS", default=120)
+COMPLAINT_CALENDAR_HORIZON_DAYS = env.int(
+    "COMPLAINT_CALENDAR_HORIZON_DAYS", default=120
+)
 # "Due soon" in queues, colours and alerts; and the T-n days alert the rules require.
 COMPLAINT_DUE_SOON_HOURS = env.int("COMPLAINT_DUE_SOON_HOURS", default=48)
 COMPLAINT_ALERT_DAYS_BEFORE = env.int("COMPLAINT_ALERT_DAYS_BEFORE", default=3)

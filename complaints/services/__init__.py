@@ -43,6 +43,7 @@ from complaints.services.base import (
 from complaints.services.clock import (
     complaint_clock_pause,
     complaint_clock_resume,
+    complaint_deadlines_refresh,
     complaint_extend,
     complaint_extension_approve,
     complaint_new_facts,
@@ -109,6 +110,7 @@ __all__ = [
     "complaint_close",
     "complaint_create",
     "complaint_create_from_spam_report",
+    "complaint_deadlines_refresh",
     "complaint_decide",
     "complaint_escalations_run",
     "complaint_extend",

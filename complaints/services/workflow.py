@@ -68,6 +68,12 @@ def complaint_acknowledge(*, complaint: Complaint, actor: Actor | str) -> Compla
             "received": _when(complaint.received_at),
             "due": _when(complaint.due_at),
         }
+        if complaint.deadline_provisional:
+            body += " " + gettext(
+                "The official holiday calendar for that period is not published "
+                "yet, so we give you the earliest date it can be; we will not "
+                "take longer."
+            )
     _message(
         complaint,
         kind=ComplaintMessage.Kind.ACKNOWLEDGEMENT,

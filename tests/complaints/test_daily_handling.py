@@ -147,7 +147,7 @@ def test_handler_export_and_statistics_hold_only_their_queue(
     assert theirs.reference in b"".join(everything.streaming_content).decode()
 
 
-# --- labels, not codes -----------------------------------------------------------------
+# --- labels, not codes ---------------------------------------------------------------
 
 
 def test_list_filters_statistics_and_csv_show_names_in_chinese(
@@ -161,9 +161,7 @@ def test_list_filters_statistics_and_csv_show_names_in_chinese(
         body = listing.content.decode()
         assert "短信" in body and "信用卡" in body
         assert ">sms<" not in body and ">credit_card<" not in body
-        stats = client.get(
-            reverse("admin:complaints_complaint_statistics"), **headers
-        )
+        stats = client.get(reverse("admin:complaints_complaint_statistics"), **headers)
         assert dict(stats.context["stats"].by_channel) == {"短信": 1}
         assert dict(stats.context["stats"].by_product) == {"信用卡": 1}
         assert [h.channel for h in stats.context["hotspots"]] == ["短信"]
@@ -194,9 +192,7 @@ def test_recategorising_records_names(investigating, handler):
     assert "Too frequent" in entry.detail and "too_frequent" not in entry.detail
 
 
-def test_staff_intake_records_identity_verification(
-    staff_client, handler, customer
-):
+def test_staff_intake_records_identity_verification(staff_client, handler, customer):
     response = staff_client(handler).post(
         "/admin/complaints/complaint/add/",
         {
