@@ -12,6 +12,7 @@ from backoffice.roles import (
     ALL_ROLES,
     AUDITOR,
     COMPLAINT_HANDLER,
+    COMPLAINT_REVIEWER,
     COMPLIANCE_OFFICER,
     SUPERVISOR,
 )
@@ -34,6 +35,18 @@ MATRIX: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("complaints", "complaintextension", VIEW_ADD),
         ("complaints", "complaintreview", VIEW),
         ("complaints", "matter", VIEW),
+        ("consent", "customer", VIEW),
+        ("consent", "contactpoint", VIEW),
+        ("consent", "channel", VIEW),
+        ("consent", "topic", VIEW),
+    ],
+    COMPLAINT_REVIEWER: [
+        # Reviewers see the complaints whose review they hold and decide it.
+        ("complaints", "complaint", VIEW_CHANGE),
+        ("complaints", "complaintevent", VIEW),
+        ("complaints", "complaintnote", VIEW_ADD),
+        ("complaints", "complaintmessage", VIEW),
+        ("complaints", "complaintreview", VIEW_CHANGE),
         ("consent", "customer", VIEW),
         ("consent", "contactpoint", VIEW),
         ("consent", "channel", VIEW),

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR
+from backoffice.roles import COMPLAINT_HANDLER, COMPLAINT_REVIEWER, SUPERVISOR
 from complaints.labels import label_with_code
 from complaints.models import Category, Complaint, ComplaintReview, RootCause
 from consent.identifiers import guess_kind, normalise
@@ -131,12 +131,26 @@ class AssignForm(forms.Form):
         self.fields["assignee"].queryset = _staff_choices()
 
 
+def _reviewer_choices():
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(groups__name__in=(COMPLAINT_REVIEWER, SUPERVISOR))
+            | Q(is_superuser=True)
+        )
+    )
+    return users.distinct().order_by("username")
+
+
 class ReviewerForm(forms.Form):
-    reviewer = forms.ModelChoiceField(label=_("Reviewer"), queryset=_staff_choices())
+    reviewer = forms.ModelChoiceField(
+        label=_("Reviewer"), queryset=get_user_model().objects.none()
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reviewer"].queryset = _staff_choices()
+        self.fields["reviewer"].queryset = _reviewer_choices()
 
 
 class CategoryForm(forms.Form):

@@ -8,15 +8,28 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from backoffice.roles import AUDITOR, COMPLIANCE_OFFICER, SUPERVISOR
+from backoffice.roles import (
+    AUDITOR,
+    COMPLAINT_HANDLER,
+    COMPLAINT_REVIEWER,
+    COMPLIANCE_OFFICER,
+    SUPERVISOR,
+    user_has_role,
+)
 from complaints import labels
-from complaints.models import Category, Complaint, RegulatorCode, RootCause
+from complaints.models import (
+    Category,
+    Complaint,
+    ComplaintReview,
+    RegulatorCode,
+    RootCause,
+)
 from consent.models import Customer
 
 
@@ -48,11 +61,17 @@ def complaints_for_staff(
     *, user, queryset: QuerySet[Complaint] | None = None
 ) -> QuerySet[Complaint]:
     """Supervisors, compliance officers and auditors see every complaint; a handler
-    sees their own and the unassigned ones."""
+    sees their own and the unassigned ones; a reviewer the ones whose review they
+    hold."""
     qs = Complaint.objects.all() if queryset is None else queryset
     if sees_every_complaint(user):
         return qs
-    return qs.filter(Q(assignee=user) | Q(assignee__isnull=True))
+    reviewing = ComplaintReview.objects.filter(complaint=OuterRef("pk"), reviewer=user)
+    if user_has_role(user, COMPLAINT_REVIEWER) and not user_has_role(
+        user, COMPLAINT_HANDLER
+    ):
+        return qs.filter(Exists(reviewing))
+    return qs.filter(Q(assignee=user) | Q(assignee__isnull=True) | Exists(reviewing))
 
 
 # --- statistics -----------------------------------------------------------------------

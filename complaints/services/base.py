@@ -11,7 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR, user_has_role
+from backoffice.roles import (
+    COMPLAINT_HANDLER,
+    COMPLAINT_REVIEWER,
+    SUPERVISOR,
+    user_has_role,
+)
 from complaints.deadlines import get_policy
 from complaints.models import Complaint, ComplaintEvent, ComplaintMessage
 from consent.errors import ApplicationError
@@ -25,7 +30,13 @@ MSG_NOT_SUPERVISOR = _("Only a supervisor can do this.")
 MSG_NOT_HANDLER = _(
     "Complaints can only be assigned to complaint handlers or supervisors."
 )
-MSG_RECUSED = _("This person is named in the complaint or made its first decision.")
+MSG_RECUSED = _(
+    "This person is named in the complaint, belongs to a business unit named in "
+    "it, or handled or decided it first."
+)
+MSG_NOT_REVIEWER_ROLE = _(
+    "A review is decided by a complaint reviewer or a supervisor, not by a handler."
+)
 MSG_ASSIGN_OTHERS = _("A handler can only take unassigned complaints for themselves.")
 MSG_NO_EXTENSION = _("The deadline policy allows no further extension.")
 MSG_REASON_REQUIRED = _("Give a reason.")
@@ -284,10 +295,19 @@ def _can_handle(user) -> bool:
     )
 
 
+def _can_review(user) -> bool:
+    return (
+        bool(user.is_superuser)
+        or user_has_role(user, COMPLAINT_REVIEWER)
+        or user_has_role(user, SUPERVISOR)
+    )
+
+
 def _recused(complaint: Complaint, user) -> bool:
+    """Named in the complaint, or a member of a business unit named in it."""
     if complaint.named_staff.filter(pk=user.pk).exists():
         return True
-    return False
+    return complaint.named_units.filter(members=user).exists()
 
 
 def _require_open(complaint: Complaint) -> None:

@@ -162,9 +162,9 @@ def complaint_recategorise(*, complaint: Complaint, category: str, user) -> Comp
     if category == complaint.category:
         return complaint
     detail = gettext("%(old)s → %(new)s (suggested: %(suggested)s)") % {
-        "old": complaint.get_category_display(),
-        "new": category.label,
-        "suggested": complaint.get_suggested_category_display() or "-",
+        "old": complaint.category,
+        "new": category.value,
+        "suggested": complaint.suggested_category or "-",
     }
     complaint.category = category
     complaint.save(update_fields=["category", "updated_at"])
@@ -176,12 +176,36 @@ def complaint_recategorise(*, complaint: Complaint, category: str, user) -> Comp
 
 
 def _remedies_text(policy_code: str) -> str:
+    """The routes open after a decision, as the policy's regulator requires them."""
     days = get_policy(policy_code).review_window_days
-    return gettext(
+    review = gettext(
         "If you disagree with this decision you may ask us to review it within "
-        "%(days)d days, in the self-service portal or by contacting us. You may also "
-        "ask for mediation, apply for arbitration or go to court."
+        "%(days)d days, in the self-service portal or by contacting us."
     ) % {"days": days}
+    if policy_code == "uk":
+        # FCA DISP 1.6.2R: the referral right, free of charge, within six months.
+        route = gettext(
+            "If you remain dissatisfied, you have the right to refer your complaint "
+            "to the Financial Ombudsman Service, free of charge, but you must do so "
+            "within six months of the date of this letter. Financial Ombudsman "
+            "Service, Exchange Tower, London E14 9SR; 0800 023 4567; "
+            "www.financial-ombudsman.org.uk. If you do not refer your complaint in "
+            "time, the Ombudsman will not have our permission to consider it."
+        )
+    elif policy_code == "us":
+        route = gettext(
+            "You can also submit a complaint to the Consumer Financial Protection "
+            "Bureau (CFPB) at www.consumerfinance.gov/complaint or by calling "
+            "(855) 411-2372."
+        )
+    else:
+        route = gettext(
+            "You may also complain to the banking regulator, the National Financial "
+            "Regulatory Administration, through its consumer complaint hotline "
+            "12378; ask for mediation by a financial dispute mediation body; apply "
+            "for arbitration; or go to court."
+        )
+    return f"{review}\n\n{route}"
 
 
 @transaction.atomic

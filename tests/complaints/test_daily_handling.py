@@ -184,14 +184,6 @@ def test_intake_form_and_approval_form_name_channels(staff_client, supervisor, o
     assert "Credit cards (credit_card)" in approval.content.decode()
 
 
-def test_recategorising_records_names(investigating, handler):
-    services.complaint_recategorise(
-        complaint=investigating, category="too_frequent", user=handler
-    )
-    entry = investigating.events.filter(kind="category").get()
-    assert "Too frequent" in entry.detail and "too_frequent" not in entry.detail
-
-
 def test_staff_intake_records_identity_verification(staff_client, handler, customer):
     response = staff_client(handler).post(
         "/admin/complaints/complaint/add/",
