@@ -190,6 +190,12 @@ WORKFLOW = {
         False,
     ),
     "close": (cforms.CloseForm, _("Close"), Complaint.DECIDED_STATUSES, False),
+    "remediation_done": (
+        cforms.RemediationDoneForm,
+        _("Record the remediation as done"),
+        (Complaint.Status.CLOSED,),
+        False,
+    ),
     "reopen": (cforms.ReasonForm, _("Reopen (customer disputes)"), _DECIDED, False),
     "review_request": (
         cforms.ReasonForm,
@@ -200,6 +206,10 @@ WORKFLOW = {
     "review_assign": (cforms.ReviewerForm, _("Assign the review"), _DECIDED, True),
     "review_decide": (cforms.ReviewDecideForm, _("Decide the review"), _DECIDED, False),
 }
+
+
+# Letters the handler sees as the customer will before they are sent.
+PREVIEWED = ("decide", "reply")
 
 
 def _open_review(complaint: Complaint) -> ComplaintReview | None:
@@ -248,6 +258,8 @@ def _run_action(name: str, complaint: Complaint, user, data: dict, request) -> s
         services.complaint_decide(complaint=complaint, user=user, **data)
     elif name == "close":
         services.complaint_close(complaint=complaint, user=user, **data)
+    elif name == "remediation_done":
+        services.complaint_remediation_done(complaint=complaint, user=user, **data)
     elif name == "reopen":
         services.complaint_reopen(
             complaint=complaint, reason=data["reason"], actor=staff
@@ -542,6 +554,10 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 continue
             if name == "review_decide" and review.reviewer_id != request.user.pk:
                 continue
+            if name == "remediation_done" and (
+                not complaint.remediation_action or complaint.remediation_done_on
+            ):
+                continue
             items.append(
                 {
                     "name": name,
@@ -588,6 +604,11 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 wrap(self.export_view),
                 name="complaints_complaint_export",
             ),
+            path(
+                "remediation/",
+                wrap(self.remediation_view),
+                name="complaints_complaint_remediation",
+            ),
             *super().get_urls(),
         ]
 
@@ -610,6 +631,10 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                         messages.error(request, error)
                 return HttpResponseRedirect(self._change_url(complaint))
             data = form.cleaned_data
+            statuses = WORKFLOW[action][2]
+            offered = statuses is None or complaint.status in statuses
+            if action in PREVIEWED and offered and not request.POST.get("confirm"):
+                return self._preview(request, complaint, action, form)
         try:
             done = _run_action(action, complaint, request.user, data, request)
         except ValidationError as exc:
@@ -621,6 +646,39 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             self.audit(request, AccessLog.Action.CHANGE, complaint, fields=[action])
             messages.success(request, done)
         return HttpResponseRedirect(self._change_url(complaint))
+
+    def _preview(self, request, complaint: Complaint, action: str, form):
+        """Show the letter exactly as it will be sent; nothing is saved or sent
+        until the handler confirms."""
+        data = form.cleaned_data
+        if action == "decide":
+            subject, body = services.decision_letter(
+                complaint=complaint,
+                outcome=data["outcome"],
+                findings=data["findings"],
+                reasons=data["reasons"],
+            )
+        else:
+            subject, body = services.reply_letter(
+                complaint=complaint, text=data["text"]
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": complaint,
+            "title": gettext("Check the letter before sending"),
+            "subject": subject,
+            "body": body,
+            "form": form,
+            "action_title": WORKFLOW[action][1],
+            "action_url": reverse(
+                "admin:complaints_complaint_act", args=[complaint.pk, action]
+            ),
+            "change_url": self._change_url(complaint),
+        }
+        return TemplateResponse(
+            request, "admin/complaints/complaint/preview.html", context
+        )
 
     def _change_url(self, complaint: Complaint) -> str:
         return reverse("admin:complaints_complaint_change", args=[complaint.pk])
@@ -735,6 +793,26 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/complaints/statistics.html", context)
 
+    def remediation_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = MonthForm(request.GET or None)
+        month = timezone.localdate()
+        if form.is_valid() and form.cleaned_data.get("month"):
+            month = form.cleaned_data["month"]
+        report = selectors.remediation_report(
+            month=month, queryset=selectors.complaints_for_staff(user=request.user)
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Root causes and remediation"),
+            "opts": self.model._meta,
+            "form": form,
+            "report": report,
+            "today": timezone.localdate(),
+        }
+        return TemplateResponse(request, "admin/complaints/remediation.html", context)
+
     def export_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -764,6 +842,15 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             f'attachment; filename="complaints-{timezone.localdate():%Y%m%d}.csv"'
         )
         return response
+
+
+class MonthForm(forms.Form):
+    month = forms.DateField(
+        label=_("Month"),
+        required=False,
+        input_formats=["%Y-%m"],
+        widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
+    )
 
 
 class StatisticsFilterForm(forms.Form):

@@ -136,8 +136,7 @@ def _reviewer_choices():
         get_user_model()
         .objects.filter(is_active=True, is_staff=True)
         .filter(
-            Q(groups__name__in=(COMPLAINT_REVIEWER, SUPERVISOR))
-            | Q(is_superuser=True)
+            Q(groups__name__in=(COMPLAINT_REVIEWER, SUPERVISOR)) | Q(is_superuser=True)
         )
     )
     return users.distinct().order_by("username")
@@ -184,6 +183,23 @@ class CloseForm(forms.Form):
     )
     remediation_owner = forms.CharField(
         label=_("Remediation owner"), required=False, max_length=150
+    )
+    remediation_due_on = forms.DateField(
+        label=_("Remediation due"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class RemediationDoneForm(forms.Form):
+    done_on = forms.DateField(
+        label=_("Done on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(
+        label=_("What was done"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 

@@ -331,3 +331,56 @@ def protection_text(applied: list[dict]) -> str:
                 % {"address": item.get("contact_point", "")}
             )
     return "; ".join(parts)
+
+
+# --- remediation ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemediationReport:
+    month: date
+    total: int
+    top_causes: list[tuple[str, int]]
+    open: list[Complaint]
+    overdue: list[Complaint]
+
+
+def remediation_report(
+    *, month: date, queryset: QuerySet[Complaint] | None = None, top: int = 5
+) -> RemediationReport:
+    """The month's top root causes (complaints received in it), and every
+    remediation still open, with those past their due date."""
+    qs = Complaint.objects.all() if queryset is None else queryset
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(month.replace(day=1), datetime.min.time(), tz)
+    next_month = (month.replace(day=1) + timedelta(days=32)).replace(day=1)
+    end = datetime.combine(next_month, datetime.min.time(), tz)
+    in_month = qs.filter(received_at__gte=start, received_at__lt=end)
+    causes = dict(RootCause.choices)
+    rows = (
+        in_month.exclude(root_cause="")
+        .order_by()
+        .values("root_cause")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "root_cause")[:top]
+    )
+    still_open = list(
+        qs.exclude(remediation_action="")
+        .filter(remediation_done_on__isnull=True)
+        .select_related("assignee")
+        .order_by("remediation_due_on", "pk")
+    )
+    today = timezone.localdate()
+    return RemediationReport(
+        month=month.replace(day=1),
+        total=in_month.count(),
+        top_causes=[
+            (causes.get(r["root_cause"], r["root_cause"]), r["n"]) for r in rows
+        ],
+        open=still_open,
+        overdue=[
+            c
+            for c in still_open
+            if c.remediation_due_on is not None and c.remediation_due_on < today
+        ],
+    )

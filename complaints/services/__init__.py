@@ -70,9 +70,12 @@ from complaints.services.workflow import (
     complaint_note_add,
     complaint_rate,
     complaint_recategorise,
+    complaint_remediation_done,
     complaint_reopen,
     complaint_reply,
     complaint_start_investigation,
+    decision_letter,
+    reply_letter,
 )
 
 __all__ = [
@@ -123,11 +126,14 @@ __all__ = [
     "complaint_note_add",
     "complaint_rate",
     "complaint_recategorise",
+    "complaint_remediation_done",
     "complaint_reopen",
     "complaint_reply",
     "complaint_review_assign",
     "complaint_review_decide",
     "complaint_review_request",
     "complaint_start_investigation",
+    "decision_letter",
     "is_supervisor",
+    "reply_letter",
 ]

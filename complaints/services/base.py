@@ -49,8 +49,11 @@ MSG_EXTENSION_PENDING = _("An extension is already waiting for approval.")
 MSG_FINDINGS_REQUIRED = _("A decision needs findings and reasons.")
 MSG_ROOT_CAUSE_REQUIRED = _("Record the root cause before closing.")
 MSG_REMEDIATION_REQUIRED = _(
-    "Record the remediation action and its owner before closing."
+    "Record the remediation action, its owner and its due date before closing."
 )
+MSG_NO_REMEDIATION = _("This complaint has no remediation to complete.")
+MSG_REMEDIATION_DONE = _("The remediation is already recorded as done.")
+MSG_DATE_IN_FUTURE = _("This date is in the future.")
 MSG_RATING_RANGE = _("Choose a score from 1 to 5.")
 MSG_RATING_NOT_DECIDED = _("You can rate a complaint once it has been decided.")
 MSG_ALREADY_RATED = _("This complaint has already been rated.")

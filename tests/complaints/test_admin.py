@@ -86,8 +86,11 @@ def test_buttons_work_the_complaint_from_receipt_to_closure(
 
     def act(name, data=None):
         url = reverse("admin:complaints_complaint_act", args=[complaint.pk, name])
+        post = {f"{name}-{k}": v for k, v in (data or {}).items()}
+        if name in ("decide", "reply"):
+            post["confirm"] = "1"  # after the preview
         with django_capture_on_commit_callbacks(execute=True):
-            response = c.post(url, {f"{name}-{k}": v for k, v in (data or {}).items()})
+            response = c.post(url, post)
         assert response.status_code == 302
         complaint.refresh_from_db()
 
@@ -109,6 +112,7 @@ def test_buttons_work_the_complaint_from_receipt_to_closure(
             "root_cause": "third_party_sender",
             "remediation_action": "Sync",
             "remediation_owner": "Ops",
+            "remediation_due_on": "2026-12-31",
         },
     )
     assert complaint.status == "closed"
@@ -211,3 +215,112 @@ def test_regulator_csv_has_one_row_per_complaint_and_no_addresses(
     assert row["outcome"] == "Upheld" and row["root_cause"] == "No fault found"
     assert "138" not in text and "@" not in text
     assert AccessLog.objects.filter(user=officer, action="export").exists()
+
+
+# --- preview before sending; remediation tracking -------------------------------------
+
+
+def test_decide_and_send_shows_the_letter_first_and_sends_on_confirm(
+    staff_client, investigating, handler, outbox, django_capture_on_commit_callbacks
+):
+    c = staff_client(handler)
+    url = reverse("admin:complaints_complaint_act", args=[investigating.pk, "decide"])
+    data = {
+        "decide-outcome": "not_upheld",
+        "decide-findings": "The message was sent before the withdrawal.",
+        "decide-reasons": "Our records show the order of events.",
+    }
+    outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        preview = c.post(url, data)
+    assert preview.status_code == 200
+    body = preview.content.decode()
+    assert "The message was sent before the withdrawal." in body
+    assert "12378" in body  # the route the letter will state
+    assert 'name="confirm"' in body and 'name="decide-findings"' in body
+    investigating.refresh_from_db()
+    assert investigating.status == "investigating"
+    assert not investigating.messages.filter(kind="decision").exists()
+    assert outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = c.post(url, {**data, "confirm": "1"})
+    assert sent.status_code == 302
+    investigating.refresh_from_db()
+    assert investigating.status == "rejected"
+    letter = investigating.messages.get(kind="decision")
+    assert letter.body in body.replace("<br>", "\n") or letter.subject in body
+    assert [m.purpose for m in outbox] == ["complaint_decision"]
+
+
+def test_reply_is_previewed_before_it_is_sent(staff_client, investigating, handler):
+    c = staff_client(handler)
+    url = reverse("admin:complaints_complaint_act", args=[investigating.pk, "reply"])
+    preview = c.post(url, {"reply-text": "We have stopped the messages."})
+    assert preview.status_code == 200
+    assert "We have stopped the messages." in preview.content.decode()
+    assert not investigating.messages.filter(kind="reply").exists()
+    c.post(url, {"reply-text": "We have stopped the messages.", "confirm": "1"})
+    assert investigating.messages.filter(kind="reply").count() == 1
+
+
+def test_remediation_is_tracked_to_done_and_reported_monthly(
+    staff_client, investigating, make_complaint, handler, supervisor
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from complaints import services
+
+    services.complaint_decide(
+        complaint=investigating,
+        outcome="upheld",
+        findings="f",
+        reasons="r",
+        user=handler,
+    )
+    services.complaint_close(
+        complaint=investigating,
+        root_cause="third_party_sender",
+        remediation_action="Agency pulls lists from the feed daily",
+        remediation_owner="Marketing operations",
+        remediation_due_on=timezone.localdate() - timedelta(days=1),
+        user=handler,
+    )
+    second = make_complaint()
+    services.complaint_start_investigation(complaint=second, user=handler)
+    services.complaint_decide(
+        complaint=second, outcome="upheld", findings="f", reasons="r", user=handler
+    )
+    services.complaint_close(
+        complaint=second,
+        root_cause="third_party_sender",
+        remediation_action="Contract clause on suppression",
+        remediation_owner="Procurement",
+        remediation_due_on=timezone.localdate() + timedelta(days=20),
+        user=handler,
+    )
+    c = staff_client(supervisor)
+    month = timezone.localdate().strftime("%Y-%m")
+    report = c.get(reverse("admin:complaints_complaint_remediation"), {"month": month})
+    assert report.status_code == 200
+    ctx = report.context["report"]
+    assert ctx.top_causes[0][1] == 2  # third-party sender, twice
+    assert [r.pk for r in ctx.overdue] == [investigating.pk]
+    assert {r.pk for r in ctx.open} == {investigating.pk, second.pk}
+    assert "Agency pulls lists from the feed daily" in report.content.decode()
+    # Done: it leaves the open and overdue lists.
+    url = reverse(
+        "admin:complaints_complaint_act", args=[investigating.pk, "remediation_done"]
+    )
+    staff_client(handler).post(
+        url, {"remediation_done-done_on": timezone.localdate().isoformat()}
+    )
+    investigating.refresh_from_db()
+    assert investigating.remediation_done_on == timezone.localdate()
+    ctx = c.get(
+        reverse("admin:complaints_complaint_remediation"), {"month": month}
+    ).context["report"]
+    assert ctx.overdue == [] and [r.pk for r in ctx.open] == [second.pk]
+    bad = c.get(reverse("admin:complaints_complaint_remediation"), {"month": "2026-13"})
+    assert bad.status_code == 200 and bad.context["form"].errors

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -45,6 +45,7 @@ def test_full_path_received_to_closed_with_timeline(
         root_cause="third_party_sender",
         remediation_action="Feed sync",
         remediation_owner="Marketing ops",
+        remediation_due_on=date(2026, 12, 31),
         user=handler,
     )
     c.refresh_from_db()
@@ -376,7 +377,9 @@ def test_members_of_a_named_business_unit_are_recused(
         complaint=investigating, reason="No", actor="customer:x"
     )
     with pytest.raises(ApplicationError) as exc:
-        services.complaint_review_assign(review=review, reviewer=reviewer, by=supervisor)
+        services.complaint_review_assign(
+            review=review, reviewer=reviewer, by=supervisor
+        )
     assert exc.value.code == "recused"
     # A supervisor outside the unit may take it.
     services.complaint_review_assign(review=review, reviewer=supervisor, by=supervisor)
