@@ -173,6 +173,9 @@ class Complaint(models.Model):
     contact_address_encrypted = models.TextField(
         _("reply address (encrypted)"), blank=True
     )
+    contact_blind_index = models.CharField(
+        _("reply address (blind index)"), max_length=64, blank=True, db_index=True
+    )
     channel = models.ForeignKey(
         Channel,
         verbose_name=_("channel"),

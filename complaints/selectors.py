@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import statistics as stats
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.shortcuts import get_object_or_404
@@ -30,7 +32,8 @@ from complaints.models import (
     RegulatorCode,
     RootCause,
 )
-from consent.models import Customer
+from consent.identifiers import AddressKind, guess_kind, normalise
+from consent.models import ContactPoint, Customer
 
 
 def complaints_for_customer(*, customer: Customer) -> QuerySet[Complaint]:
@@ -384,3 +387,54 @@ def remediation_report(
             if c.remediation_due_on is not None and c.remediation_due_on < today
         ],
     )
+
+
+# --- search ---------------------------------------------------------------------------
+
+_REFERENCE = re.compile(r"^CMP-\d{4}-\d+$", re.IGNORECASE)
+
+
+def _identifier_index(term: str) -> tuple[str, str] | None:
+    """(kind, blind index) when the term is a phone number or an e-mail address."""
+    kind = guess_kind(term)
+    if kind == AddressKind.PHONE and (
+        sum(ch.isdigit() for ch in term) < 7 or re.search(r"[^\W\d_]", term)
+    ):
+        return None  # letters: a word or a reference, not a number
+    try:
+        normalised = normalise(kind, term)
+    except ValidationError:
+        return None
+    return kind, ContactPoint.index_for(kind, normalised)
+
+
+def complaint_search(
+    *, queryset: QuerySet[Complaint], terms: str
+) -> QuerySet[Complaint]:
+    """Complaints matching a reference, a customer reference, a phone number or an
+    e-mail address (through the blind index: clear values are never compared), or
+    containing every word in their description."""
+    terms = " ".join(terms.replace("\x00", " ").split())
+    if not terms:
+        return queryset
+    if _REFERENCE.match(terms):
+        return queryset.filter(reference__iexact=terms)
+    found = _identifier_index(terms)
+    if found is not None:
+        # An address is looked up by its keyed hash only; the clear value goes
+        # into no query (and no text match on descriptions).
+        _kind, index = found
+        holders = ContactPoint.objects.filter(blind_index=index).values("customer_id")
+        return queryset.filter(
+            Q(customer_id__in=holders)
+            | Q(contact_point__blind_index=index)
+            | Q(contact_blind_index=index)
+        )
+    match = Q(customer__external_ref=terms)
+    words = terms.split()
+    if words:
+        every_word = Q()
+        for word in words:
+            every_word &= Q(description__icontains=word)
+        match |= every_word
+    return queryset.filter(match)

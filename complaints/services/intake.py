@@ -190,6 +190,9 @@ def complaint_create(
         contact_address_encrypted=crypto.encrypt(contact_address)
         if contact_address
         else "",
+        contact_blind_index=ContactPoint.index_for(contact_kind, contact_address)
+        if contact_address and contact_kind
+        else "",
         external_id=external_id,
         report_token_hash=report_token_hash,
         identity_verification=identity_verification

@@ -324,3 +324,55 @@ def test_remediation_is_tracked_to_done_and_reported_monthly(
     assert ctx.overdue == [] and [r.pk for r in ctx.open] == [second.pk]
     bad = c.get(reverse("admin:complaints_complaint_remediation"), {"month": "2026-13"})
     assert bad.status_code == 200 and bad.context["form"].errors
+
+
+# --- search ---------------------------------------------------------------------------
+
+
+def test_search_by_customer_reference_phone_email_and_words(
+    staff_client, make_complaint, supervisor, customer, phone_point
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backoffice.models import AccessLog
+    from complaints import services
+    from consent.ledger import Actor
+    from tests.factories import CustomerFactory, add_phone
+
+    mine = make_complaint(description="Loan texts arrived at midnight again")
+    other_customer = CustomerFactory()
+    add_phone(other_customer, "13900139000")
+    theirs = make_complaint(
+        customer=other_customer, description="Wealth calls on Sunday"
+    )
+    stranger = services.complaint_create(
+        source="letter",
+        description="Someone else's offers keep arriving",
+        actor=Actor.system("post"),
+        contact_kind="email",
+        contact_address="someone@example.com",
+    )
+    c = staff_client(supervisor)
+
+    def found(q):
+        response = c.get(reverse(CHANGELIST), {"q": q})
+        assert response.status_code == 200
+        return {r.pk for r in response.context["cl"].result_list}
+
+    assert found(customer.external_ref) == {mine.pk}
+    assert found("13800138000") == {mine.pk}
+    assert found("+86 138 0013 8000") == {mine.pk}
+    assert found("１３９００１３９０００") == {theirs.pk}  # full-width digits
+    assert found("Someone@Example.com") == {stranger.pk}
+    assert found("midnight loan") == {mine.pk}
+    assert found(mine.reference) == {mine.pk}
+    assert found("nothing like this") == set()
+    assert c.get(reverse(CHANGELIST), {"q": "CMP\x00x"}).status_code == 200
+    # The address is compared as a keyed hash: no clear number in the SQL.
+    with CaptureQueriesContext(connection) as queries:
+        c.get(reverse(CHANGELIST), {"q": "13800138000"})
+    assert not any("13800138000" in q["sql"] for q in queries.captured_queries)
+    searches = AccessLog.objects.filter(user=supervisor, action="search")
+    assert searches.exists()
+    assert not searches.filter(reason__contains="138").exists()
