@@ -963,3 +963,6 @@ class RegulatorCodeAdmin(admin.ModelAdmin):
 class BusinessUnitAdmin(admin.ModelAdmin):
     list_display = ("code", "name_en", "name_zh")
     filter_horizontal = ("members",)
+
+
+from complaints import admin_rights  # noqa: E402, F401  (registers the queue)
