@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from backoffice.admin_mixins import AuditedAdminMixin
+from backoffice.admin_mixins import AuditedAdminMixin, UnmaskForm
 from backoffice.models import AccessLog
 from complaints import charts, labels, selectors, services
 from complaints import forms as cforms
@@ -614,6 +614,16 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 name="complaints_complaint_export",
             ),
             path(
+                "<int:object_id>/customer/",
+                wrap(self.customer_view),
+                name="complaints_complaint_customer",
+            ),
+            path(
+                "<int:object_id>/customer/unmask/<int:point_id>/",
+                wrap(self.customer_unmask_view),
+                name="complaints_complaint_customer_unmask",
+            ),
+            path(
                 "remediation/",
                 wrap(self.remediation_view),
                 name="complaints_complaint_remediation",
@@ -801,6 +811,69 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             + ("?" + request.GET.urlencode() if request.GET else ""),
         }
         return TemplateResponse(request, "admin/complaints/statistics.html", context)
+
+    # --- the complainant's records ---
+
+    def _complaint_with_customer(self, request, object_id: int) -> Complaint:
+        complaint = get_object_or_404(
+            self.get_queryset(request).select_related("customer"), pk=object_id
+        )
+        if not self.has_view_permission(request, complaint):
+            raise PermissionDenied
+        if complaint.customer is None:
+            raise Http404
+        return complaint
+
+    def customer_view(self, request, object_id: int):
+        """Consent states, ledger, feed, violations and sends of the complainant,
+        addresses masked; every opening is in the access log."""
+        complaint = self._complaint_with_customer(request, object_id)
+        records = selectors.complaint_customer_records(customer=complaint.customer)
+        self.audit(
+            request,
+            AccessLog.Action.VIEW,
+            complaint,
+            fields=["consent_states", "ledger", "feed", "violations", "sends"],
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Customer %(ref)s: consent and messages")
+            % {"ref": complaint.customer.external_ref},
+            "opts": self.model._meta,
+            "original": complaint,
+            "records": records,
+            "change_url": self._change_url(complaint),
+        }
+        return TemplateResponse(
+            request, "admin/complaints/complaint/customer.html", context
+        )
+
+    def customer_unmask_view(self, request, object_id: int, point_id: int):
+        """One clear address of the complainant, after a reason (logged)."""
+        complaint = self._complaint_with_customer(request, object_id)
+        point = get_object_or_404(complaint.customer.contact_points.all(), pk=point_id)
+        form = UnmaskForm(request.POST or None)
+        clear = None
+        if request.method == "POST" and form.is_valid():
+            self.audit(
+                request,
+                AccessLog.Action.UNMASK,
+                complaint,
+                fields=[f"contactpoint:{point.pk}"],
+                reason=form.cleaned_data["reason"],
+            )
+            clear = point.address
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": complaint,
+            "title": gettext("Show contact address"),
+            "form": form,
+            "masked": point.masked,
+            "clear": clear,
+            "field": "address",
+        }
+        return TemplateResponse(request, "admin/backoffice/unmask.html", context)
 
     def remediation_view(self, request):
         if not self.has_view_permission(request):

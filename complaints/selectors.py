@@ -438,3 +438,65 @@ def complaint_search(
             every_word &= Q(description__icontains=word)
         match |= every_word
     return queryset.filter(match)
+
+
+# --- the complainant's records, for handlers ------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerRecords:
+    """What a handler needs to check "you called me after I said stop": the
+    customer's addresses (masked), consent states, ledger, feed, violations and
+    recorded sends, newest first."""
+
+    customer: Customer
+    contact_points: list
+    states: list
+    ledger: list
+    feed: list
+    violations: list
+    sends: list
+
+
+def complaint_customer_records(
+    *, customer: Customer, limit: int = 50
+) -> CustomerRecords:
+    from consent.models import (
+        ConsentEvent,
+        ConsentState,
+        SendRecord,
+        SuppressionChange,
+        Violation,
+    )
+
+    points = list(customer.contact_points.order_by("kind", "pk"))
+    indexes = [cp.blind_index for cp in points]
+    return CustomerRecords(
+        customer=customer,
+        contact_points=points,
+        states=list(
+            ConsentState.objects.filter(customer=customer)
+            .select_related("channel", "topic")
+            .order_by("channel__position", "topic__position")
+        ),
+        ledger=list(
+            ConsentEvent.objects.filter(customer=customer)
+            .select_related("channel", "topic", "contact_point")
+            .order_by("-seq")[:limit]
+        ),
+        feed=list(
+            SuppressionChange.objects.filter(key__blind_index__in=indexes)
+            .select_related("channel")
+            .order_by("-seq")[:limit]
+        ),
+        violations=list(
+            Violation.objects.filter(blind_index__in=indexes)
+            .select_related("channel", "topic", "client")
+            .order_by("-sent_at")[:limit]
+        ),
+        sends=list(
+            SendRecord.objects.filter(blind_index__in=indexes)
+            .select_related("channel", "topic", "client")
+            .order_by("-sent_at")[:limit]
+        ),
+    )

@@ -376,3 +376,88 @@ def test_search_by_customer_reference_phone_email_and_words(
     searches = AccessLog.objects.filter(user=supervisor, action="search")
     assert searches.exists()
     assert not searches.filter(reason__contains="138").exists()
+
+
+# --- the complainant's records, for handlers -------------------------------------------
+
+
+def test_handler_checks_you_called_me_after_i_said_stop(
+    staff_client, handler, make_complaint, customer, phone_point, sms, credit_card
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from backoffice.models import AccessLog
+    from consent import services as consent_services
+    from consent.api_clients import api_client_create
+    from consent.ledger import Actor
+    from consent.models import ContactPoint, NoticeVersion
+    from tests.factories import grant
+
+    ContactPoint.objects.filter(pk=phone_point.pk).update(verified_at=timezone.now())
+    notice = NoticeVersion.objects.get(code="marketing", version=1, language="en")
+    grant(customer, sms, credit_card, notice)
+    consent_services.consent_withdraw(
+        customer=customer,
+        channel=sms,
+        topic=credit_card,
+        source="portal",
+        actor=Actor.customer(customer),
+    )
+    _client, issued = api_client_create(name="dialer", channel_codes=["sms"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.clear}")
+    sent = api.post(
+        "/api/v1/events",
+        {
+            "type": "sent",
+            "event_id": "late-1",
+            "channel": "sms",
+            "recipient": "+8613800138000",
+            "topic": "credit_card",
+            "occurred_at": (timezone.now() + timedelta(seconds=1)).isoformat(),
+        },
+        format="json",
+    )
+    assert sent.status_code == 201, sent.content
+    complaint = make_complaint(description="You texted me after I said stop")
+    c = staff_client(handler)
+    url = reverse("admin:complaints_complaint_customer", args=[complaint.pk])
+    page = c.get(url)
+    assert page.status_code == 200
+    body = page.content.decode()
+    records = page.context["records"]
+    assert [s.status for s in records.states] == ["withdrawn"]
+    assert {e.action for e in records.ledger} >= {"grant", "withdraw"}
+    assert records.feed and records.feed[0].suppressed
+    assert len(records.violations) == 1 and len(records.sends) == 1
+    assert "dialer" in body
+    assert "13800138000" not in body and "+86****8000" in body
+    assert AccessLog.objects.filter(
+        user=handler, action="view", customer_ref=customer.external_ref
+    ).exists()
+    # Unmask with a reason, logged; without one, nothing shown.
+    unmask = reverse(
+        "admin:complaints_complaint_customer_unmask",
+        args=[complaint.pk, phone_point.pk],
+    )
+    refused = c.post(unmask, {"reason": ""})
+    assert "+8613800138000" not in refused.content.decode()
+    shown = c.post(unmask, {"reason": "Customer disputes the number called"})
+    assert "+8613800138000" in shown.content.decode()
+    entry = AccessLog.objects.get(user=handler, action="unmask")
+    assert entry.reason == "Customer disputes the number called"
+    assert entry.customer_ref == customer.external_ref
+
+
+def test_customer_records_follow_the_handlers_scope(
+    staff_client, handler, handler2, supervisor, make_complaint
+):
+    from complaints import services
+
+    complaint = make_complaint()
+    services.complaint_assign(complaint=complaint, assignee=handler2, by=supervisor)
+    url = reverse("admin:complaints_complaint_customer", args=[complaint.pk])
+    assert staff_client(handler).get(url).status_code == 404
