@@ -378,7 +378,7 @@ def test_search_by_customer_reference_phone_email_and_words(
     assert not searches.filter(reason__contains="138").exists()
 
 
-# --- the complainant's records, for handlers -------------------------------------------
+# --- the complainant's records, for handlers ----------------------------------------
 
 
 def test_handler_checks_you_called_me_after_i_said_stop(
