@@ -208,3 +208,25 @@ def test_identity_verification_follows_the_intake_path(make_complaint):
         source="letter", description="A letter.", actor=Actor.system("post")
     )
     assert anonymous.identity_verification == "not_verified"
+
+
+# --- regulator codes --------------------------------------------------------------
+
+
+def test_regulator_export_follows_the_editable_code_table(
+    staff_client, make_complaint, supervisor
+):
+    from complaints.models import RegulatorCode
+
+    make_complaint(category="too_frequent")
+    client = staff_client(supervisor)
+    changelist = client.get(reverse("admin:complaints_regulatorcode_changelist"))
+    assert changelist.status_code == 200
+    RegulatorCode.objects.filter(dimension="issue", value="too_frequent").update(
+        code="C1199", label="营销频次过高"
+    )
+    export = client.get(reverse("admin:complaints_complaint_export"))
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert (row["issue_code"], row["issue"]) == ("C1199", "营销频次过高")
+    assert row["product_code"] and row["sub_product_code"]

@@ -52,7 +52,9 @@ def test_demo_dates_follow_the_receipt_and_letters_speak_the_customers_language(
         c.messages.get(kind="decision")
         for c in Complaint.objects.filter(decided_at__isnull=False)
     ]
-    chinese = [m for m in letters if m.complaint.customer.preferred_language == "zh-hans"]
+    chinese = [
+        m for m in letters if m.complaint.customer.preferred_language == "zh-hans"
+    ]
     assert chinese
     for letter in chinese:
         assert "经核查" in letter.body and "Sending" not in letter.body
