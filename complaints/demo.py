@@ -235,7 +235,9 @@ def seed_demo_complaints(*, stdout) -> None:
     topics = {t.code: t for t in Topic.objects.all()}
     now = timezone.now()
     created = 0
-    for i, (days_ago, channel, topic, text, plan) in enumerate(SCENARIOS):
+    # Oldest first, so references run in the order complaints were received.
+    ordered = sorted(enumerate(SCENARIOS), key=lambda item: -item[1][0])
+    for i, (days_ago, channel, topic, text, plan) in ordered:
         language = _language_of(text)
         pool = by_language[language] or customers
         customer = pool[i % len(pool)]

@@ -61,3 +61,13 @@ def test_demo_dates_follow_the_receipt_and_letters_speak_the_customers_language(
         assert "The campaign" not in letter.body
     for c in Complaint.objects.exclude(customer__preferred_language="zh-hans"):
         assert not any("\u4e00" <= ch <= "\u9fff" for ch in c.description)
+
+
+def test_demo_references_run_in_the_order_of_receipt():
+    for i in range(3):
+        add_email(CustomerFactory(), f"order{i}@example.com")
+    seed_demo_complaints(stdout=io.StringIO())
+    by_reference = list(
+        Complaint.objects.order_by("reference").values_list("received_at", flat=True)
+    )
+    assert by_reference == sorted(by_reference)
