@@ -247,3 +247,14 @@ def test_staff_queue_is_sorted_by_due_date_and_works_the_request(
         ).status_code
         == 404
     )
+
+
+def test_rights_pages_speak_chinese(portal_client, customer, make_request):
+    item = make_request()
+    headers = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    listing = portal_client.get(reverse("rights:list"), **headers).content.decode()
+    assert "个人信息权利请求" in listing and "查阅我的个人信息" in listing
+    detail = portal_client.get(
+        reverse("rights:detail", args=[item.reference]), **headers
+    ).content.decode()
+    assert "答复期限" in detail
