@@ -173,7 +173,7 @@ def test_list_filters_statistics_and_csv_show_names_in_chinese(
         )
         row = dict(zip(rows[0], rows[1], strict=True))
         assert row["channel"] == "短信" and row["status"] == "已受理"
-        assert row["source"] == "自助服务门户" or row["source"] != "portal"
+        assert row["source"] == "自助服务门户"
 
 
 def test_intake_form_and_approval_form_name_channels(staff_client, supervisor, officer):
