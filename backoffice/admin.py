@@ -167,6 +167,10 @@ class AnomalyAlertAdmin(admin.ModelAdmin):
         )
 
 
+def _label_with_code(obj) -> str:
+    return f"{obj.label} ({obj.code})"
+
+
 class ApprovalRequestForm(forms.ModelForm):
     """One form for every kind; the fields the chosen kind needs are required."""
 
@@ -221,6 +225,8 @@ class ApprovalRequestForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.request = request
         self.approval = None
+        for name in ("channel", "topic", "channels"):
+            self.fields[name].label_from_instance = _label_with_code
 
     def clean(self):
         cleaned = super().clean()

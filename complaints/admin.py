@@ -10,6 +10,7 @@ import csv
 from datetime import date, timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Value, When
@@ -17,17 +18,21 @@ from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from backoffice.admin_mixins import AuditedAdminMixin
+from backoffice.admin_mixins import AuditedAdminMixin, UnmaskForm
 from backoffice.models import AccessLog
-from complaints import charts, selectors, services
+from complaints import charts, labels, selectors, services
 from complaints import forms as cforms
+from complaints.calendars import horizon_end
 from complaints.models import (
+    BusinessUnit,
+    Calendar,
+    CalendarDay,
     Category,
     Complaint,
     ComplaintEvent,
@@ -37,9 +42,18 @@ from complaints.models import (
     ComplaintReview,
     Escalation,
     Matter,
+    RegulatorCode,
+    RootCause,
 )
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
+from consent.models import Channel, Topic
+
+
+def due_soon_label() -> str:
+    return gettext("Due within %(hours)d hours") % {
+        "hours": settings.COMPLAINT_DUE_SOON_HOURS
+    }
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -49,7 +63,7 @@ class QueueFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return (
             ("overdue", _("Overdue")),
-            ("due_48h", _("Due within 48 hours")),
+            ("due_soon", due_soon_label()),
             ("unassigned", _("Unassigned")),
             ("mine", _("Mine")),
             ("open", _("All open")),
@@ -59,8 +73,8 @@ class QueueFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "overdue":
             return queryset.overdue()
-        if value == "due_48h":
-            return queryset.due_within(48)
+        if value == "due_soon":
+            return queryset.due_within()
         if value == "unassigned":
             return queryset.open().filter(assignee__isnull=True)
         if value == "mine":
@@ -68,6 +82,32 @@ class QueueFilter(admin.SimpleListFilter):
         if value == "open":
             return queryset.open()
         return queryset
+
+
+class _CatalogueFilter(admin.SimpleListFilter):
+    """A channel or product filter that shows names, not codes."""
+
+    model = None
+
+    def lookups(self, request, model_admin):
+        return [(obj.code, obj.label) for obj in self.model.objects.all()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{f"{self.parameter_name}__code": self.value()})
+        return queryset
+
+
+class ChannelFilter(_CatalogueFilter):
+    title = _("channel")
+    parameter_name = "channel"
+    model = Channel
+
+
+class TopicFilter(_CatalogueFilter):
+    title = _("product")
+    parameter_name = "topic"
+    model = Topic
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -150,6 +190,12 @@ WORKFLOW = {
         False,
     ),
     "close": (cforms.CloseForm, _("Close"), Complaint.DECIDED_STATUSES, False),
+    "remediation_done": (
+        cforms.RemediationDoneForm,
+        _("Record the remediation as done"),
+        (Complaint.Status.CLOSED,),
+        False,
+    ),
     "reopen": (cforms.ReasonForm, _("Reopen (customer disputes)"), _DECIDED, False),
     "review_request": (
         cforms.ReasonForm,
@@ -160,6 +206,10 @@ WORKFLOW = {
     "review_assign": (cforms.ReviewerForm, _("Assign the review"), _DECIDED, True),
     "review_decide": (cforms.ReviewDecideForm, _("Decide the review"), _DECIDED, False),
 }
+
+
+# Letters the handler sees as the customer will before they are sent.
+PREVIEWED = ("decide", "reply")
 
 
 def _open_review(complaint: Complaint) -> ComplaintReview | None:
@@ -208,6 +258,8 @@ def _run_action(name: str, complaint: Complaint, user, data: dict, request) -> s
         services.complaint_decide(complaint=complaint, user=user, **data)
     elif name == "close":
         services.complaint_close(complaint=complaint, user=user, **data)
+    elif name == "remediation_done":
+        services.complaint_remediation_done(complaint=complaint, user=user, **data)
     elif name == "reopen":
         services.complaint_reopen(
             complaint=complaint, reason=data["reason"], actor=staff
@@ -236,8 +288,8 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "due_badge",
         "status",
         "category",
-        "channel",
-        "topic",
+        "channel_label",
+        "topic_label",
         "age",
         "assignee",
     )
@@ -246,13 +298,20 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         QueueFilter,
         "status",
         "category",
-        "channel",
-        "topic",
+        ChannelFilter,
+        TopicFilter,
         "source",
+        "identity_verification",
         "is_major",
     )
     list_select_related = ("channel", "topic", "assignee")
+    # Any search box text goes to selectors.complaint_search (blind index for
+    # addresses, words in the description); the field here only shows the box.
     search_fields = ("reference",)
+    search_help_text = _(
+        "Complaint or customer reference, phone number, e-mail address, or words "
+        "from the description."
+    )
     date_hierarchy = "received_at"
     list_per_page = 50
     actions = ("take_selected", "group_into_matter", "run_escalation_check")
@@ -269,9 +328,11 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     "reference",
                     "status",
                     "source",
+                    "identity_verification",
                     "customer",
-                    "channel",
-                    "topic",
+                    "channel_label",
+                    "topic_label",
+                    "named_units",
                     "masked_address",
                     "category",
                     "suggested_category",
@@ -285,7 +346,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 )
             },
         ),
-        (_("Protection applied at intake"), {"fields": ("protection",)}),
+        (_("Protection applied at intake"), {"fields": ("protection_summary",)}),
         (
             _("Deadlines"),
             {
@@ -297,6 +358,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     "first_response_due_at",
                     "clock_started_at",
                     "due_at",
+                    "deadline_provisional",
                     "extension_step",
                     "extension_reason",
                     "paused_at",
@@ -327,6 +389,8 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     "root_cause",
                     "remediation_action",
                     "remediation_owner",
+                    "remediation_due_on",
+                    "remediation_done_on",
                     "closed_at",
                 )
             },
@@ -353,7 +417,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             state, label = "paused", gettext("paused")
         elif obj.due_at < now:
             state, label = "overdue", gettext("overdue")
-        elif obj.due_at < now + timedelta(hours=48):
+        elif obj.due_at < now + timedelta(hours=settings.COMPLAINT_DUE_SOON_HOURS):
             state, label = "soon", gettext("due soon")
         else:
             state, label = "ok", ""
@@ -375,6 +439,18 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             )
         return obj.reference
 
+    @admin.display(description=_("channel"), ordering="channel__position")
+    def channel_label(self, obj: Complaint) -> str:
+        return obj.channel.label if obj.channel else "—"
+
+    @admin.display(description=_("product"), ordering="topic__position")
+    def topic_label(self, obj: Complaint) -> str:
+        return obj.topic.label if obj.topic else "—"
+
+    @admin.display(description=_("protection applied at intake"))
+    def protection_summary(self, obj: Complaint) -> str:
+        return selectors.protection_text(obj.protection) or "—"
+
     @admin.display(description=_("age (days)"), ordering="received_at")
     def age(self, obj: Complaint) -> int:
         return (timezone.now() - obj.received_at).days
@@ -394,6 +470,9 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        return selectors.complaint_search(queryset=queryset, terms=search_term), False
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -443,6 +522,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             contact_address=data.get("contact_address", ""),
             complainant_count=data.get("complainant_count") or 1,
             evidence=Evidence.from_request(request),
+            identity_verification=data.get("identity_verification") or "",
         )
         obj.pk = complaint.pk
         obj.__dict__.update(Complaint.objects.get(pk=complaint.pk).__dict__)
@@ -451,6 +531,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         if not change:
             form.instance.named_staff.set(form.cleaned_data.get("named_staff") or [])
+            form.instance.named_units.set(form.cleaned_data.get("named_units") or [])
 
     # --- change page: workflow buttons ---
 
@@ -482,6 +563,10 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 continue
             if name == "review_decide" and review.reviewer_id != request.user.pk:
                 continue
+            if name == "remediation_done" and (
+                not complaint.remediation_action or complaint.remediation_done_on
+            ):
+                continue
             items.append(
                 {
                     "name": name,
@@ -502,6 +587,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 workflow=self._workflow_forms(request, complaint)
                 if self.has_change_permission(request, complaint)
                 else [],
+                protection_text=selectors.protection_text(complaint.protection),
                 show_save=False,
                 show_save_and_continue=False,
                 show_save_and_add_another=False,
@@ -527,6 +613,21 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 wrap(self.export_view),
                 name="complaints_complaint_export",
             ),
+            path(
+                "<int:object_id>/customer/",
+                wrap(self.customer_view),
+                name="complaints_complaint_customer",
+            ),
+            path(
+                "<int:object_id>/customer/unmask/<int:point_id>/",
+                wrap(self.customer_unmask_view),
+                name="complaints_complaint_customer_unmask",
+            ),
+            path(
+                "remediation/",
+                wrap(self.remediation_view),
+                name="complaints_complaint_remediation",
+            ),
             *super().get_urls(),
         ]
 
@@ -549,6 +650,10 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                         messages.error(request, error)
                 return HttpResponseRedirect(self._change_url(complaint))
             data = form.cleaned_data
+            statuses = WORKFLOW[action][2]
+            offered = statuses is None or complaint.status in statuses
+            if action in PREVIEWED and offered and not request.POST.get("confirm"):
+                return self._preview(request, complaint, action, form)
         try:
             done = _run_action(action, complaint, request.user, data, request)
         except ValidationError as exc:
@@ -560,6 +665,39 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             self.audit(request, AccessLog.Action.CHANGE, complaint, fields=[action])
             messages.success(request, done)
         return HttpResponseRedirect(self._change_url(complaint))
+
+    def _preview(self, request, complaint: Complaint, action: str, form):
+        """Show the letter exactly as it will be sent; nothing is saved or sent
+        until the handler confirms."""
+        data = form.cleaned_data
+        if action == "decide":
+            subject, body = services.decision_letter(
+                complaint=complaint,
+                outcome=data["outcome"],
+                findings=data["findings"],
+                reasons=data["reasons"],
+            )
+        else:
+            subject, body = services.reply_letter(
+                complaint=complaint, text=data["text"]
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": complaint,
+            "title": gettext("Check the letter before sending"),
+            "subject": subject,
+            "body": body,
+            "form": form,
+            "action_title": WORKFLOW[action][1],
+            "action_url": reverse(
+                "admin:complaints_complaint_act", args=[complaint.pk, action]
+            ),
+            "change_url": self._change_url(complaint),
+        }
+        return TemplateResponse(
+            request, "admin/complaints/complaint/preview.html", context
+        )
 
     def _change_url(self, complaint: Complaint) -> str:
         return reverse("admin:complaints_complaint_change", args=[complaint.pk])
@@ -588,9 +726,9 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             filter(
                 None,
                 [
-                    first.category,
-                    first.channel and first.channel.code,
-                    first.topic and first.topic.code,
+                    first.get_category_display(),
+                    first.channel and first.channel.label,
+                    first.topic and first.topic.label,
                     f"{timezone.localdate():%Y-%m-%d}",
                 ],
             )
@@ -620,6 +758,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         extra_context["queue_counts"] = selectors.complaint_queue_counts(
             user=request.user
         )
+        extra_context["due_soon_label"] = due_soon_label()
         return super().changelist_view(request, extra_context)
 
     # --- statistics and export ---
@@ -634,14 +773,17 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         date_from, date_to, form = self._date_range(request)
-        figures = selectors.complaint_statistics(date_from=date_from, date_to=date_to)
+        scope = selectors.complaints_for_staff(user=request.user)
+        figures = selectors.complaint_statistics(
+            date_from=date_from, date_to=date_to, queryset=scope
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Complaint statistics"),
             "opts": self.model._meta,
             "form": form,
             "stats": figures,
-            "hotspots": selectors.complaint_hotspots(),
+            "hotspots": selectors.complaint_hotspots(queryset=scope),
             "category_labels": dict(Category.choices),
             "charts": {
                 "category": charts.bar_chart(
@@ -670,11 +812,94 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/complaints/statistics.html", context)
 
+    # --- the complainant's records ---
+
+    def _complaint_with_customer(self, request, object_id: int) -> Complaint:
+        complaint = get_object_or_404(
+            self.get_queryset(request).select_related("customer"), pk=object_id
+        )
+        if not self.has_view_permission(request, complaint):
+            raise PermissionDenied
+        if complaint.customer is None:
+            raise Http404
+        return complaint
+
+    def customer_view(self, request, object_id: int):
+        """Consent states, ledger, feed, violations and sends of the complainant,
+        addresses masked; every opening is in the access log."""
+        complaint = self._complaint_with_customer(request, object_id)
+        records = selectors.complaint_customer_records(customer=complaint.customer)
+        self.audit(
+            request,
+            AccessLog.Action.VIEW,
+            complaint,
+            fields=["consent_states", "ledger", "feed", "violations", "sends"],
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Customer %(ref)s: consent and messages")
+            % {"ref": complaint.customer.external_ref},
+            "opts": self.model._meta,
+            "original": complaint,
+            "records": records,
+            "change_url": self._change_url(complaint),
+        }
+        return TemplateResponse(
+            request, "admin/complaints/complaint/customer.html", context
+        )
+
+    def customer_unmask_view(self, request, object_id: int, point_id: int):
+        """One clear address of the complainant, after a reason (logged)."""
+        complaint = self._complaint_with_customer(request, object_id)
+        point = get_object_or_404(complaint.customer.contact_points.all(), pk=point_id)
+        form = UnmaskForm(request.POST or None)
+        clear = None
+        if request.method == "POST" and form.is_valid():
+            self.audit(
+                request,
+                AccessLog.Action.UNMASK,
+                complaint,
+                fields=[f"contactpoint:{point.pk}"],
+                reason=form.cleaned_data["reason"],
+            )
+            clear = point.address
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": complaint,
+            "title": gettext("Show contact address"),
+            "form": form,
+            "masked": point.masked,
+            "clear": clear,
+            "field": "address",
+        }
+        return TemplateResponse(request, "admin/backoffice/unmask.html", context)
+
+    def remediation_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = MonthForm(request.GET or None)
+        month = timezone.localdate()
+        if form.is_valid() and form.cleaned_data.get("month"):
+            month = form.cleaned_data["month"]
+        report = selectors.remediation_report(
+            month=month, queryset=selectors.complaints_for_staff(user=request.user)
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Root causes and remediation"),
+            "opts": self.model._meta,
+            "form": form,
+            "report": report,
+            "today": timezone.localdate(),
+        }
+        return TemplateResponse(request, "admin/complaints/remediation.html", context)
+
     def export_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
         date_from, date_to, _form = self._date_range(request)
-        qs = Complaint.objects.all()
+        qs = selectors.complaints_for_staff(user=request.user)
         if date_from:
             qs = qs.filter(received_at__date__gte=date_from)
         if date_to:
@@ -686,17 +911,28 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
         self.audit(request, AccessLog.Action.EXPORT, fields=["regulator_csv"])
         writer = csv.writer(Echo())
-        response = StreamingHttpResponse(
-            (
-                writer.writerow(row)
-                for row in selectors.regulator_export_rows(queryset=qs)
-            ),
-            content_type="text/csv; charset=utf-8",
-        )
+        language = translation.get_language()
+
+        def rows():
+            # Streamed after the view returns: keep the request's language.
+            with translation.override(language):
+                for row in selectors.regulator_export_rows(queryset=qs):
+                    yield writer.writerow(row)
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="complaints-{timezone.localdate():%Y%m%d}.csv"'
         )
         return response
+
+
+class MonthForm(forms.Form):
+    month = forms.DateField(
+        label=_("Month"),
+        required=False,
+        input_formats=["%Y-%m"],
+        widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
+    )
 
 
 class StatisticsFilterForm(forms.Form):
@@ -732,3 +968,74 @@ class EscalationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class CalendarDayInline(admin.TabularInline):
+    model = CalendarDay
+    extra = 3
+    fields = ("day", "kind", "name")
+    ordering = ("-day",)
+
+
+@admin.register(Calendar)
+class CalendarAdmin(admin.ModelAdmin):
+    """Staff enter a newly published year here; open complaints with provisional
+    deadlines are recalculated on save."""
+
+    list_display = (
+        "__str__",
+        "covered_until",
+        "covers_horizon",
+        "source",
+        "updated_at",
+    )
+    fields = ("code", "covered_until", "has_make_up_workdays", "source")
+    inlines = (CalendarDayInline,)
+
+    @admin.display(description=_("covers the coming days"), boolean=True)
+    def covers_horizon(self, obj: Calendar) -> bool:
+        return obj.covered_until >= horizon_end()
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("code",) if obj is not None else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        moved = services.complaint_deadlines_refresh(actor=Actor.staff(request.user))
+        if moved:
+            messages.info(
+                request,
+                gettext("Deadlines recalculated: %(count)d complaints")
+                % {"count": moved},
+            )
+
+
+@admin.register(RegulatorCode)
+class RegulatorCodeAdmin(admin.ModelAdmin):
+    list_display = ("dimension", "value", "value_label", "code", "label")
+    list_editable = ("code", "label")
+    list_filter = ("dimension",)
+    search_fields = ("value", "code", "label")
+
+    @admin.display(description=_("meaning"))
+    def value_label(self, obj: RegulatorCode) -> str:
+        D = RegulatorCode.Dimension
+        if obj.dimension == D.PRODUCT:
+            return str(dict(Topic.Kind.choices).get(obj.value, obj.value))
+        if obj.dimension == D.SUB_PRODUCT:
+            return labels.topic_labels().get(obj.value, obj.value)
+        if obj.dimension == D.ISSUE:
+            return str(dict(Category.choices).get(obj.value, obj.value))
+        return str(dict(RootCause.choices).get(obj.value, obj.value))
+
+
+@admin.register(BusinessUnit)
+class BusinessUnitAdmin(admin.ModelAdmin):
+    list_display = ("code", "name_en", "name_zh")
+    filter_horizontal = ("members",)
+
+
+from complaints import admin_rights  # noqa: E402, F401  (registers the queue)

@@ -7,11 +7,15 @@ class ComplaintsConfig(AppConfig):
     verbose_name = _("Complaints")
 
     def ready(self) -> None:
+        from django.core import checks
+
+        from complaints.checks import check_calendar_coverage
         from complaints.demo import seed_demo_complaints
         from complaints.selectors import complaints_for_export
         from complaints.services import complaint_create_from_spam_report
         from consent import hooks
 
+        checks.register(check_calendar_coverage)
         hooks.register_spam_report_handler(complaint_create_from_spam_report)
         hooks.register_export_section("complaints", complaints_for_export)
         # After the back office's staff: demo complaints are assigned to them.

@@ -7,8 +7,12 @@ the deadlines of complaints already received.
 
 Days are counted from the day after receipt (a complaint received at 23:50 does not
 lose a day). A deadline ends at the end of its day in the site's time zone. Business
-days skip weekends and the holidays of the configured calendar; extra working days
-(China's make-up Saturdays and Sundays) count as business days.
+days skip weekends and the holidays of the policy's calendar (``Calendar`` table);
+extra working days (China's make-up Saturdays and Sundays) count as business days.
+
+Beyond the day up to which a calendar is known, every day that could be a working
+day is taken as one, so the deadline is the earliest it could be; such a deadline
+is marked provisional.
 """
 
 from __future__ import annotations
@@ -20,49 +24,23 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-# Shipped defaults for 2025-2026; deployments keep them current through
-# COMPLAINT_HOLIDAYS / COMPLAINT_EXTRA_WORKDAYS.
-_CN_HOLIDAYS = (
-    "2025-01-01 2025-01-28 2025-01-29 2025-01-30 2025-01-31 2025-02-01 2025-02-02 "
-    "2025-02-03 2025-02-04 2025-04-04 2025-04-05 2025-04-06 2025-05-01 2025-05-02 "
-    "2025-05-03 2025-05-04 2025-05-05 2025-05-31 2025-06-01 2025-06-02 2025-10-01 "
-    "2025-10-02 2025-10-03 2025-10-04 2025-10-05 2025-10-06 2025-10-07 2025-10-08 "
-    "2026-01-01 2026-01-02 2026-01-03 2026-02-15 2026-02-16 2026-02-17 2026-02-18 "
-    "2026-02-19 2026-02-20 2026-02-21 2026-02-22 2026-02-23 2026-04-04 2026-04-05 "
-    "2026-04-06 2026-05-01 2026-05-02 2026-05-03 2026-05-04 2026-05-05 2026-06-19 "
-    "2026-06-20 2026-06-21 2026-09-25 2026-09-26 2026-09-27 2026-10-01 2026-10-02 "
-    "2026-10-03 2026-10-04 2026-10-05 2026-10-06 2026-10-07"
-)
-_CN_WORKDAYS = (
-    "2025-01-26 2025-02-08 2025-04-27 2025-09-28 2025-10-11 "
-    "2026-01-04 2026-02-14 2026-02-28 2026-05-09 2026-09-20 2026-10-10"
-)
-_UK_HOLIDAYS = (
-    "2025-01-01 2025-04-18 2025-04-21 2025-05-05 2025-05-26 2025-08-25 2025-12-25 "
-    "2025-12-26 2026-01-01 2026-04-03 2026-04-06 2026-05-04 2026-05-25 2026-08-31 "
-    "2026-12-25 2026-12-28"
-)
-_US_HOLIDAYS = (
-    "2025-01-01 2025-01-20 2025-02-17 2025-05-26 2025-06-19 2025-07-04 2025-09-01 "
-    "2025-10-13 2025-11-11 2025-11-27 2025-12-25 2026-01-01 2026-01-19 2026-02-16 "
-    "2026-05-25 2026-06-19 2026-07-03 2026-09-07 2026-10-12 2026-11-11 2026-11-26 "
-    "2026-12-25"
-)
-
-
-def _dates(text) -> frozenset[date]:
-    items = text.split() if isinstance(text, str) else text
-    return frozenset(date.fromisoformat(str(item).strip()) for item in items if item)
-
 
 @dataclass(frozen=True)
 class HolidayCalendar:
-    """Which days are business days."""
+    """Which days are business days. ``covered_until`` None means known for ever."""
 
     holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
+    covered_until: date | None = None
+    has_make_up_workdays: bool = False
+
+    def covers(self, day: date) -> bool:
+        return self.covered_until is None or day <= self.covered_until
 
     def is_business_day(self, day: date) -> bool:
+        if not self.covers(day):
+            # Unknown: count it if it could be worked, for the earliest deadline.
+            return self.has_make_up_workdays or day.weekday() < 5
         if day in self.extra_workdays:
             return True
         return day.weekday() < 5 and day not in self.holidays
@@ -141,6 +119,12 @@ class DeadlinePolicy:
             return self.final_days
         return self.extension_steps[step - 1].days
 
+    def is_provisional(self, deadline: datetime | None) -> bool:
+        """Whether the deadline lies beyond the days the calendar knows."""
+        if deadline is None:
+            return False
+        return not self.calendar.covers(self._local_date(deadline))
+
     def due(
         self,
         clock_started_at: datetime,
@@ -168,13 +152,25 @@ class DeadlinePolicy:
         return self._after(decided_at, self.review_window_days, business=False)
 
 
-def _calendar(holidays: str, workdays: str = "") -> HolidayCalendar:
-    """The configured calendar, or the policy's shipped one when none is set."""
-    configured = getattr(settings, "COMPLAINT_HOLIDAYS", None)
-    extra = getattr(settings, "COMPLAINT_EXTRA_WORKDAYS", None)
+def _calendar(code: str) -> HolidayCalendar:
+    """The policy's calendar from the tables; none entered means nothing is known."""
+    from complaints.models import Calendar, CalendarDay
+
+    calendar = Calendar.objects.filter(code=code).first()
+    if calendar is None:
+        return HolidayCalendar(
+            covered_until=date.min, has_make_up_workdays=code == "cn"
+        )
+    holidays, workdays = set(), set()
+    for day, kind in CalendarDay.objects.filter(calendar=calendar).values_list(
+        "day", "kind"
+    ):
+        (workdays if kind == CalendarDay.Kind.WORKDAY else holidays).add(day)
     return HolidayCalendar(
-        holidays=_dates(configured) if configured else _dates(holidays),
-        extra_workdays=_dates(extra) if extra else _dates(workdays),
+        holidays=frozenset(holidays),
+        extra_workdays=frozenset(workdays),
+        covered_until=calendar.covered_until,
+        has_make_up_workdays=calendar.has_make_up_workdays,
     )
 
 
@@ -188,7 +184,7 @@ def _cn() -> DeadlinePolicy:
         name=str(_("China (NFRA 2020 complaint rules)")),
         final_days=15,
         roll_to_business_day=True,
-        calendar=_calendar(_CN_HOLIDAYS, _CN_WORKDAYS),
+        calendar=_calendar("cn"),
         extension_steps=(ExtensionStep(30, False), ExtensionStep(60, True)),
     )
 
@@ -202,7 +198,7 @@ def _uk() -> DeadlinePolicy:
         final_days=56,
         first_response_days=3,
         first_response_in_business_days=True,
-        calendar=_calendar(_UK_HOLIDAYS),
+        calendar=_calendar("uk"),
     )
 
 
@@ -215,7 +211,7 @@ def _us() -> DeadlinePolicy:
         final_days=60,
         first_response_days=15,
         roll_to_business_day=True,
-        calendar=_calendar(_US_HOLIDAYS),
+        calendar=_calendar("us"),
     )
 
 

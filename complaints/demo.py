@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR
 from complaints import services
-from complaints.models import Complaint, ComplaintMessage
+from complaints.models import (
+    Complaint,
+    ComplaintEvent,
+    ComplaintMessage,
+    Escalation,
+    IdentityVerification,
+)
 from consent.ledger import Actor
 from consent.models import Channel, Customer, Topic
 
@@ -109,18 +115,103 @@ def _staff(role: str):
     return user
 
 
-def _backdate(complaint: Complaint, *, decided_after: int, late: bool = False) -> None:
-    """Move the decision to a plausible day in the past, so statistics have history."""
-    decided = complaint.received_at + timedelta(days=decided_after)
-    if late:
-        decided = complaint.due_at + timedelta(days=2)
-    Complaint.objects.filter(pk=complaint.pk).update(
-        decided_at=decided, decision_sent_at=decided + timedelta(minutes=3)
-    )
-    ComplaintMessage.objects.filter(
-        complaint=complaint, kind=ComplaintMessage.Kind.DECISION
-    ).update(created_at=decided, sent_at=decided + timedelta(minutes=3))
-    complaint.refresh_from_db()
+# Handler texts in the customer's language: a Chinese customer's letter carries
+# Chinese findings.
+TEXTS = {
+    "zh": {
+        "findings": "经核查，该客户撤回授权后，营销名单仍包含该客户的号码。",
+        "reasons": "发送系统未及时从退订名单同步撤回记录，导致继续发送。",
+        "rejected_findings": "经核查，该信息发送时客户的授权仍然有效。",
+        "rejected_reasons": "发送记录显示信息在撤回授权之前发出。",
+        "note": "已向营销发送团队调取活动名单。",
+        "extension": "需要向推送服务商调取发送日志。",
+        "remediation": "营销名单改为每日从退订名单同步。",
+        "owner": "营销运营部",
+        "comment": "处理及时，谢谢。",
+    },
+    "en": {
+        "findings": "The campaign list still held the customer after the withdrawal.",
+        "reasons": "The sending system did not apply the withdrawal from the feed "
+        "in time.",
+        "rejected_findings": "The customer's consent was still in force when the "
+        "message was sent.",
+        "rejected_reasons": "The send records show the message left before the "
+        "withdrawal.",
+        "note": "Asked the sending team for the campaign list.",
+        "extension": "Sending logs from the push provider are needed.",
+        "remediation": "Campaign lists pulled from the suppression feed daily.",
+        "owner": "Marketing operations",
+        "comment": "Handled quickly, thank you.",
+    },
+}
+
+
+def _language_of(text: str) -> str:
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+
+
+def _retime(complaint: Complaint, *, decided: datetime | None) -> None:
+    """Give every step a time consistent with the receipt: acknowledged minutes
+    after it, handled the next day, decided on ``decided``, closed and rated after.
+    Demo only: the services stamp real time, the story needs past times."""
+    received = complaint.received_at
+    acknowledged = received + timedelta(minutes=4)
+    working = received + timedelta(days=1, hours=1)
+    if decided:
+        working = min(working, received + (decided - received) / 3)
+    closed = decided + timedelta(days=1) if decided else None
+    rated = decided + timedelta(days=2) if decided else None
+    ack_label = str(ComplaintMessage.Kind.ACKNOWLEDGEMENT.label)
+    decision_label = str(ComplaintMessage.Kind.DECISION.label)
+    previous = received
+    step = 0
+    for event in complaint.events.order_by("pk"):
+        if event.kind == ComplaintEvent.Kind.RECEIVED:
+            at = received
+        elif event.to_status == Complaint.Status.ACKNOWLEDGED or (
+            event.kind == ComplaintEvent.Kind.MESSAGE and event.detail == ack_label
+        ):
+            at = acknowledged
+        elif event.to_status in Complaint.DECIDED_STATUSES or (
+            event.kind == ComplaintEvent.Kind.MESSAGE and event.detail == decision_label
+        ):
+            at = decided
+        elif event.to_status == Complaint.Status.CLOSED:
+            at = closed
+        elif event.kind == ComplaintEvent.Kind.RATED:
+            at = rated
+        else:
+            step += 1
+            at = working + timedelta(minutes=10 * step)
+        at = max(at or previous, previous)
+        previous = at
+        ComplaintEvent.objects.filter(pk=event.pk).update(at=at)
+    for message in complaint.messages.all():
+        if message.kind == ComplaintMessage.Kind.ACKNOWLEDGEMENT:
+            at = acknowledged
+        elif message.kind == ComplaintMessage.Kind.DECISION and decided:
+            at = decided
+        else:
+            at = working + timedelta(hours=2)
+        ComplaintMessage.objects.filter(pk=message.pk).update(
+            created_at=at,
+            sent_at=at + timedelta(minutes=1) if message.sent_at else None,
+        )
+    complaint.notes.update(created_at=working)
+    complaint.extensions.update(requested_at=working, approved_at=working)
+    fields = {"acknowledged_at": acknowledged}
+    if decided:
+        fields.update(
+            decided_at=decided, decision_sent_at=decided + timedelta(minutes=1)
+        )
+    if complaint.closed_at:
+        fields["closed_at"] = closed
+    if complaint.rated_at:
+        fields["rated_at"] = rated
+    if complaint.paused_at:
+        fields["paused_at"] = working
+    Complaint.objects.filter(pk=complaint.pk).update(**fields)
+    Escalation.objects.filter(complaint=complaint).delete()
 
 
 def seed_demo_complaints(*, stdout) -> None:
@@ -134,14 +225,23 @@ def seed_demo_complaints(*, stdout) -> None:
     if not customers:
         stdout.write("Complaints: no demo customers, none created.")
         return
+    by_language = {
+        "zh": [c for c in customers if (c.preferred_language or "").startswith("zh")],
+        "en": [c for c in customers if (c.preferred_language or "").startswith("en")],
+    }
     handler = _staff(COMPLAINT_HANDLER)
     supervisor = _staff(SUPERVISOR)
     channels = {c.code: c for c in Channel.objects.all()}
     topics = {t.code: t for t in Topic.objects.all()}
     now = timezone.now()
     created = 0
-    for i, (days_ago, channel, topic, text, plan) in enumerate(SCENARIOS):
-        customer = customers[i % len(customers)]
+    # Oldest first, so references run in the order complaints were received.
+    ordered = sorted(enumerate(SCENARIOS), key=lambda item: -item[1][0])
+    for i, (days_ago, channel, topic, text, plan) in ordered:
+        language = _language_of(text)
+        pool = by_language[language] or customers
+        customer = pool[i % len(pool)]
+        words = TEXTS[language]
         with transaction.atomic():
             complaint = services.complaint_create(
                 source=Complaint.Source.PORTAL if i % 3 else Complaint.Source.PHONE,
@@ -152,18 +252,20 @@ def seed_demo_complaints(*, stdout) -> None:
                 topic=topics.get(topic),
                 received_at=now - timedelta(days=days_ago, hours=i % 7),
                 message_received_at=now - timedelta(days=days_ago, hours=3),
+                identity_verification=IdentityVerification.STAFF_CHECKED
+                if i % 3 == 0
+                else "",
             )
         services.complaint_acknowledge(complaint=complaint, actor=Actor.system("demo"))
         created += 1
         if plan == "new":
+            _retime(complaint, decided=None)
             continue
         services.complaint_assign(complaint=complaint, assignee=handler, by=supervisor)
         services.complaint_start_investigation(complaint=complaint, user=handler)
         if plan == "extended":
             services.complaint_extend(
-                complaint=complaint,
-                reason="Sending logs from the push provider are needed.",
-                user=handler,
+                complaint=complaint, reason=words["extension"], user=handler
             )
         if plan == "paused":
             services.complaint_clock_pause(
@@ -171,24 +273,25 @@ def seed_demo_complaints(*, stdout) -> None:
             )
         if plan in ("investigating", "extended", "paused"):
             services.complaint_note_add(
-                complaint=complaint,
-                author=handler,
-                text="Asked the sending team for the campaign list.",
+                complaint=complaint, author=handler, text=words["note"]
             )
+            complaint.refresh_from_db()
+            _retime(complaint, decided=None)
             continue
-        outcome = (
-            Complaint.Outcome.NOT_UPHELD
-            if plan == "rejected"
-            else Complaint.Outcome.UPHELD
-        )
+        rejected = plan == "rejected"
         services.complaint_decide(
             complaint=complaint,
-            outcome=outcome,
-            findings="The campaign list included the customer after the withdrawal.",
-            reasons="The withdrawal was not applied by the sending system in time.",
+            outcome=Complaint.Outcome.NOT_UPHELD
+            if rejected
+            else Complaint.Outcome.UPHELD,
+            findings=words["rejected_findings" if rejected else "findings"],
+            reasons=words["rejected_reasons" if rejected else "reasons"],
             user=handler,
         )
-        _backdate(complaint, decided_after=3 + i % 9, late=plan == "closed_late")
+        complaint.refresh_from_db()
+        decided = complaint.received_at + timedelta(days=3 + i % 9)
+        if plan == "closed_late":
+            decided = complaint.due_at + timedelta(days=2)
         if plan in ("closed", "closed_late"):
             services.complaint_close(
                 complaint=complaint,
@@ -198,15 +301,48 @@ def seed_demo_complaints(*, stdout) -> None:
                     "consent_missing",
                     "content",
                 )[i % 4],
-                remediation_action="Campaign lists pulled from the suppression feed.",
-                remediation_owner="Marketing operations",
+                remediation_action=words["remediation"],
+                remediation_owner=words["owner"],
+                remediation_due_on=(decided + timedelta(days=30)).date(),
                 user=handler,
             )
             services.complaint_rate(
                 complaint=complaint,
                 customer=customer,
                 score=2 + i % 4,
-                comment="",
+                comment=words["comment"] if i % 4 == 1 else "",
             )
+            if i % 2 == 0 and decided + timedelta(days=20) < now:
+                Complaint.objects.filter(pk=complaint.pk).update(
+                    remediation_done_on=(decided + timedelta(days=20)).date()
+                )
+        complaint.refresh_from_db()
+        _retime(complaint, decided=decided)
     services.complaint_escalations_run()
+    _seed_rights_requests(customers, handler)
     stdout.write(f"Complaints: {created} demo complaints in several states.")
+
+
+def _seed_rights_requests(customers: list[Customer], handler) -> None:
+    """An open access request and a completed correction, for the queue."""
+    from complaints.services import rights
+
+    first = customers[0]
+    rights.rights_request_create(
+        customer=first, kind="access", actor=Actor.customer(first)
+    )
+    last = customers[-1]
+    zh = (last.preferred_language or "").startswith("zh")
+    correction = rights.rights_request_create(
+        customer=last,
+        kind="correction",
+        details="邮寄地址的门牌号有误，应为 18 号。"
+        if zh
+        else "The house number in my postal address is wrong; it is 18.",
+        actor=Actor.customer(last),
+    )
+    rights.rights_request_complete(
+        request=correction,
+        outcome="已更正邮寄地址。" if zh else "Your postal address is corrected.",
+        user=handler,
+    )

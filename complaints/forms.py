@@ -8,7 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR
+from backoffice.roles import COMPLAINT_HANDLER, COMPLAINT_REVIEWER, SUPERVISOR
+from complaints.labels import label_with_code
 from complaints.models import Category, Complaint, ComplaintReview, RootCause
 from consent.identifiers import guess_kind, normalise
 from consent.models import Channel, Topic
@@ -130,12 +131,25 @@ class AssignForm(forms.Form):
         self.fields["assignee"].queryset = _staff_choices()
 
 
+def _reviewer_choices():
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(groups__name__in=(COMPLAINT_REVIEWER, SUPERVISOR)) | Q(is_superuser=True)
+        )
+    )
+    return users.distinct().order_by("username")
+
+
 class ReviewerForm(forms.Form):
-    reviewer = forms.ModelChoiceField(label=_("Reviewer"), queryset=_staff_choices())
+    reviewer = forms.ModelChoiceField(
+        label=_("Reviewer"), queryset=get_user_model().objects.none()
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reviewer"].queryset = _staff_choices()
+        self.fields["reviewer"].queryset = _reviewer_choices()
 
 
 class CategoryForm(forms.Form):
@@ -169,6 +183,23 @@ class CloseForm(forms.Form):
     )
     remediation_owner = forms.CharField(
         label=_("Remediation owner"), required=False, max_length=150
+    )
+    remediation_due_on = forms.DateField(
+        label=_("Remediation due"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class RemediationDoneForm(forms.Form):
+    done_on = forms.DateField(
+        label=_("Done on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(
+        label=_("What was done"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
@@ -211,6 +242,7 @@ class StaffIntakeForm(forms.ModelForm):
         model = Complaint
         fields = (
             "source",
+            "identity_verification",
             "customer",
             "channel",
             "topic",
@@ -221,7 +253,13 @@ class StaffIntakeForm(forms.ModelForm):
             "received_at",
             "complainant_count",
             "named_staff",
+            "named_units",
         )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("channel", "topic"):
+            self.fields[name].label_from_instance = label_with_code
 
     def clean_contact_address(self) -> str:
         value = self.cleaned_data.get("contact_address", "").strip()

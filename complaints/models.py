@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from consent import crypto
-from consent.models import Channel, ContactPoint, Customer, Topic
+from consent.models import BilingualNameMixin, Channel, ContactPoint, Customer, Topic
 
 
 class Category(models.TextChoices):
@@ -33,6 +33,39 @@ class RootCause(models.TextChoices):
     STAFF_CONDUCT = "staff_conduct", _("Staff conduct")
     SYSTEM_FAULT = "system_fault", _("System fault")
     NO_FAULT = "no_fault", _("No fault found")
+
+
+class IdentityVerification(models.TextChoices):
+    """How sure we are, at intake, that the complainant is who they say they are."""
+
+    PORTAL_SIGN_IN = "portal_sign_in", _("Signed in with a one-time code")
+    STAFF_CHECKED = "staff_checked", _("Checked by staff against identity documents")
+    SIGNED_LINK = "signed_link", _("Holder of the address a signed link was sent to")
+    SENDING_SYSTEM = "sending_system", _("Reported by a sending system")
+    NOT_VERIFIED = "not_verified", _("Not verified")
+
+
+class BusinessUnit(BilingualNameMixin):
+    """A part of the bank a complaint can name: a branch, a sales team, a call centre.
+
+    Staff who belong to a unit named in a complaint neither handle nor review it.
+    """
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff in this unit"),
+        related_name="business_units",
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ("code",)
+        verbose_name = _("business unit")
+        verbose_name_plural = _("business units")
+
+    def __str__(self) -> str:
+        return self.label
 
 
 class Matter(models.Model):
@@ -64,7 +97,10 @@ class ComplaintQuerySet(models.QuerySet):
             due_at__lt=now or timezone.now(), paused_at__isnull=True
         )
 
-    def due_within(self, hours: int = 48, now=None) -> ComplaintQuerySet:
+    def due_within(self, hours: int | None = None, now=None) -> ComplaintQuerySet:
+        """Open, running and due within ``COMPLAINT_DUE_SOON_HOURS`` (or ``hours``)."""
+        if hours is None:
+            hours = settings.COMPLAINT_DUE_SOON_HOURS
         now = now or timezone.now()
         return self.open().filter(
             due_at__gte=now,
@@ -137,6 +173,9 @@ class Complaint(models.Model):
     contact_address_encrypted = models.TextField(
         _("reply address (encrypted)"), blank=True
     )
+    contact_blind_index = models.CharField(
+        _("reply address (blind index)"), max_length=64, blank=True, db_index=True
+    )
     channel = models.ForeignKey(
         Channel,
         verbose_name=_("channel"),
@@ -185,6 +224,21 @@ class Complaint(models.Model):
         blank=True,
     )
     is_major = models.BooleanField(_("major complaint"), default=False)
+    identity_verification = models.CharField(
+        _("identity verification"),
+        max_length=20,
+        choices=IdentityVerification.choices,
+        default=IdentityVerification.NOT_VERIFIED,
+    )
+    report_token_hash = models.CharField(
+        _("report link (keyed hash)"), max_length=64, blank=True, editable=False
+    )
+    named_units = models.ManyToManyField(
+        BusinessUnit,
+        verbose_name=_("business units named in the complaint"),
+        related_name="complaints_named_in",
+        blank=True,
+    )
     named_staff = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("staff named in the complaint"),
@@ -212,6 +266,14 @@ class Complaint(models.Model):
         _("first response due"), null=True, blank=True
     )
     due_at = models.DateTimeField(_("due"), null=True, blank=True, db_index=True)
+    deadline_provisional = models.BooleanField(
+        _("deadline provisional"),
+        default=False,
+        help_text=_(
+            "The holiday calendar does not yet cover the deadline: the earliest "
+            "possible date is used until it does."
+        ),
+    )
     extension_step = models.PositiveSmallIntegerField(_("extension step"), default=0)
     extension_reason = models.TextField(_("extension reason"), blank=True)
     paused_at = models.DateTimeField(_("clock paused since"), null=True, blank=True)
@@ -240,6 +302,8 @@ class Complaint(models.Model):
     remediation_owner = models.CharField(
         _("remediation owner"), max_length=150, blank=True
     )
+    remediation_due_on = models.DateField(_("remediation due"), null=True, blank=True)
+    remediation_done_on = models.DateField(_("remediation done"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
     satisfaction = models.PositiveSmallIntegerField(
@@ -266,6 +330,11 @@ class Complaint(models.Model):
                 fields=("source", "external_id"),
                 condition=~models.Q(external_id=""),
                 name="complaint_external_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=("report_token_hash",),
+                condition=~models.Q(report_token_hash=""),
+                name="complaint_one_per_report_link",
             ),
             models.CheckConstraint(
                 condition=models.Q(satisfaction__isnull=True)
@@ -322,6 +391,8 @@ class ComplaintEvent(models.Model):
         ESCALATED = "escalated", _("Escalated")
         REVIEW = "review", _("Review")
         RATED = "rated", _("Rated by customer")
+        DEADLINE = "deadline", _("Deadline recalculated")
+        REMEDIATION = "remediation", _("Remediation")
 
     complaint = models.ForeignKey(
         Complaint,
@@ -514,11 +585,12 @@ class Escalation(models.Model):
     periodic run never alerts twice for the same breach."""
 
     class Kind(models.TextChoices):
-        DUE_SOON = "due_soon", _("Due within 48 hours")
+        DUE_SOON = "due_soon", _("Due soon")
+        DUE_IN_DAYS = "due_in_days", _("Due in a few days (T-n alert)")
         OVERDUE = "overdue", _("Overdue")
         MAJOR = "major", _("Major complaint")
         ACK_OVERDUE = "ack_overdue", _("Not acknowledged in time")
-        REVIEW_DUE_SOON = "review_due_soon", _("Review due within 48 hours")
+        REVIEW_DUE_SOON = "review_due_soon", _("Review due soon")
         REVIEW_OVERDUE = "review_overdue", _("Review overdue")
 
     complaint = models.ForeignKey(
@@ -544,3 +616,234 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.complaint_id} {self.kind}"
+
+
+class Calendar(models.Model):
+    """The rest days of one deadline policy's jurisdiction.
+
+    Seeded from maintained sources (``holidays`` for the UK and the US, China's
+    official schedule with its make-up working days from ``chinesecalendar``) and
+    edited by staff when a new year is published. ``covered_until`` says how far the
+    days are known: beyond it, deadlines take the earliest date they could have.
+    """
+
+    class Code(models.TextChoices):
+        CN = "cn", _("China")
+        UK = "uk", _("United Kingdom")
+        US = "us", _("United States")
+
+    code = models.CharField(
+        _("policy"), max_length=10, choices=Code.choices, unique=True
+    )
+    covered_until = models.DateField(
+        _("known until"),
+        help_text=_("The last day for which holidays and working days are entered."),
+    )
+    has_make_up_workdays = models.BooleanField(
+        _("has make-up working days"),
+        default=False,
+        help_text=_("Weekends can be working days (China)."),
+    )
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ("code",)
+        verbose_name = _("holiday calendar")
+        verbose_name_plural = _("holiday calendars")
+
+    def __str__(self) -> str:
+        return str(self.get_code_display())
+
+
+class CalendarDay(models.Model):
+    """A public holiday, or a weekend day worked in its place (make-up working day)."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("Holiday")
+        WORKDAY = "workday", _("Make-up working day")
+
+    calendar = models.ForeignKey(
+        Calendar,
+        verbose_name=_("calendar"),
+        on_delete=models.CASCADE,
+        related_name="days",
+    )
+    day = models.DateField(_("day"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ("calendar", "day")
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("calendar", "day"), name="calendar_day_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.calendar_id} {self.day} {self.kind}"
+
+
+class RegulatorCode(models.Model):
+    """How one of our values is coded in the regulator's complaint statistics
+    (product, sub-product, issue and sub-issue, in the style of JR/T 0169)."""
+
+    class Dimension(models.TextChoices):
+        PRODUCT = "product", _("Product")
+        SUB_PRODUCT = "sub_product", _("Sub-product")
+        ISSUE = "issue", _("Issue")
+        SUB_ISSUE = "sub_issue", _("Sub-issue")
+
+    dimension = models.CharField(
+        _("dimension"), max_length=15, choices=Dimension.choices
+    )
+    value = models.CharField(
+        _("our value"),
+        max_length=40,
+        help_text=_(
+            "Topic kind (product), topic code (sub-product), category (issue) or "
+            "root cause (sub-issue)."
+        ),
+    )
+    code = models.CharField(_("regulator code"), max_length=20)
+    label = models.CharField(_("regulator label"), max_length=100)
+
+    class Meta:
+        ordering = ("dimension", "code")
+        verbose_name = _("regulator code")
+        verbose_name_plural = _("regulator codes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("dimension", "value"), name="regulator_code_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}"
+
+
+class RightsRequestQuerySet(models.QuerySet):
+    def open(self) -> RightsRequestQuerySet:
+        return self.filter(status__in=RightsRequest.OPEN_STATUSES)
+
+    def overdue(self, now=None) -> RightsRequestQuerySet:
+        return self.open().filter(due_at__lt=now or timezone.now())
+
+
+class RightsRequest(models.Model):
+    """A customer's request to see, correct or delete their personal information
+    (PIPL arts. 44-47, GDPR arts. 15-17), answered within 30 days.
+
+    The customer is told at once that we have it; more time needs an extension
+    notice with reasons before the 30 days end (at most three months in all); a
+    refusal gives reasons and the route to complain. Changes go through
+    ``complaints.services.rights``.
+    """
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", _("Access to my personal information")
+        CORRECTION = "correction", _("Correction of my personal information")
+        DELETION = "deletion", _("Deletion of my personal information")
+
+    class Status(models.TextChoices):
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        EXTENDED = "extended", _("Extended")
+        COMPLETED = "completed", _("Completed")
+        REFUSED = "refused", _("Refused")
+
+    OPEN_STATUSES = (Status.ACKNOWLEDGED, Status.EXTENDED)
+
+    reference = models.CharField(  # noqa: DJ001
+        _("reference"), max_length=20, unique=True, null=True, editable=False
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="rights_requests",
+    )
+    kind = models.CharField(_("request"), max_length=15, choices=Kind.choices)
+    details = models.TextField(_("details"), blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=15,
+        choices=Status.choices,
+        default=Status.ACKNOWLEDGED,
+    )
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due"), db_index=True)
+    extension_reason = models.TextField(_("extension reason"), blank=True)
+    extended_at = models.DateTimeField(_("extended"), null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handler"),
+        on_delete=models.PROTECT,
+        related_name="rights_requests_assigned",
+        null=True,
+        blank=True,
+    )
+    outcome = models.TextField(_("what we did"), blank=True)
+    refusal_reasons = models.TextField(_("reasons for refusal"), blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    erasure_request = models.ForeignKey(
+        "preferences.ErasureRequest",
+        verbose_name=_("erasure request"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    overdue_alerted_at = models.DateTimeField(
+        _("overdue alert sent"), null=True, blank=True
+    )
+
+    objects = RightsRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("due_at", "pk")
+        verbose_name = _("rights request")
+        verbose_name_plural = _("rights requests")
+
+    def __str__(self) -> str:
+        return self.reference or f"#{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class RightsRequestMessage(models.Model):
+    """A notice to the customer about their rights request (shown in the portal and
+    sent through the sender)."""
+
+    class Kind(models.TextChoices):
+        ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
+        EXTENSION = "extension", _("Extension notice")
+        REFUSAL = "refusal", _("Refusal with reasons")
+        COMPLETION = "completion", _("Completion notice")
+
+    request = models.ForeignKey(
+        RightsRequest,
+        verbose_name=_("rights request"),
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"))
+    author = models.CharField(_("author"), max_length=150)
+    recipient = models.CharField(_("recipient (masked)"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at", "pk")
+        verbose_name = _("notice to customer")
+        verbose_name_plural = _("notices to customer")
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.kind}"

@@ -28,7 +28,8 @@ def complaint_message_sent_task(message_id: int) -> None:
 
 @shared_task
 def complaint_escalate_task() -> int:
-    """Beat: flag complaints due within 48 hours and overdue (idempotent)."""
+    """Beat: flag complaints due soon, at T-n days and overdue (idempotent)."""
     from complaints.services import complaint_escalations_run
+    from complaints.services.rights import rights_requests_overdue_run
 
-    return len(complaint_escalations_run())
+    return len(complaint_escalations_run()) + len(rights_requests_overdue_run())

@@ -12,9 +12,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from complaints import forms, selectors, services
 from complaints.links import report_target
 from complaints.models import Complaint
+from complaints.services.limits import (
+    complaint_create_limited,
+    complaint_for_report_link,
+)
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
-from preferences.auth import customer_login_required
+from preferences.auth import client_ip, customer_login_required
 
 
 def _form_errors(form, exc) -> None:
@@ -39,17 +43,22 @@ def portal_create(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            complaint = services.complaint_create(
-                source=Complaint.Source.PORTAL,
-                description=data["description"],
-                actor=Actor.customer(request.customer),
+            complaint = complaint_create_limited(
                 customer=request.customer,
-                channel=data["channel"],
-                topic=data["topic"],
-                category=data["category"],
-                message_excerpt=data["message_excerpt"],
-                message_received_at=data["message_received_at"],
-                evidence=Evidence.from_request(request),
+                ip=client_ip(request),
+                create=lambda **extra: services.complaint_create(
+                    source=Complaint.Source.PORTAL,
+                    description=data["description"],
+                    actor=Actor.customer(request.customer),
+                    customer=request.customer,
+                    channel=data["channel"],
+                    topic=data["topic"],
+                    category=data["category"],
+                    message_excerpt=data["message_excerpt"],
+                    message_received_at=data["message_received_at"],
+                    evidence=Evidence.from_request(request),
+                    **extra,
+                ),
             )
         except (ValidationError, ApplicationError) as exc:
             _form_errors(form, exc)
@@ -155,25 +164,40 @@ def portal_review(request, reference: str):
 
 @require_http_methods(["GET", "POST"])
 def report(request, token: str):
-    """No sign-in: the signed link is the proof the message reached this address."""
+    """No sign-in: the signed link is the proof the message reached this address.
+    One link opens one complaint; using it again shows that complaint."""
     target = report_target(token)
     if target is None:
         raise Http404
+    already = complaint_for_report_link(token)
+    if already is not None:
+        return render(
+            request,
+            "complaints/report_done.html",
+            {"complaint": already, "already": True},
+        )
     form = forms.ReportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        category = form.cleaned_data["category"]
+        description = form.cleaned_data["description"] or str(
+            dict(form.fields["category"].choices)[category]
+        )
         try:
-            complaint = services.complaint_create(
-                source=Complaint.Source.REPORT_LINK,
-                description=form.cleaned_data["description"]
-                or str(
-                    dict(form.fields["category"].choices)[form.cleaned_data["category"]]
-                ),
-                actor=Actor.public("report_link"),
+            complaint = complaint_create_limited(
                 customer=target.customer,
-                channel=target.channel,
-                topic=target.topic,
-                category=form.cleaned_data["category"],
-                evidence=Evidence.from_request(request),
+                ip=client_ip(request),
+                report_token=token,
+                create=lambda **extra: services.complaint_create(
+                    source=Complaint.Source.REPORT_LINK,
+                    description=description,
+                    actor=Actor.public("report_link"),
+                    customer=target.customer,
+                    channel=target.channel,
+                    topic=target.topic,
+                    category=category,
+                    evidence=Evidence.from_request(request),
+                    **extra,
+                ),
             )
         except (ValidationError, ApplicationError) as exc:
             _form_errors(form, exc)

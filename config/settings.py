@@ -303,10 +303,23 @@ MESSAGE_SENDER = env.str("MESSAGE_SENDER", default="console")
 MESSAGE_FILE_DIR = env.path("MESSAGE_FILE_DIR", default=VAR_DIR / "messages")
 
 # Complaint time limits: "cn" (default), "uk" or "us" (complaints/deadlines.py).
-# Holidays / extra working days as ISO dates; empty uses the policy's own calendar.
+# Holidays and make-up working days live in the calendar tables (admin: Calendars).
 COMPLAINT_DEADLINE_POLICY = env.str("COMPLAINT_DEADLINE_POLICY", default="cn")
-COMPLAINT_HOLIDAYS = env.list("COMPLAINT_HOLIDAYS", default=[])
-COMPLAINT_EXTRA_WORKDAYS = env.list("COMPLAINT_EXTRA_WORKDAYS", default=[])
+# A calendar must know the days this far ahead, or deadlines go conservative.
+COMPLAINT_CALENDAR_HORIZON_DAYS = env.int(
+    "COMPLAINT_CALENDAR_HORIZON_DAYS", default=120
+)
+# "Due soon" in queues, colours and alerts; and the T-n days alert the rules require.
+COMPLAINT_DUE_SOON_HOURS = env.int("COMPLAINT_DUE_SOON_HOURS", default=48)
+COMPLAINT_ALERT_DAYS_BEFORE = env.int("COMPLAINT_ALERT_DAYS_BEFORE", default=3)
+# Complaint creation limits (per hour): per customer and per IP address. A report
+# link makes one complaint, whatever the limit.
+COMPLAINT_RATE_PER_CUSTOMER = env.int("COMPLAINT_RATE_PER_CUSTOMER", default=5)
+COMPLAINT_RATE_PER_IP = env.int("COMPLAINT_RATE_PER_IP", default=10)
+# Rights requests (access, correction, deletion): answer within 30 days; extensions
+# may bring the total to at most 90 days.
+RIGHTS_REQUEST_DAYS = env.int("RIGHTS_REQUEST_DAYS", default=30)
+RIGHTS_REQUEST_MAX_DAYS = env.int("RIGHTS_REQUEST_MAX_DAYS", default=90)
 # Customers complaining about one matter that make it a major complaint.
 COMPLAINT_MAJOR_THRESHOLD = env.int("COMPLAINT_MAJOR_THRESHOLD", default=20)
 

@@ -11,7 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.roles import COMPLAINT_HANDLER, SUPERVISOR, user_has_role
+from backoffice.roles import (
+    COMPLAINT_HANDLER,
+    COMPLAINT_REVIEWER,
+    SUPERVISOR,
+    user_has_role,
+)
 from complaints.deadlines import get_policy
 from complaints.models import Complaint, ComplaintEvent, ComplaintMessage
 from consent.errors import ApplicationError
@@ -25,7 +30,13 @@ MSG_NOT_SUPERVISOR = _("Only a supervisor can do this.")
 MSG_NOT_HANDLER = _(
     "Complaints can only be assigned to complaint handlers or supervisors."
 )
-MSG_RECUSED = _("This person is named in the complaint or made its first decision.")
+MSG_RECUSED = _(
+    "This person is named in the complaint, belongs to a business unit named in "
+    "it, or handled or decided it first."
+)
+MSG_NOT_REVIEWER_ROLE = _(
+    "A review is decided by a complaint reviewer or a supervisor, not by a handler."
+)
 MSG_ASSIGN_OTHERS = _("A handler can only take unassigned complaints for themselves.")
 MSG_NO_EXTENSION = _("The deadline policy allows no further extension.")
 MSG_REASON_REQUIRED = _("Give a reason.")
@@ -38,8 +49,11 @@ MSG_EXTENSION_PENDING = _("An extension is already waiting for approval.")
 MSG_FINDINGS_REQUIRED = _("A decision needs findings and reasons.")
 MSG_ROOT_CAUSE_REQUIRED = _("Record the root cause before closing.")
 MSG_REMEDIATION_REQUIRED = _(
-    "Record the remediation action and its owner before closing."
+    "Record the remediation action, its owner and its due date before closing."
 )
+MSG_NO_REMEDIATION = _("This complaint has no remediation to complete.")
+MSG_REMEDIATION_DONE = _("The remediation is already recorded as done.")
+MSG_DATE_IN_FUTURE = _("This date is in the future.")
 MSG_RATING_RANGE = _("Choose a score from 1 to 5.")
 MSG_RATING_NOT_DECIDED = _("You can rate a complaint once it has been decided.")
 MSG_ALREADY_RATED = _("This complaint has already been rated.")
@@ -137,13 +151,16 @@ def _transition(
     )
 
 
-def _recompute_due(complaint: Complaint) -> None:
-    policy = get_policy(complaint.policy)
+def _recompute_due(complaint: Complaint, policy=None) -> None:
+    policy = policy or get_policy(complaint.policy)
     complaint.due_at = policy.due(
         complaint.clock_started_at,
         extension_step=complaint.extension_step,
         paused=complaint.paused_total,
     )
+    complaint.deadline_provisional = policy.is_provisional(
+        complaint.due_at
+    ) or policy.is_provisional(complaint.first_response_due_at)
 
 
 def _language(complaint: Complaint) -> str:
@@ -281,10 +298,19 @@ def _can_handle(user) -> bool:
     )
 
 
+def _can_review(user) -> bool:
+    return (
+        bool(user.is_superuser)
+        or user_has_role(user, COMPLAINT_REVIEWER)
+        or user_has_role(user, SUPERVISOR)
+    )
+
+
 def _recused(complaint: Complaint, user) -> bool:
+    """Named in the complaint, or a member of a business unit named in it."""
     if complaint.named_staff.filter(pk=user.pk).exists():
         return True
-    return False
+    return complaint.named_units.filter(members=user).exists()
 
 
 def _require_open(complaint: Complaint) -> None:

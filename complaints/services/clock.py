@@ -49,7 +49,13 @@ def _apply_extension(
     complaint.extension_reason = extension.reason
     _recompute_due(complaint)
     complaint.save(
-        update_fields=["extension_step", "extension_reason", "due_at", "updated_at"]
+        update_fields=[
+            "extension_step",
+            "extension_reason",
+            "due_at",
+            "deadline_provisional",
+            "updated_at",
+        ]
     )
     _timeline(
         complaint,
@@ -187,6 +193,7 @@ def complaint_clock_resume(*, complaint: Complaint, user) -> Complaint:
             "paused_at",
             "pause_reason",
             "due_at",
+            "deadline_provisional",
             "updated_at",
         ]
     )
@@ -220,8 +227,34 @@ def complaint_new_facts(
             "paused_at",
             "pause_reason",
             "due_at",
+            "deadline_provisional",
             "updated_at",
         ]
     )
     _timeline(complaint, ComplaintEvent.Kind.NEW_FACTS, actor, text.strip())
     return complaint
+
+
+@transaction.atomic
+def complaint_deadlines_refresh(*, actor: Actor | str) -> int:
+    """Recompute provisional deadlines after a calendar was completed; each moved
+    deadline is recorded on its complaint's timeline. Returns how many moved."""
+    moved = 0
+    policies: dict = {}
+    for complaint in Complaint.objects.open().filter(deadline_provisional=True):
+        _lock(complaint)
+        if complaint.policy not in policies:
+            policies[complaint.policy] = get_policy(complaint.policy)
+        before = complaint.due_at
+        _recompute_due(complaint, policies[complaint.policy])
+        complaint.save(update_fields=["due_at", "deadline_provisional", "updated_at"])
+        if complaint.due_at != before:
+            moved += 1
+            _timeline(
+                complaint,
+                ComplaintEvent.Kind.DEADLINE,
+                actor,
+                gettext("Deadline recalculated with the holiday calendar: due %(due)s")
+                % {"due": _when(complaint.due_at)},
+            )
+    return moved

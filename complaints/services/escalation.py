@@ -89,34 +89,45 @@ def complaint_link_matter(
 
 @transaction.atomic
 def complaint_escalations_run(*, now: datetime | None = None) -> list[Escalation]:
-    """Flag open complaints and reviews due within 48 hours or overdue, and
-    complaints not acknowledged in time; once per deadline."""
+    """Flag open complaints and reviews due within ``COMPLAINT_ALERT_DAYS_BEFORE``
+    days (the T-n alert), due within ``COMPLAINT_DUE_SOON_HOURS`` or overdue, and
+    complaints not acknowledged in time; once per deadline and kind."""
     now = now or timezone.now()
     actor = Actor.system("escalation")
     created = []
+    soon = now + timedelta(hours=settings.COMPLAINT_DUE_SOON_HOURS)
+    alert_days = settings.COMPLAINT_ALERT_DAYS_BEFORE
+    days_ahead = now + timedelta(days=alert_days)
+    horizon = max(soon, days_ahead)
     candidates = Complaint.objects.open().filter(
-        paused_at__isnull=True, due_at__lt=now + timedelta(hours=48)
+        paused_at__isnull=True, due_at__lt=horizon
     )
     found: list[tuple[Complaint, str, datetime]] = []
     for complaint in candidates:
-        overdue = complaint.due_at < now
-        kind = Escalation.Kind.OVERDUE if overdue else Escalation.Kind.DUE_SOON
-        found.append((complaint, kind, complaint.due_at))
+        due = complaint.due_at
+        if due < now:
+            found.append((complaint, Escalation.Kind.OVERDUE, due))
+            continue
+        if due < soon:
+            found.append((complaint, Escalation.Kind.DUE_SOON, due))
+        elif alert_days and due < days_ahead:
+            found.append((complaint, Escalation.Kind.DUE_IN_DAYS, due))
     unacknowledged = Complaint.objects.filter(
         status=Complaint.Status.RECEIVED, ack_due_at__lt=now
     )
     found += [(c, Escalation.Kind.ACK_OVERDUE, c.ack_due_at) for c in unacknowledged]
     reviews = ComplaintReview.objects.filter(
-        decided_at__isnull=True, due_at__lt=now + timedelta(hours=48)
+        decided_at__isnull=True, due_at__lt=horizon
     ).select_related("complaint")
     for review in reviews:
-        overdue = review.due_at < now
-        kind = (
-            Escalation.Kind.REVIEW_OVERDUE
-            if overdue
-            else Escalation.Kind.REVIEW_DUE_SOON
-        )
-        found.append((review.complaint, kind, review.due_at))
+        if review.due_at < now:
+            found.append(
+                (review.complaint, Escalation.Kind.REVIEW_OVERDUE, review.due_at)
+            )
+        elif review.due_at < soon or (alert_days and review.due_at < days_ahead):
+            found.append(
+                (review.complaint, Escalation.Kind.REVIEW_DUE_SOON, review.due_at)
+            )
     for complaint, kind, due_at in found:
         escalation = _escalate(complaint, kind, due_at, actor)
         if escalation is not None:

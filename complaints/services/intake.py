@@ -13,7 +13,12 @@ from django.utils.translation import gettext
 
 from complaints.classification import classify, wants_no_marketing
 from complaints.deadlines import get_policy
-from complaints.models import Category, Complaint, ComplaintEvent
+from complaints.models import (
+    Category,
+    Complaint,
+    ComplaintEvent,
+    IdentityVerification,
+)
 from complaints.services.base import MSG_DESCRIPTION_REQUIRED, _recompute_due, _timeline
 from complaints.services.escalation import _flag_major
 from consent import crypto
@@ -119,19 +124,20 @@ def _protect(
 
 
 def _describe_protection(applied: list[dict]) -> str:
-    parts = []
-    for item in applied:
-        if item["action"] == "withdraw":
-            parts.append(
-                gettext("Marketing withdrawn: channel %(channel)s, product %(topic)s")
-                % {"channel": item["channel"], "topic": item["topic"]}
-            )
-        elif item["action"] == "not_me":
-            parts.append(
-                gettext("Contact point %(address)s marked not me")
-                % {"address": item["contact_point"]}
-            )
-    return "; ".join(parts)
+    from complaints.selectors import protection_text
+
+    return protection_text(applied)
+
+
+def _default_verification(source: str, customer: Customer | None) -> str:
+    """What each intake path proves about the complainant, unless staff say more."""
+    if customer is None:
+        return IdentityVerification.NOT_VERIFIED
+    return {
+        Complaint.Source.PORTAL: IdentityVerification.PORTAL_SIGN_IN,
+        Complaint.Source.REPORT_LINK: IdentityVerification.SIGNED_LINK,
+        Complaint.Source.SENDING_SYSTEM: IdentityVerification.SENDING_SYSTEM,
+    }.get(source, IdentityVerification.NOT_VERIFIED)
 
 
 @transaction.atomic
@@ -153,6 +159,8 @@ def complaint_create(
     external_id: str = "",
     complainant_count: int = 1,
     evidence: Evidence | None = None,
+    identity_verification: str = "",
+    report_token_hash: str = "",
 ) -> Complaint:
     """Take a complaint from any source: reference, deadlines, classification,
     protection and (after commit) the acknowledgement."""
@@ -182,7 +190,13 @@ def complaint_create(
         contact_address_encrypted=crypto.encrypt(contact_address)
         if contact_address
         else "",
+        contact_blind_index=ContactPoint.index_for(contact_kind, contact_address)
+        if contact_address and contact_kind
+        else "",
         external_id=external_id,
+        report_token_hash=report_token_hash,
+        identity_verification=identity_verification
+        or _default_verification(source, customer),
         complainant_count=max(1, complainant_count),
         policy=policy.code,
         ack_due_at=policy.ack_due(received_at),

@@ -16,15 +16,15 @@ from complaints.models import (
 )
 from complaints.services.base import (
     MSG_FINDINGS_REQUIRED,
-    MSG_NOT_HANDLER,
     MSG_NOT_REVIEWER,
+    MSG_NOT_REVIEWER_ROLE,
     MSG_REASON_REQUIRED,
     MSG_RECUSED,
     MSG_REVIEW_DECIDED,
     MSG_REVIEW_NOT_DECIDED,
     MSG_REVIEW_OPEN,
     MSG_REVIEW_WINDOW,
-    _can_handle,
+    _can_review,
     _language,
     _lock,
     _message,
@@ -77,18 +77,19 @@ def complaint_review_request(
 def complaint_review_assign(
     *, review: ComplaintReview, reviewer, by
 ) -> ComplaintReview:
-    """A review goes to someone other than the first handler and anyone named in
-    the complaint."""
+    """A review goes up: to a complaint reviewer or a supervisor, never the first
+    handler or decider, anyone named in the complaint or a member of a business unit
+    named in it."""
     _require_supervisor(by)
     complaint = _lock(review.complaint)
     if review.decided_at is not None:
         raise ApplicationError(MSG_REVIEW_DECIDED, code="review_decided")
-    if not _can_handle(reviewer):
-        raise ApplicationError(MSG_NOT_HANDLER, code="not_handler")
     if reviewer.pk in (complaint.decided_by_id, complaint.assignee_id) or _recused(
         complaint, reviewer
     ):
         raise ApplicationError(MSG_RECUSED, code="recused")
+    if not _can_review(reviewer):
+        raise ApplicationError(MSG_NOT_REVIEWER_ROLE, code="not_reviewer_role")
     review.reviewer = reviewer
     review.save(update_fields=["reviewer"])
     _timeline(
@@ -109,6 +110,14 @@ def complaint_review_decide(
         raise ApplicationError(MSG_REVIEW_DECIDED, code="review_decided")
     if review.reviewer_id != user.pk:
         raise ApplicationError(MSG_NOT_REVIEWER, code="not_reviewer")
+    if not _can_review(user):
+        # The role may have been taken away since the review was assigned.
+        raise ApplicationError(MSG_NOT_REVIEWER_ROLE, code="not_reviewer_role")
+    complaint = review.complaint
+    if user.pk in (complaint.decided_by_id, complaint.assignee_id) or _recused(
+        complaint, user
+    ):
+        raise ApplicationError(MSG_RECUSED, code="recused")
     if not decision.strip():
         raise ValidationError({"decision": MSG_FINDINGS_REQUIRED}, code="required")
     outcome = ComplaintReview.Outcome(outcome)

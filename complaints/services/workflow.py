@@ -3,7 +3,7 @@ the customer's rating."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,13 +22,16 @@ from complaints.models import (
 from complaints.services.base import (
     MSG_ALREADY_RATED,
     MSG_ASSIGN_OTHERS,
+    MSG_DATE_IN_FUTURE,
     MSG_FINDINGS_REQUIRED,
+    MSG_NO_REMEDIATION,
     MSG_NOT_CUSTOMERS,
     MSG_NOT_HANDLER,
     MSG_RATING_NOT_DECIDED,
     MSG_RATING_RANGE,
     MSG_REASON_REQUIRED,
     MSG_RECUSED,
+    MSG_REMEDIATION_DONE,
     MSG_REMEDIATION_REQUIRED,
     MSG_ROOT_CAUSE_REQUIRED,
     _can_handle,
@@ -68,6 +71,12 @@ def complaint_acknowledge(*, complaint: Complaint, actor: Actor | str) -> Compla
             "received": _when(complaint.received_at),
             "due": _when(complaint.due_at),
         }
+        if complaint.deadline_provisional:
+            body += " " + gettext(
+                "The official holiday calendar for that period is not published "
+                "yet, so we give you the earliest date it can be; we will not "
+                "take longer."
+            )
     _message(
         complaint,
         kind=ComplaintMessage.Kind.ACKNOWLEDGEMENT,
@@ -135,17 +144,23 @@ def complaint_reply(*, complaint: Complaint, user, text: str) -> ComplaintMessag
     if not text.strip():
         raise ValidationError({"text": MSG_REASON_REQUIRED}, code="required")
     _lock(complaint)
-    with translation.override(_language(complaint)):
-        subject = gettext("Your complaint %(reference)s") % {
-            "reference": complaint.reference
-        }
+    subject, body = reply_letter(complaint=complaint, text=text)
     return _message(
         complaint,
         kind=ComplaintMessage.Kind.REPLY,
         subject=subject,
-        body=text.strip(),
+        body=body,
         actor=Actor.staff(user),
     )
+
+
+def reply_letter(*, complaint: Complaint, text: str) -> tuple[str, str]:
+    """Subject and body of a reply, as the customer will receive it."""
+    with translation.override(_language(complaint)):
+        subject = gettext("Your complaint %(reference)s") % {
+            "reference": complaint.reference
+        }
+    return subject, text.strip()
 
 
 @transaction.atomic
@@ -170,12 +185,57 @@ def complaint_recategorise(*, complaint: Complaint, category: str, user) -> Comp
 
 
 def _remedies_text(policy_code: str) -> str:
+    """The routes open after a decision, as the policy's regulator requires them."""
     days = get_policy(policy_code).review_window_days
-    return gettext(
+    review = gettext(
         "If you disagree with this decision you may ask us to review it within "
-        "%(days)d days, in the self-service portal or by contacting us. You may also "
-        "ask for mediation, apply for arbitration or go to court."
+        "%(days)d days, in the self-service portal or by contacting us."
     ) % {"days": days}
+    if policy_code == "uk":
+        # FCA DISP 1.6.2R: the referral right, free of charge, within six months.
+        route = gettext(
+            "If you remain dissatisfied, you have the right to refer your complaint "
+            "to the Financial Ombudsman Service, free of charge, but you must do so "
+            "within six months of the date of this letter. Financial Ombudsman "
+            "Service, Exchange Tower, London E14 9SR; 0800 023 4567; "
+            "www.financial-ombudsman.org.uk. If you do not refer your complaint in "
+            "time, the Ombudsman will not have our permission to consider it."
+        )
+    elif policy_code == "us":
+        route = gettext(
+            "You can also submit a complaint to the Consumer Financial Protection "
+            "Bureau (CFPB) at www.consumerfinance.gov/complaint or by calling "
+            "(855) 411-2372."
+        )
+    else:
+        route = gettext(
+            "You may also complain to the banking regulator, the National Financial "
+            "Regulatory Administration, through its consumer complaint hotline "
+            "12378; ask for mediation by a financial dispute mediation body; apply "
+            "for arbitration; or go to court."
+        )
+    return f"{review}\n\n{route}"
+
+
+def decision_letter(
+    *, complaint: Complaint, outcome: str, findings: str, reasons: str
+) -> tuple[str, str]:
+    """Subject and body of the decision letter in the customer's language, with the
+    routes open under the complaint's policy. Used for the preview and the send."""
+    outcome = Complaint.Outcome(outcome)
+    with translation.override(_language(complaint)):
+        subject = gettext("Decision on your complaint %(reference)s") % {
+            "reference": complaint.reference
+        }
+        body = "\n\n".join(
+            [
+                gettext("Outcome: %(outcome)s") % {"outcome": outcome.label},
+                gettext("What we found: %(findings)s") % {"findings": findings.strip()},
+                gettext("Our reasons: %(reasons)s") % {"reasons": reasons.strip()},
+                _remedies_text(complaint.policy),
+            ]
+        )
+    return subject, body
 
 
 @transaction.atomic
@@ -204,19 +264,12 @@ def complaint_decide(
         complaint.paused_at = None
         _recompute_due(complaint)
     complaint.save()
-    with translation.override(_language(complaint)):
-        subject = gettext("Decision on your complaint %(reference)s") % {
-            "reference": complaint.reference
-        }
-        body = "\n\n".join(
-            [
-                gettext("Outcome: %(outcome)s") % {"outcome": outcome.label},
-                gettext("What we found: %(findings)s")
-                % {"findings": complaint.findings},
-                gettext("Our reasons: %(reasons)s") % {"reasons": complaint.reasons},
-                _remedies_text(complaint.policy),
-            ]
-        )
+    subject, body = decision_letter(
+        complaint=complaint,
+        outcome=outcome,
+        findings=complaint.findings,
+        reasons=complaint.reasons,
+    )
     _message(
         complaint,
         kind=ComplaintMessage.Kind.DECISION,
@@ -234,16 +287,17 @@ def complaint_close(
     root_cause: str,
     remediation_action: str = "",
     remediation_owner: str = "",
+    remediation_due_on: date | None = None,
     user,
 ) -> Complaint:
     """Close a decided complaint. The root cause is required; so are a remediation
-    action and owner unless no fault was found."""
+    action, its owner and its due date unless no fault was found."""
     _lock(complaint)
     if not root_cause:
         raise ValidationError({"root_cause": MSG_ROOT_CAUSE_REQUIRED}, code="required")
     root_cause = RootCause(root_cause)
     if root_cause != RootCause.NO_FAULT and not (
-        remediation_action.strip() and remediation_owner.strip()
+        remediation_action.strip() and remediation_owner.strip() and remediation_due_on
     ):
         raise ValidationError(
             {"remediation_action": MSG_REMEDIATION_REQUIRED}, code="required"
@@ -252,8 +306,36 @@ def complaint_close(
     complaint.root_cause = root_cause
     complaint.remediation_action = remediation_action.strip()
     complaint.remediation_owner = remediation_owner.strip()
+    complaint.remediation_due_on = (
+        remediation_due_on if root_cause != RootCause.NO_FAULT else None
+    )
     complaint.closed_at = timezone.now()
     complaint.save()
+    return complaint
+
+
+@transaction.atomic
+def complaint_remediation_done(
+    *, complaint: Complaint, done_on: date | None = None, note: str = "", user
+) -> Complaint:
+    """Record that the remediation of a closed complaint's root cause is done."""
+    _lock(complaint)
+    if not complaint.remediation_action:
+        raise ApplicationError(MSG_NO_REMEDIATION, code="no_remediation")
+    if complaint.remediation_done_on is not None:
+        raise ApplicationError(MSG_REMEDIATION_DONE, code="remediation_done")
+    done_on = done_on or timezone.localdate()
+    if done_on > timezone.localdate():
+        raise ValidationError({"done_on": MSG_DATE_IN_FUTURE}, code="future")
+    complaint.remediation_done_on = done_on
+    complaint.save(update_fields=["remediation_done_on", "updated_at"])
+    _timeline(
+        complaint,
+        ComplaintEvent.Kind.REMEDIATION,
+        Actor.staff(user),
+        gettext("Remediation done on %(day)s. %(note)s")
+        % {"day": done_on.isoformat(), "note": note.strip()},
+    )
     return complaint
 
 

@@ -13,6 +13,7 @@ from backoffice.roles import (
     ALL_ROLES,
     AUDITOR,
     COMPLAINT_HANDLER,
+    COMPLAINT_REVIEWER,
     COMPLIANCE_OFFICER,
     SUPERVISOR,
 )
@@ -20,12 +21,13 @@ from backoffice.roles import (
 pytestmark = pytest.mark.django_db
 
 H, S, C, A = COMPLAINT_HANDLER, SUPERVISOR, COMPLIANCE_OFFICER, AUDITOR
+R = COMPLAINT_REVIEWER
 
 # Page -> the roles that may open it; every other role gets 403.
 PAGES = {
-    "/admin/": {H, S, C, A},
-    "/admin/consent/customer/": {H, S, C, A},
-    "/admin/consent/contactpoint/": {H, S, C, A},
+    "/admin/": {H, S, C, A, R},
+    "/admin/consent/customer/": {H, S, C, A, R},
+    "/admin/consent/contactpoint/": {H, S, C, A, R},
     "/admin/consent/consentevent/": {S, C, A},
     "/admin/consent/contactability/": {C, A},
     "/admin/consent/suppressedidentifier/": {C, A},
@@ -34,7 +36,7 @@ PAGES = {
     "/admin/consent/apikey/": {C, A},
     "/admin/consent/violation/": {C, A},
     "/admin/consent/topic/add/": {C},
-    "/admin/complaints/complaint/": {H, S, C, A},
+    "/admin/complaints/complaint/": {H, S, C, A, R},
     "/admin/complaints/escalation/": {S, C, A},
     "/admin/preferences/notmereport/": {C, A},
     "/admin/preferences/erasurerequest/": {C, A},

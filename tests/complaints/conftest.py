@@ -11,6 +11,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from backoffice.roles import (
     AUDITOR,
     COMPLAINT_HANDLER,
+    COMPLAINT_REVIEWER,
     COMPLIANCE_OFFICER,
     SUPERVISOR,
 )
@@ -32,6 +33,8 @@ def _group(name: str) -> Group:
         codenames = ["view_complaint", "view_matter", "view_escalation"]
         if name in (COMPLAINT_HANDLER, SUPERVISOR):
             codenames += ["change_complaint", "add_complaint"]
+        if name == COMPLAINT_REVIEWER:
+            codenames += ["change_complaint"]
         group.permissions.add(
             *Permission.objects.filter(
                 content_type__app_label="complaints", codename__in=codenames
@@ -65,6 +68,11 @@ def handler(make_staff):
 @pytest.fixture
 def handler2(make_staff):
     return make_staff("handler2", COMPLAINT_HANDLER)
+
+
+@pytest.fixture
+def reviewer(make_staff):
+    return make_staff("reviewer", COMPLAINT_REVIEWER)
 
 
 @pytest.fixture

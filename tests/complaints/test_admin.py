@@ -51,7 +51,7 @@ def test_queue_filters(staff_client, make_complaint, supervisor):
     c = staff_client(supervisor)
     url = reverse(CHANGELIST)
     assert _ids(c.get(url, {"queue": "overdue"})) == {overdue.pk}
-    assert _ids(c.get(url, {"queue": "due_48h"})) == {soon.pk}
+    assert _ids(c.get(url, {"queue": "due_soon"})) == {soon.pk}
     assert _ids(c.get(url, {"queue": "unassigned"})) == {overdue.pk, later.pk}
     assert _ids(c.get(url, {"queue": "mine"})) == {soon.pk}
     body = c.get(url).content.decode()
@@ -86,8 +86,11 @@ def test_buttons_work_the_complaint_from_receipt_to_closure(
 
     def act(name, data=None):
         url = reverse("admin:complaints_complaint_act", args=[complaint.pk, name])
+        post = {f"{name}-{k}": v for k, v in (data or {}).items()}
+        if name in ("decide", "reply"):
+            post["confirm"] = "1"  # after the preview
         with django_capture_on_commit_callbacks(execute=True):
-            response = c.post(url, {f"{name}-{k}": v for k, v in (data or {}).items()})
+            response = c.post(url, post)
         assert response.status_code == 302
         complaint.refresh_from_db()
 
@@ -109,6 +112,7 @@ def test_buttons_work_the_complaint_from_receipt_to_closure(
             "root_cause": "third_party_sender",
             "remediation_action": "Sync",
             "remediation_owner": "Ops",
+            "remediation_due_on": "2026-12-31",
         },
     )
     assert complaint.status == "closed"
@@ -200,9 +204,260 @@ def test_regulator_csv_has_one_row_per_complaint_and_no_addresses(
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["reference"] == investigating.reference
-    assert row["product"] == "marketing" and row["sub_product"] == "credit_card"
-    assert row["channel"] == "sms" and row["source"] == "portal"
-    assert row["status"] == "closed" and row["timely"] == "yes"
-    assert row["outcome"] == "upheld" and row["root_cause"] == "no_fault"
+    # Regulator codes from the mapping table, with readable labels beside them.
+    assert (row["product_code"], row["product"]) == ("B08", "营销推广类业务")
+    assert (row["sub_product_code"], row["sub_product"]) == ("B0301", "信用卡")
+    assert (row["issue_code"], row["issue"]) == ("C9901", "其他")
+    assert (row["sub_issue_code"], row["sub_issue"]) == ("D99", "未发现问题")
+    assert row["identity_verification"] == "Signed in with a one-time code"
+    assert row["channel"] == "SMS" and row["source"] == "Self-service portal"
+    assert row["status"] == "Closed" and row["timely"] == "yes"
+    assert row["outcome"] == "Upheld" and row["root_cause"] == "No fault found"
     assert "138" not in text and "@" not in text
     assert AccessLog.objects.filter(user=officer, action="export").exists()
+
+
+# --- preview before sending; remediation tracking -------------------------------------
+
+
+def test_decide_and_send_shows_the_letter_first_and_sends_on_confirm(
+    staff_client, investigating, handler, outbox, django_capture_on_commit_callbacks
+):
+    c = staff_client(handler)
+    url = reverse("admin:complaints_complaint_act", args=[investigating.pk, "decide"])
+    data = {
+        "decide-outcome": "not_upheld",
+        "decide-findings": "The message was sent before the withdrawal.",
+        "decide-reasons": "Our records show the order of events.",
+    }
+    outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        preview = c.post(url, data)
+    assert preview.status_code == 200
+    body = preview.content.decode()
+    assert "The message was sent before the withdrawal." in body
+    assert "12378" in body  # the route the letter will state
+    assert 'name="confirm"' in body and 'name="decide-findings"' in body
+    investigating.refresh_from_db()
+    assert investigating.status == "investigating"
+    assert not investigating.messages.filter(kind="decision").exists()
+    assert outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = c.post(url, {**data, "confirm": "1"})
+    assert sent.status_code == 302
+    investigating.refresh_from_db()
+    assert investigating.status == "rejected"
+    letter = investigating.messages.get(kind="decision")
+    assert letter.body in body.replace("<br>", "\n") or letter.subject in body
+    assert [m.purpose for m in outbox] == ["complaint_decision"]
+
+
+def test_reply_is_previewed_before_it_is_sent(staff_client, investigating, handler):
+    c = staff_client(handler)
+    url = reverse("admin:complaints_complaint_act", args=[investigating.pk, "reply"])
+    preview = c.post(url, {"reply-text": "We have stopped the messages."})
+    assert preview.status_code == 200
+    assert "We have stopped the messages." in preview.content.decode()
+    assert not investigating.messages.filter(kind="reply").exists()
+    c.post(url, {"reply-text": "We have stopped the messages.", "confirm": "1"})
+    assert investigating.messages.filter(kind="reply").count() == 1
+
+
+def test_remediation_is_tracked_to_done_and_reported_monthly(
+    staff_client, investigating, make_complaint, handler, supervisor
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from complaints import services
+
+    services.complaint_decide(
+        complaint=investigating,
+        outcome="upheld",
+        findings="f",
+        reasons="r",
+        user=handler,
+    )
+    services.complaint_close(
+        complaint=investigating,
+        root_cause="third_party_sender",
+        remediation_action="Agency pulls lists from the feed daily",
+        remediation_owner="Marketing operations",
+        remediation_due_on=timezone.localdate() - timedelta(days=1),
+        user=handler,
+    )
+    second = make_complaint()
+    services.complaint_start_investigation(complaint=second, user=handler)
+    services.complaint_decide(
+        complaint=second, outcome="upheld", findings="f", reasons="r", user=handler
+    )
+    services.complaint_close(
+        complaint=second,
+        root_cause="third_party_sender",
+        remediation_action="Contract clause on suppression",
+        remediation_owner="Procurement",
+        remediation_due_on=timezone.localdate() + timedelta(days=20),
+        user=handler,
+    )
+    c = staff_client(supervisor)
+    month = timezone.localdate().strftime("%Y-%m")
+    report = c.get(reverse("admin:complaints_complaint_remediation"), {"month": month})
+    assert report.status_code == 200
+    ctx = report.context["report"]
+    assert ctx.top_causes[0][1] == 2  # third-party sender, twice
+    assert [r.pk for r in ctx.overdue] == [investigating.pk]
+    assert {r.pk for r in ctx.open} == {investigating.pk, second.pk}
+    assert "Agency pulls lists from the feed daily" in report.content.decode()
+    # Done: it leaves the open and overdue lists.
+    url = reverse(
+        "admin:complaints_complaint_act", args=[investigating.pk, "remediation_done"]
+    )
+    staff_client(handler).post(
+        url, {"remediation_done-done_on": timezone.localdate().isoformat()}
+    )
+    investigating.refresh_from_db()
+    assert investigating.remediation_done_on == timezone.localdate()
+    ctx = c.get(
+        reverse("admin:complaints_complaint_remediation"), {"month": month}
+    ).context["report"]
+    assert ctx.overdue == [] and [r.pk for r in ctx.open] == [second.pk]
+    bad = c.get(reverse("admin:complaints_complaint_remediation"), {"month": "2026-13"})
+    assert bad.status_code == 200 and bad.context["form"].errors
+
+
+# --- search ---------------------------------------------------------------------------
+
+
+def test_search_by_customer_reference_phone_email_and_words(
+    staff_client, make_complaint, supervisor, customer, phone_point
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backoffice.models import AccessLog
+    from complaints import services
+    from consent.ledger import Actor
+    from tests.factories import CustomerFactory, add_phone
+
+    mine = make_complaint(description="Loan texts arrived at midnight again")
+    other_customer = CustomerFactory()
+    add_phone(other_customer, "13900139000")
+    theirs = make_complaint(
+        customer=other_customer, description="Wealth calls on Sunday"
+    )
+    stranger = services.complaint_create(
+        source="letter",
+        description="Someone else's offers keep arriving",
+        actor=Actor.system("post"),
+        contact_kind="email",
+        contact_address="someone@example.com",
+    )
+    c = staff_client(supervisor)
+
+    def found(q):
+        response = c.get(reverse(CHANGELIST), {"q": q})
+        assert response.status_code == 200
+        return {r.pk for r in response.context["cl"].result_list}
+
+    assert found(customer.external_ref) == {mine.pk}
+    assert found("13800138000") == {mine.pk}
+    assert found("+86 138 0013 8000") == {mine.pk}
+    assert found("１３９００１３９０００") == {theirs.pk}  # full-width digits
+    assert found("Someone@Example.com") == {stranger.pk}
+    assert found("midnight loan") == {mine.pk}
+    assert found(mine.reference) == {mine.pk}
+    assert found("nothing like this") == set()
+    assert c.get(reverse(CHANGELIST), {"q": "CMP\x00x"}).status_code == 200
+    # The address is compared as a keyed hash: no clear number in the SQL.
+    with CaptureQueriesContext(connection) as queries:
+        c.get(reverse(CHANGELIST), {"q": "13800138000"})
+    assert not any("13800138000" in q["sql"] for q in queries.captured_queries)
+    searches = AccessLog.objects.filter(user=supervisor, action="search")
+    assert searches.exists()
+    assert not searches.filter(reason__contains="138").exists()
+
+
+# --- the complainant's records, for handlers ----------------------------------------
+
+
+def test_handler_checks_you_called_me_after_i_said_stop(
+    staff_client, handler, make_complaint, customer, phone_point, sms, credit_card
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from backoffice.models import AccessLog
+    from consent import services as consent_services
+    from consent.api_clients import api_client_create
+    from consent.ledger import Actor
+    from consent.models import ContactPoint, NoticeVersion
+    from tests.factories import grant
+
+    ContactPoint.objects.filter(pk=phone_point.pk).update(verified_at=timezone.now())
+    notice = NoticeVersion.objects.get(code="marketing", version=1, language="en")
+    grant(customer, sms, credit_card, notice)
+    consent_services.consent_withdraw(
+        customer=customer,
+        channel=sms,
+        topic=credit_card,
+        source="portal",
+        actor=Actor.customer(customer),
+    )
+    _client, issued = api_client_create(name="dialer", channel_codes=["sms"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.clear}")
+    sent = api.post(
+        "/api/v1/events",
+        {
+            "type": "sent",
+            "event_id": "late-1",
+            "channel": "sms",
+            "recipient": "+8613800138000",
+            "topic": "credit_card",
+            "occurred_at": (timezone.now() + timedelta(seconds=1)).isoformat(),
+        },
+        format="json",
+    )
+    assert sent.status_code == 201, sent.content
+    complaint = make_complaint(description="You texted me after I said stop")
+    c = staff_client(handler)
+    url = reverse("admin:complaints_complaint_customer", args=[complaint.pk])
+    page = c.get(url)
+    assert page.status_code == 200
+    body = page.content.decode()
+    records = page.context["records"]
+    assert [s.status for s in records.states] == ["withdrawn"]
+    assert {e.action for e in records.ledger} >= {"grant", "withdraw"}
+    assert records.feed and records.feed[0].suppressed
+    assert len(records.violations) == 1 and len(records.sends) == 1
+    assert "dialer" in body
+    assert "13800138000" not in body and "+86****8000" in body
+    assert AccessLog.objects.filter(
+        user=handler, action="view", customer_ref=customer.external_ref
+    ).exists()
+    # Unmask with a reason, logged; without one, nothing shown.
+    unmask = reverse(
+        "admin:complaints_complaint_customer_unmask",
+        args=[complaint.pk, phone_point.pk],
+    )
+    refused = c.post(unmask, {"reason": ""})
+    assert "+8613800138000" not in refused.content.decode()
+    shown = c.post(unmask, {"reason": "Customer disputes the number called"})
+    assert "+8613800138000" in shown.content.decode()
+    entry = AccessLog.objects.get(user=handler, action="unmask")
+    assert entry.reason == "Customer disputes the number called"
+    assert entry.customer_ref == customer.external_ref
+
+
+def test_customer_records_follow_the_handlers_scope(
+    staff_client, handler, handler2, supervisor, make_complaint
+):
+    from complaints import services
+
+    complaint = make_complaint()
+    services.complaint_assign(complaint=complaint, assignee=handler2, by=supervisor)
+    url = reverse("admin:complaints_complaint_customer", args=[complaint.pk])
+    assert staff_client(handler).get(url).status_code == 404

@@ -10,6 +10,8 @@ import pytest
 from complaints.deadlines import HolidayCalendar, get_policy
 from tests.complaints.conftest import local
 
+pytestmark = pytest.mark.django_db
+
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -88,8 +90,12 @@ def test_acknowledgement_is_due_the_same_day():
     assert cn.ack_due(local(2025, 3, 3, 9)) == local(2025, 3, 3, 23, 59, 59)
 
 
-def test_configured_holiday_calendar_replaces_the_shipped_one(settings):
-    settings.COMPLAINT_HOLIDAYS = ["2025-03-03"]
+def test_a_holiday_entered_by_staff_counts():
+    from complaints.models import Calendar, CalendarDay
+
+    CalendarDay.objects.create(
+        calendar=Calendar.objects.get(code="cn"), day=date(2025, 3, 3), kind="holiday"
+    )
     cn = get_policy("cn")
     # 16 Feb + 15 = Monday 3 March, configured as a holiday.
     assert due_date(cn, local(2025, 2, 16, 9)) == date(2025, 3, 4)

@@ -96,3 +96,31 @@ def test_unacknowledged_and_review_deadlines_escalate(
     kinds = set(Escalation.objects.values_list("complaint_id", "kind"))
     assert (late_ack.pk, "ack_overdue") in kinds
     assert (investigating.pk, "review_overdue") in kinds
+
+
+def test_t_minus_three_days_alert_is_raised_once(make_complaint, supervisor, settings):
+    settings.COMPLAINT_ALERT_DAYS_BEFORE = 3
+    in_two_and_a_half_days, in_four_days = make_complaint(), make_complaint()
+    _set_due(in_two_and_a_half_days, timedelta(days=2, hours=12))
+    _set_due(in_four_days, timedelta(days=4))
+    complaint_escalate_task.delay()
+    complaint_escalate_task.delay()
+    assert set(Escalation.objects.values_list("complaint_id", "kind")) == {
+        (in_two_and_a_half_days.pk, "due_in_days"),
+    }
+
+
+def test_the_due_soon_window_is_one_setting(
+    make_complaint, supervisor, settings, staff_client
+):
+    settings.COMPLAINT_DUE_SOON_HOURS = 72
+    settings.COMPLAINT_ALERT_DAYS_BEFORE = 0
+    c = make_complaint()
+    _set_due(c, timedelta(hours=60))
+    complaint_escalate_task.delay()
+    assert list(Escalation.objects.values_list("kind", flat=True)) == ["due_soon"]
+    client = staff_client(supervisor)
+    page = client.get("/admin/complaints/complaint/")
+    assert "Due within 72 hours: 1" in page.content.decode()
+    listed = client.get("/admin/complaints/complaint/", {"queue": "due_soon"})
+    assert [r.pk for r in listed.context["cl"].result_list] == [c.pk]

@@ -85,6 +85,8 @@ def test_portal_filing_withdraws_marketing_at_once(
     assert complaint.protection[0]["action"] == "withdraw"
     assert complaint.events.filter(kind=ComplaintEvent.Kind.PROTECTION).exists()
     assert len(outbox) == 1
+    page = portal_client.get(response["Location"]).content.decode()
+    assert "channel: SMS, product: Credit cards" in page  # names, not codes
 
 
 def test_portal_bad_input_shows_errors_and_creates_nothing(portal_client):
@@ -228,6 +230,7 @@ def test_staff_records_a_phone_complaint_in_admin(
                 "received_at_0": "2025-03-03",
                 "received_at_1": "09:00:00",
                 "complainant_count": 1,
+                "identity_verification": "staff_checked",
             },
         )
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -252,6 +255,7 @@ def test_staff_records_a_regulator_referral_for_a_non_customer(
                 "received_at_0": "2025-03-03",
                 "received_at_1": "09:00:00",
                 "complainant_count": 1,
+                "identity_verification": "not_verified",
             },
         )
     complaint = Complaint.objects.get()

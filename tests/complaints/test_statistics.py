@@ -68,8 +68,8 @@ def test_statistics_numbers(fixture):
         "Bad timing (night, hardship)": 1,
         "Other": 1,
     }
-    assert dict(s.by_channel) == {"sms": 2, "email": 1, "—": 1}
-    assert dict(s.by_product) == {"credit_card": 2, "personal_loan": 1, "—": 1}
+    assert dict(s.by_channel) == {"SMS": 2, "E-mail": 1, "—": 1}
+    assert dict(s.by_product) == {"Credit cards": 2, "Personal loans": 1, "—": 1}
     assert dict(s.by_root_cause) == {"Frequency": 2}
     assert s.by_week == [
         (date(2025, 3, 3), 2),
@@ -103,8 +103,8 @@ def test_hotspots_last_30_days_against_the_30_before(make_complaint, email_chann
     assert [
         (h.category, h.channel, h.product, h.current, h.previous) for h in spots
     ] == [
-        ("misleading", "sms", "credit_card", 2, 1),
-        ("too_frequent", "email", "—", 1, 0),
+        ("misleading", "SMS", "Credit cards", 2, 1),
+        ("too_frequent", "E-mail", "—", 1, 0),
     ]
     assert spots[0].change == 1
 

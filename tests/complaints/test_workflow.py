@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -45,6 +45,7 @@ def test_full_path_received_to_closed_with_timeline(
         root_cause="third_party_sender",
         remediation_action="Feed sync",
         remediation_owner="Marketing ops",
+        remediation_due_on=date(2026, 12, 31),
         user=handler,
     )
     c.refresh_from_db()
@@ -283,7 +284,7 @@ def test_new_facts_restart_the_clock(investigating):
 
 
 def test_review_goes_to_someone_other_than_the_first_handler(
-    investigating, handler, handler2, supervisor, run_on_commit, outbox
+    investigating, handler, handler2, reviewer, supervisor, run_on_commit, outbox
 ):
     c = investigating
     decide(c, handler)
@@ -298,7 +299,13 @@ def test_review_goes_to_someone_other_than_the_first_handler(
         services.complaint_review_request(
             complaint=c, reason="again", actor="customer:x"
         )
-    services.complaint_review_assign(review=review, reviewer=handler2, by=supervisor)
+    # Another handler is no reviewer: the review goes up.
+    with pytest.raises(ApplicationError) as exc:
+        services.complaint_review_assign(
+            review=review, reviewer=handler2, by=supervisor
+        )
+    assert exc.value.code == "not_reviewer_role"
+    services.complaint_review_assign(review=review, reviewer=reviewer, by=supervisor)
     with pytest.raises(ApplicationError):
         services.complaint_review_decide(
             review=review, outcome="confirmed", decision="Stands", user=handler
@@ -308,7 +315,7 @@ def test_review_goes_to_someone_other_than_the_first_handler(
         review=review,
         outcome="confirmed",
         decision="The decision stands.",
-        user=handler2,
+        user=reviewer,
     )
     review.refresh_from_db()
     assert review.decided_at is not None
@@ -343,3 +350,108 @@ def test_rating_only_after_decision_once_and_in_range(investigating, handler, cu
     assert investigating.satisfaction == 4
     with pytest.raises(ApplicationError):
         services.complaint_rate(complaint=investigating, customer=customer, score=5)
+
+
+# --- review goes up; recusal covers business units ----------------------------------
+
+
+def test_members_of_a_named_business_unit_are_recused(
+    investigating, handler, reviewer, supervisor, make_staff
+):
+    from complaints.models import BusinessUnit
+
+    branch = BusinessUnit.objects.create(
+        code="branch-pudong", name_en="Pudong branch", name_zh="浦东支行"
+    )
+    branch.members.add(reviewer)
+    colleague = make_staff("colleague", "complaint_handler")
+    branch.members.add(colleague)
+    investigating.named_units.add(branch)
+    with pytest.raises(ApplicationError) as exc:
+        services.complaint_assign(
+            complaint=investigating, assignee=colleague, by=supervisor
+        )
+    assert exc.value.code == "recused"
+    decide(investigating, handler)
+    review = services.complaint_review_request(
+        complaint=investigating, reason="No", actor="customer:x"
+    )
+    with pytest.raises(ApplicationError) as exc:
+        services.complaint_review_assign(
+            review=review, reviewer=reviewer, by=supervisor
+        )
+    assert exc.value.code == "recused"
+    # A supervisor outside the unit may take it.
+    services.complaint_review_assign(review=review, reviewer=supervisor, by=supervisor)
+
+
+def test_a_reviewer_whose_role_was_removed_cannot_decide(
+    investigating, handler, reviewer, supervisor
+):
+    decide(investigating, handler)
+    review = services.complaint_review_request(
+        complaint=investigating, reason="No", actor="customer:x"
+    )
+    services.complaint_review_assign(review=review, reviewer=reviewer, by=supervisor)
+    reviewer.groups.clear()
+    with pytest.raises(ApplicationError) as exc:
+        services.complaint_review_decide(
+            review=review, outcome="confirmed", decision="Stands", user=reviewer
+        )
+    assert exc.value.code == "not_reviewer_role"
+
+
+def test_reviewer_sees_only_the_complaints_they_review(
+    investigating, make_complaint, handler, reviewer, supervisor
+):
+    from complaints.selectors import complaints_for_staff
+
+    other = make_complaint()
+    assert not complaints_for_staff(user=reviewer).exists()
+    decide(investigating, handler)
+    review = services.complaint_review_request(
+        complaint=investigating, reason="No", actor="customer:x"
+    )
+    services.complaint_review_assign(review=review, reviewer=reviewer, by=supervisor)
+    assert list(complaints_for_staff(user=reviewer)) == [investigating]
+    assert other not in complaints_for_staff(user=reviewer)
+
+
+# --- decision letters per jurisdiction ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ("uk", ["Financial Ombudsman Service", "within six months"]),
+        ("us", ["Consumer Financial Protection Bureau", "consumerfinance.gov"]),
+        ("cn", ["12378", "National Financial Regulatory Administration"]),
+    ],
+)
+def test_decision_letter_states_the_jurisdictions_route(
+    policy, expected, make_complaint, handler, settings, run_on_commit
+):
+    settings.COMPLAINT_DEADLINE_POLICY = policy
+    complaint = make_complaint()
+    services.complaint_start_investigation(complaint=complaint, user=handler)
+    decide(complaint, handler)
+    letter = complaint.messages.get(kind="decision")
+    for phrase in expected:
+        assert phrase in letter.body
+    others = {"uk": "Ombudsman", "us": "CFPB", "cn": "12378"}
+    for code, phrase in others.items():
+        if code != policy:
+            assert phrase not in letter.body
+
+
+def test_chinese_decision_letter_names_the_hotline_in_chinese(
+    make_complaint, handler, customer, settings
+):
+    settings.COMPLAINT_DEADLINE_POLICY = "cn"
+    customer.preferred_language = "zh-hans"
+    customer.save()
+    complaint = make_complaint()
+    services.complaint_start_investigation(complaint=complaint, user=handler)
+    decide(complaint, handler)
+    letter = complaint.messages.get(kind="decision")
+    assert "国家金融监督管理总局" in letter.body and "12378" in letter.body
