@@ -19,7 +19,12 @@ from complaints.models import (
     ComplaintEvent,
     IdentityVerification,
 )
-from complaints.services.base import MSG_DESCRIPTION_REQUIRED, _recompute_due, _timeline
+from complaints.services.base import (
+    MSG_DESCRIPTION_REQUIRED,
+    _recompute_due,
+    _timeline,
+    task_signature,
+)
 from complaints.services.escalation import _flag_major
 from consent import crypto
 from consent import services as consent_services
@@ -229,9 +234,7 @@ def complaint_create(
     complaint_id = complaint.pk
 
     def acknowledge() -> None:
-        from complaints.tasks import complaint_acknowledge_task
-
-        complaint_acknowledge_task.delay(complaint_id)
+        task_signature("complaint_acknowledge_task", complaint_id).delay()
 
     transaction.on_commit(acknowledge)
     return complaint
