@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncWeek
@@ -14,8 +15,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from backoffice.roles import AUDITOR, COMPLIANCE_OFFICER, SUPERVISOR
-from complaints.models import Category, Complaint, RootCause
+from complaints.models import Category, Complaint, ComplaintEvent, RootCause
 from consent.models import Customer
+
+if TYPE_CHECKING:
+    from complaints.category_model import Example
 
 
 def complaints_for_customer(*, customer: Customer) -> QuerySet[Complaint]:
@@ -250,3 +254,29 @@ def complaint_queue_counts(*, user, now: datetime | None = None) -> dict[str, in
 
 def complaints_resolved_late(*, queryset: QuerySet[Complaint]) -> QuerySet[Complaint]:
     return queryset.filter(decision_sent_at__gt=F("due_at"))
+
+
+def category_corrections() -> list[Example]:
+    """Complaints whose category a handler corrected, as training examples: the text
+    the suggestion was made from, labelled with the category the complaint has now
+    (the last correction wins). Oldest first, so retraining is repeatable."""
+    from complaints.category_model import Example
+    from complaints.classification import classification_text
+
+    corrected = (
+        Complaint.objects.filter(events__kind=ComplaintEvent.Kind.CATEGORY)
+        .distinct()
+        .order_by("received_at", "pk")
+        .only("reference", "description", "message_excerpt", "category")
+    )
+    return [
+        Example(
+            text=classification_text(
+                complaint.description, complaint.message_excerpt
+            ),
+            category=complaint.category,
+            ref=complaint.reference or f"#{complaint.pk}",
+            source="correction",
+        )
+        for complaint in corrected
+    ]
