@@ -67,7 +67,7 @@ def _small_set(labelled, path: Path, *, per_category: int = 8) -> Path:
     return path
 
 
-# --- the labelled set -------------------------------------------------------------------
+# --- the labelled set ---------------------------------------------------------
 
 
 def test_labelled_set_is_large_bilingual_and_split_into_disjoint_parts(labelled):
@@ -132,7 +132,7 @@ def test_model_file_holds_no_numbers_from_the_texts(trained):
     assert not any(re.search(r"\d", word) for word in trained.word_vocabulary)
 
 
-# --- suggestions --------------------------------------------------------------------
+# --- suggestions --------------------------------------------------------------
 
 
 def test_suggestion_without_rule_phrases_comes_from_the_model_with_readable_evidence(
@@ -158,7 +158,7 @@ def test_empty_text_is_other_whatever_the_model(trained):
     assert classify("   ", model=trained).code == Category.OTHER
 
 
-# --- falling back without a model file ---------------------------------------------------
+# --- falling back without a model file ----------------------------------------
 
 
 def test_absent_model_file_falls_back_to_rules_and_says_so(settings, tmp_path, caplog):
@@ -193,7 +193,7 @@ def test_a_model_written_later_is_used_without_restart(settings, tmp_path, train
     assert classify("The agent was rude at the branch").method == "model"
 
 
-# --- the training command ----------------------------------------------------------------
+# --- the training command -----------------------------------------------------
 
 
 def test_train_command_trains_writes_and_reports(db, labelled, tmp_path):
@@ -239,7 +239,7 @@ def test_train_command_refuses_unknown_categories(db, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-# --- handlers' corrections become training data ------------------------------------------
+# --- handlers' corrections become training data -------------------------------
 
 
 def test_a_correction_becomes_a_training_example(
@@ -294,7 +294,7 @@ def test_intake_suggestion_uses_the_model(
     assert complaint.classification_evidence
 
 
-# --- stop intent: the reply parser's vocabulary --------------------------------------
+# --- stop intent: the reply parser's vocabulary -------------------------------
 
 
 @pytest.mark.parametrize(
