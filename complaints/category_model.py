@@ -200,7 +200,7 @@ class CategoryModel:
         self, text: str, code: str, limit: int = 4, *, beside: Sequence[str] = ()
     ) -> list[str]:
         """The n-grams of the text that pushed it most towards ``code``: English words
-        (not function words), or runs of two or more Chinese characters, so a handler
+        and pairs of them (without function words), or runs of two or more Chinese characters, so a handler
         can read them. Grams overlapping ``beside`` or one another are left out."""
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -227,7 +227,7 @@ class CategoryModel:
                 readable = len(gram) >= 2 and all(_CJK.match(ch) for ch in gram)
             else:
                 words = gram.split()
-                readable = len(gram) >= 3 and not all(
+                readable = len(gram) >= 3 and not any(
                     w in ENGLISH_STOP_WORDS for w in words
                 )
             if readable and not _overlaps(gram, [*beside, *out]):
