@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from complaints import classification, services
 from complaints.category_model import (
@@ -281,6 +282,22 @@ def test_a_correction_becomes_a_training_example(
         stdout=io.StringIO(),
     )
     assert CategoryModel.load(without).meta["corrections"] == 0
+
+
+def test_a_correction_in_the_admin_is_picked_up_for_training(
+    db, staff_client, make_complaint, handler
+):
+    text = "我没有在你们银行借过钱，这个号码是我上个月新办的"
+    complaint = make_complaint(description=text, category="other")
+    assert category_corrections() == []
+    url = reverse("admin:complaints_complaint_act", args=[complaint.pk, "recategorise"])
+    response = staff_client(handler).post(
+        url, {"recategorise-category": "wrong_person"}
+    )
+    assert response.status_code == 302
+    [example] = category_corrections()
+    assert (example.ref, example.category) == (complaint.reference, "wrong_person")
+    assert text in example.text
 
 
 def test_intake_suggestion_uses_the_model(
