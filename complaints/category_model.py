@@ -200,8 +200,9 @@ class CategoryModel:
         self, text: str, code: str, limit: int = 4, *, beside: Sequence[str] = ()
     ) -> list[str]:
         """The n-grams of the text that pushed it most towards ``code``: English words
-        and pairs of them (without function words), or runs of two or more Chinese characters, so a handler
-        can read them. Grams overlapping ``beside`` or one another are left out."""
+        and pairs of them (without function words), or runs of two or more Chinese
+        characters, so a handler can read them. Grams overlapping ``beside`` or one
+        another are left out."""
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         if code not in self.classes:
