@@ -14,7 +14,7 @@ vocabulary, ``consent.keywords``, so a word that stops by reply also stops in a
 complaint.
 
 Measured on the held-out part of ``complaints/data/labelled_complaints.csv`` by
-``tests/complaints/test_classification.py``.
+``tests/complaints/test_category_model.py``.
 """
 
 from __future__ import annotations
@@ -388,7 +388,7 @@ def classify_by_rules(text: str) -> Suggestion:
 
 _model_lock = threading.Lock()
 _model_cache: dict[str, object] = {"key": None, "model": None}
-_NO_MODEL = object()
+_MODEL_IN_USE = object()
 
 
 def model_path() -> Path:
@@ -431,14 +431,14 @@ def current_model():
         return model
 
 
-def classify(text: str, *, model=_NO_MODEL) -> Suggestion:
+def classify(text: str, *, model=_MODEL_IN_USE) -> Suggestion:
     """Suggest a category code for the text, with the phrases that decided it.
 
     ``model`` defaults to the trained model in use (``current_model()``); pass None
     for the rules alone."""
     text = text or ""
     rules = classify_by_rules(text)
-    if model is _NO_MODEL:
+    if model is _MODEL_IN_USE:
         model = current_model()
     if model is None or not text.strip():
         return rules
