@@ -76,7 +76,9 @@ def read_labelled(path: Path | str = LABELLED_SET) -> list[Example]:
         ]
 
 
-def _rule_features(texts: Sequence[str], codes: Sequence[str]) -> np.ndarray:
+def _rule_features(
+    texts: Sequence[str], codes: Sequence[str], weight: float = RULE_FEATURE_WEIGHT
+) -> np.ndarray:
     from complaints.classification import rule_scores
 
     out = np.zeros((len(texts), len(codes)), dtype=np.float64)
@@ -84,7 +86,7 @@ def _rule_features(texts: Sequence[str], codes: Sequence[str]) -> np.ndarray:
         scores = rule_scores(text)
         for j, code in enumerate(codes):
             out[i, j] = min(scores.get(code, 0), RULE_SCORE_CAP) / RULE_SCORE_CAP
-    return out * RULE_FEATURE_WEIGHT
+    return out * weight
 
 
 def _vectorizer(params: dict, vocabulary: dict[str, int] | None = None):
@@ -154,6 +156,7 @@ class CategoryModel:
             intercept=intercept,
             meta={
                 "format": FORMAT_VERSION,
+                "rule_weight": RULE_FEATURE_WEIGHT,
                 "examples": len(examples),
                 "per_category": dict(sorted(counts.items())),
                 **(meta or {}),
@@ -183,7 +186,13 @@ class CategoryModel:
             [
                 char.transform(texts),
                 word.transform(texts),
-                csr_matrix(_rule_features(texts, self.rule_codes)),
+                csr_matrix(
+                    _rule_features(
+                        texts,
+                        self.rule_codes,
+                        self.meta.get("rule_weight", RULE_FEATURE_WEIGHT),
+                    )
+                ),
             ]
         ).tocsr()
 
