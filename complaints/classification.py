@@ -1,18 +1,35 @@
-"""Rule-based classification of complaint text, in Chinese and English.
+"""Classification of complaint text, in Chinese and English: rules and a trained model.
 
-Keyword and phrase rules with weights; Chinese is matched as character sequences
-(substrings), so no word segmenter is needed. The result is only a suggestion shown
-to staff with the phrases that produced it; the handler's choice is what counts and
-a correction is recorded on the timeline.
+The rules are keyword and phrase weights; Chinese is matched as character sequences
+(substrings), so no word segmenter is needed. A small trained model
+(``complaints.category_model``: character and word n-grams plus the rule scores) makes
+the suggestion when its file is present (``COMPLAINT_CLASSIFIER_MODEL``, written by
+``manage.py train_classifier``); without it the rules alone decide. Either way the
+result is only a suggestion shown to staff with the phrases that produced it; the
+handler's choice is what counts, a correction is recorded on the timeline and becomes
+a training example.
 
-Measured on ``tests/complaints/classification_set.csv`` by
-``tests/complaints/test_classification.py``.
+Stop intent ("take me off your list") is read with the SMS reply parser's own
+vocabulary, ``consent.keywords``, so a word that stops by reply also stops in a
+complaint.
+
+Measured on the held-out part of ``complaints/data/labelled_complaints.csv`` by
+``tests/complaints/test_category_model.py``.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from consent.keywords import stop_requests_in
+
+logger = logging.getLogger(__name__)
 
 OTHER = "other"
 
@@ -291,43 +308,19 @@ RULES: dict[str, tuple[tuple[str, int], ...]] = {
     ),
 }
 
-# Phrases that show the person wants no more marketing, whatever the category.
-STOP_PHRASES: tuple[str, ...] = (
-    "stop",
-    "unsubscribe",
-    "opt out",
-    "remove me",
-    "take me off",
-    "don't want",
-    "do not want",
-    "do not send",
-    "don't send",
-    "no more",
-    "never contact",
-    "退订",
-    "不要再发",
-    "别再发",
-    "不要再给我发",
-    "不想收到",
-    "不想再收到",
-    "拒收",
-    "取消订阅",
-    "停止发送",
-    "不要发",
-    "别发了",
-    "不要再打",
-    "别再打",
-)
-
 _TOKEN = re.compile(r"[a-z0-9%'\-]+")
 
 
 @dataclass(frozen=True)
 class Suggestion:
+    """``score`` and ``scores`` are rule scores; ``method`` says what decided the
+    code: ``"model"`` (the trained model) or ``"rules"`` (no model loaded)."""
+
     code: str
     score: int
     evidence: tuple[str, ...]
     scores: dict[str, int]
+    method: str = "rules"
 
     def as_evidence(self) -> list[str]:
         return list(self.evidence)
@@ -355,9 +348,7 @@ def _matches(text: str, lowered: str, phrase: str, pattern: re.Pattern | None) -
     return pattern.search(lowered) is not None
 
 
-def classify(text: str) -> Suggestion:
-    """Suggest a category code for the text, with the phrases that decided it."""
-    text = text or ""
+def _rule_matches(text: str) -> tuple[dict[str, int], dict[str, list[str]]]:
     lowered = text.lower()
     scores: dict[str, int] = {}
     evidence: dict[str, list[str]] = {}
@@ -366,6 +357,23 @@ def classify(text: str) -> Suggestion:
             if _matches(text, lowered, phrase, pattern):
                 scores[code] = scores.get(code, 0) + weight
                 evidence.setdefault(code, []).append(phrase)
+    return scores, evidence
+
+
+def classification_text(description: str, message_excerpt: str = "") -> str:
+    """The text a complaint is classified from: its description and the message it
+    is about."""
+    return f"{description}\n{message_excerpt}"
+
+
+def rule_scores(text: str) -> dict[str, int]:
+    """The summed weight of the matched phrases, per category (none: absent)."""
+    return _rule_matches(text or "")[0]
+
+
+def classify_by_rules(text: str) -> Suggestion:
+    """The rules' suggestion alone, with the phrases that decided it."""
+    scores, evidence = _rule_matches(text or "")
     if not scores:
         return Suggestion(OTHER, 0, (), {})
     # Ties go to the category listed first in RULES, which orders them by how
@@ -376,15 +384,78 @@ def classify(text: str) -> Suggestion:
     return Suggestion(best, scores[best], tuple(evidence[best]), scores)
 
 
-def wants_no_marketing(text: str) -> list[str]:
-    """The stop phrases found in the text (empty when none)."""
+# --- the trained model -------------------------------------------------------------
+
+_model_lock = threading.Lock()
+_model_cache: dict[str, object] = {"key": None, "model": None}
+_MODEL_IN_USE = object()
+
+
+def model_path() -> Path:
+    return Path(settings.COMPLAINT_CLASSIFIER_MODEL)
+
+
+def current_model():
+    """The trained model from ``COMPLAINT_CLASSIFIER_MODEL``, or None when the file
+    is absent or unreadable (then the rules decide, and a warning is logged once per
+    file version). Reloaded when the file changes, so retraining needs no restart."""
+    from complaints.category_model import CategoryModel
+
+    path = model_path()
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = (str(path), None, None)
+    with _model_lock:
+        if _model_cache["key"] == key:
+            return _model_cache["model"]
+        model = None
+        if key[1] is None:
+            logger.warning(
+                "No complaint classifier model at %s; suggesting categories by rules "
+                "only (manage.py train_classifier writes one).",
+                path,
+            )
+        else:
+            try:
+                model = CategoryModel.load(path)
+            except (OSError, ValueError, KeyError) as exc:
+                logger.warning(
+                    "Complaint classifier model %s cannot be read (%s); suggesting "
+                    "categories by rules only.",
+                    path,
+                    exc,
+                )
+        _model_cache["key"], _model_cache["model"] = key, model
+        return model
+
+
+def classify(text: str, *, model=_MODEL_IN_USE) -> Suggestion:
+    """Suggest a category code for the text, with the phrases that decided it.
+
+    ``model`` defaults to the trained model in use (``current_model()``); pass None
+    for the rules alone."""
     text = text or ""
-    lowered = text.lower()
-    found = []
-    for phrase in STOP_PHRASES:
-        if _is_cjk(phrase):
-            if phrase in text:
-                found.append(phrase)
-        elif re.search(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", lowered):
-            found.append(phrase)
-    return found
+    rules = classify_by_rules(text)
+    if model is _MODEL_IN_USE:
+        model = current_model()
+    if model is None or not text.strip():
+        return rules
+    code = model.predict([text])[0]
+    _, matched = _rule_matches(text)
+    evidence = list(matched.get(code, ()))
+    evidence += model.explain(text, code, limit=3, beside=evidence)
+    return Suggestion(
+        code=code,
+        score=rules.scores.get(code, 0),
+        evidence=tuple(evidence[:6]),
+        scores=rules.scores,
+        method="model",
+    )
+
+
+def wants_no_marketing(text: str) -> list[str]:
+    """The stop requests found in the text (empty when none), read with the reply
+    parser's vocabulary (``consent.keywords``)."""
+    return stop_requests_in(text or "")

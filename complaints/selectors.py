@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
@@ -28,12 +29,16 @@ from complaints import labels
 from complaints.models import (
     Category,
     Complaint,
+    ComplaintEvent,
     ComplaintReview,
     RegulatorCode,
     RootCause,
 )
 from consent.identifiers import AddressKind, guess_kind, normalise
 from consent.models import ContactPoint, Customer
+
+if TYPE_CHECKING:
+    from complaints.category_model import Example
 
 
 def complaints_for_customer(*, customer: Customer) -> QuerySet[Complaint]:
@@ -532,3 +537,29 @@ def complaints_for_export(customer) -> list[dict]:
             row[name] = value if value is None or isinstance(value, int) else str(value)
         rows.append(row)
     return rows
+
+
+def category_corrections() -> list[Example]:
+    """Complaints whose category a handler corrected, as training examples: the text
+    the suggestion was made from, labelled with the category the complaint has now
+    (the last correction wins). Oldest first, so retraining is repeatable."""
+    from complaints.category_model import Example
+    from complaints.classification import classification_text
+
+    corrected = (
+        Complaint.objects.filter(events__kind=ComplaintEvent.Kind.CATEGORY)
+        .distinct()
+        .order_by("received_at", "pk")
+        .only("reference", "description", "message_excerpt", "category")
+    )
+    return [
+        Example(
+            text=classification_text(
+                complaint.description, complaint.message_excerpt
+            ),
+            category=complaint.category,
+            ref=complaint.reference or f"#{complaint.pk}",
+            source="correction",
+        )
+        for complaint in corrected
+    ]

@@ -322,6 +322,13 @@ RIGHTS_REQUEST_DAYS = env.int("RIGHTS_REQUEST_DAYS", default=30)
 RIGHTS_REQUEST_MAX_DAYS = env.int("RIGHTS_REQUEST_MAX_DAYS", default=90)
 # Customers complaining about one matter that make it a major complaint.
 COMPLAINT_MAJOR_THRESHOLD = env.int("COMPLAINT_MAJOR_THRESHOLD", default=20)
+# The trained category model (manage.py train_classifier writes it). The default is
+# the model shipped with the code, trained on the shipped labelled set; point this at
+# a writable file to keep models retrained with handlers' corrections.
+COMPLAINT_CLASSIFIER_MODEL = env.path(
+    "COMPLAINT_CLASSIFIER_MODEL",
+    default=BASE_DIR / "complaints" / "data" / "category_model.npz",
+)
 
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"

@@ -155,3 +155,17 @@ def reply_text(kind: str, languages: set[str]) -> str:
     if len(languages) == 1 and (language := next(iter(languages))) in texts:
         return texts[language]
     return f"{texts['zh-hans']}\n{texts['en']}"
+
+
+# --- the same vocabulary, read in free text ---------------------------------------
+
+
+def stop_requests_in(text: str) -> list[str]:
+    """The plain-language stop requests in free text (a complaint, a letter), in the
+    words the reply parser knows, first occurrence first. Keywords that mean stop only
+    as a whole reply ("T", "END", "取消") are not looked for inside longer text."""
+    folded = fold(text)
+    compact = folded.replace(" ", "")
+    found = [m.group(0) for m in _PLAIN_STOP_ZH.finditer(compact)]
+    found += [m.group(0) for m in _PLAIN_STOP_EN.finditer(folded)]
+    return list(dict.fromkeys(found))

@@ -11,7 +11,11 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from complaints.classification import classify, wants_no_marketing
+from complaints.classification import (
+    classification_text,
+    classify,
+    wants_no_marketing,
+)
 from complaints.deadlines import get_policy
 from complaints.models import (
     Category,
@@ -175,7 +179,7 @@ def complaint_create(
             {"description": MSG_DESCRIPTION_REQUIRED}, code="required"
         )
     received_at = received_at or timezone.now()
-    suggestion = classify(f"{description}\n{message_excerpt}")
+    suggestion = classify(classification_text(description, message_excerpt))
     policy = get_policy()
     complaint = Complaint(
         source=source,
