@@ -49,7 +49,7 @@ MSG_IDENTITY_EMPTY = _(
     "Enter the last four characters of your ID document number or your date of birth."
 )
 MSG_NOT_NOT_ME = _("This number or address is not marked as not yours.")
-MSG_NOTHING_CHOSEN = _("Choose at least one of your earlier choices, or none.")
+
 
 
 # --- codes ------------------------------------------------------------------------
