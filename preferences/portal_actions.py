@@ -51,7 +51,6 @@ MSG_IDENTITY_EMPTY = _(
 MSG_NOT_NOT_ME = _("This number or address is not marked as not yours.")
 
 
-
 # --- codes ------------------------------------------------------------------------
 
 

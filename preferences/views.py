@@ -242,6 +242,8 @@ def _cells(values: list[str]) -> set[tuple[str, str]]:
 @require_http_methods(["GET", "POST"])
 def preferences(request):
     customer = request.customer
+    if request.method == "POST" and request.POST.get("keep"):
+        return _preferences_unsaved(request, customer)
     if request.method == "POST":
         notice = NoticeVersion.objects.filter(
             pk=request.POST.get("notice_version") or None
@@ -275,6 +277,27 @@ def preferences(request):
         request,
         "portal/preferences.html",
         {"matrix": matrix, "by_channel": by_channel},
+    )
+
+
+def _preferences_unsaved(request, customer):
+    """Enter on a switch sends the form through its first submit button, which
+    saves nothing: the page comes back with the switches as they were set and the
+    focus on the save button."""
+    matrix = selectors.preference_matrix(customer=customer)
+    wanted = _cells(request.POST.getlist("cell"))
+    for row in matrix.rows:
+        for cell in row.cells:
+            cell.on = (cell.channel.code, cell.topic.code) in wanted
+    return render(
+        request,
+        "portal/preferences.html",
+        {
+            "matrix": matrix,
+            "by_channel": request.GET.get("by") == "channel",
+            "unsaved": True,
+            "shown": [v for v in request.POST.getlist("shown") if ":" in v],
+        },
     )
 
 

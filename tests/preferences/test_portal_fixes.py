@@ -413,7 +413,7 @@ def test_switches_do_not_submit_on_enter_and_save_is_within_reach(portal_client)
     page = portal_client.get(reverse("portal:preferences")).content.decode()
     form = page.split('class="card matrix-form"')[1]
     first_submit = re.search(r"<button[^>]*>", form).group(0)
-    assert 'type="submit"' in first_submit and "disabled" in first_submit
+    assert 'type="submit"' in first_submit and 'name="keep"' in first_submit
     assert 'class="save-bar"' in form
     assert "aria-describedby" not in re.search(
         r'<input[^>]*role="switch"[^>]*>', form
@@ -435,3 +435,29 @@ def test_code_pages_have_their_own_titles(client, phone_point):
     not_me = client.get(reverse("portal:not_me_code")).content.decode()
     title = re.compile(r"<title>(.*?)</title>", re.S)
     assert title.search(sign_in).group(1) != title.search(not_me).group(1)
+
+
+def test_enter_on_a_switch_saves_nothing_and_keeps_the_switches(
+    portal_client, customer, sms, credit_card, notice_en
+):
+    """A browser sends the form through its first submit button when Enter is
+    pressed on a checkbox: that button saves nothing and gives the page back as
+    set, with the focus on the save button."""
+    grant(customer, sms, credit_card, notice_en)
+    response = portal_client.post(
+        reverse("portal:preferences"),
+        {
+            "keep": "1",
+            "notice_version": notice_en.pk,
+            "shown": ["sms:credit_card"],
+            "cell": ["sms:personal_loan"],
+        },
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Not saved yet" in page and "autofocus" in page
+    assert re.search(r'id="cell-sms-personal_loan"[^>]*checked', page)
+    assert not re.search(r'id="cell-sms-credit_card"[^>]*checked', page)
+    assert '<input type="hidden" name="shown" value="sms:credit_card">' in page
+    assert _granted(customer) == {("sms", "credit_card")}
+    assert ConsentEvent.objects.filter(action="withdraw").count() == 0
