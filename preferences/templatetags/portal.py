@@ -46,3 +46,9 @@ def protection_lines(protection: list[dict]) -> list[str]:
                 % {"address": item.get("contact_point", "")}
             )
     return lines
+
+
+@register.filter
+def html_lang(language: str) -> str:
+    """A stored language code as an HTML ``lang`` value (``zh-hans`` → ``zh-Hans``)."""
+    return "zh-Hans" if (language or "").lower().startswith("zh") else "en"

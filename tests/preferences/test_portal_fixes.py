@@ -461,3 +461,22 @@ def test_enter_on_a_switch_saves_nothing_and_keeps_the_switches(
     assert '<input type="hidden" name="shown" value="sms:credit_card">' in page
     assert _granted(customer) == {("sms", "credit_card")}
     assert ConsentEvent.objects.filter(action="withdraw").count() == 0
+
+
+def test_messages_from_the_bank_carry_their_language(
+    portal_client, customer, django_capture_on_commit_callbacks
+):
+    from complaints.services.intake import complaint_create
+    from consent.ledger import Actor
+
+    with django_capture_on_commit_callbacks(execute=True):
+        complaint = complaint_create(
+            source="portal",
+            description="Too many messages",
+            actor=Actor.customer(customer),
+            customer=customer,
+        )
+    url = reverse("complaints:portal_detail", kwargs={"reference": complaint.reference})
+    portal_client.cookies["django_language"] = "zh-hans"
+    page = portal_client.get(url).content.decode()
+    assert '<article class="notice" lang="en">' in page
