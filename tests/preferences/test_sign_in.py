@@ -361,3 +361,41 @@ def test_ip_throttle_reads_the_address_set_by_a_trusted_proxy(client, settings, 
         HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.10",
     )
     assert other.status_code == 302
+
+
+def test_identity_facts_command(customer):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from preferences.models import IdentityCheck
+
+    out = StringIO()
+    call_command(
+        "set_identity_check",
+        customer=customer.external_ref,
+        id_tail="12345X",
+        birth_date="1990-01-31",
+        stdout=out,
+    )
+    check = IdentityCheck.objects.get(customer=customer)
+    assert "345X" not in check.id_number_tail_encrypted and "Stored" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("set_identity_check", customer=customer.external_ref)
+    with pytest.raises(CommandError):
+        call_command(
+            "set_identity_check", customer=customer.external_ref, birth_date="31/01"
+        )
+    with pytest.raises(CommandError):
+        call_command("set_identity_check", customer="NOPE", id_tail="1234")
+
+
+def test_identity_facts_go_with_an_erasure(customer, phone_point):
+    from consent.erasure import customer_erase
+    from preferences.models import IdentityCheck, SettingChange
+
+    identity_check_set(customer=customer, id_number_tail="1234")
+    SettingChange.objects.create(customer=customer, kind="personalisation", actor="x")
+    customer_erase(customer=customer)
+    assert not IdentityCheck.objects.filter(customer=customer).exists()
+    assert not SettingChange.objects.filter(customer=customer).exists()
