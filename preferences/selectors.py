@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import get_language, pgettext
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from consent.models import (
@@ -265,7 +265,11 @@ def _language_name(code: str) -> str:
 
 
 def _list(items: list[str]) -> str:
-    return pgettext("list separator", ", ").join(items)
+    """Items joined with the language's list separator (、 in Chinese)."""
+    text = items[0] if items else ""
+    for item in items[1:]:
+        text = _("%(earlier)s, %(next)s") % {"earlier": text, "next": item}
+    return text
 
 
 def describe_setting_change(change: SettingChange, channels: dict[str, str]) -> str:

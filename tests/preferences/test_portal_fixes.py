@@ -480,3 +480,13 @@ def test_messages_from_the_bank_carry_their_language(
     portal_client.cookies["django_language"] = "zh-hans"
     page = portal_client.get(url).content.decode()
     assert '<article class="notice" lang="en">' in page
+
+
+def test_chinese_pages_use_chinese_punctuation(portal_client):
+    portal_client.post(reverse("portal:frequency"), {"cap_sms": "3", "cap_email": "2"})
+    portal_client.cookies["django_language"] = "zh-hans"
+    page = portal_client.get(reverse("portal:history")).content.decode()
+    assert "设置每 7 天接收频次上限：短信最多 3 条、电子邮件最多 2 条" in page
+    page = portal_client.get(reverse("complaints:portal_create")).content.decode()
+    assert "您遇到了什么问题？" in page and "（选填）" in page
+    assert page.count("（选填）") == 4  # channel, product, time, text: once each
