@@ -78,6 +78,20 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
     def _chosen_device(self, user):
         return otp.device_for_token(user, self.cleaned_data.get("otp_token", ""))
 
+    def full_clean(self):
+        """A wrong password or code is a form-wide error; mark every sign-in field
+        invalid and point it at the message, so screen readers announce both."""
+        super().full_clean()
+        if self.is_bound and self.non_field_errors():
+            for name in ("username", "password", "otp_token"):
+                attrs = self.fields[name].widget.attrs
+                attrs["aria-invalid"] = "true"
+                attrs["aria-describedby"] = " ".join(
+                    part
+                    for part in ("login-error", self[name].aria_describedby)
+                    if part
+                )
+
 
 def _actions_need_a_permission(model_admin) -> None:
     """Deny by default: an admin action that does not name the permission it needs

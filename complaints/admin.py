@@ -421,11 +421,14 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             state, label = "soon", gettext("due soon")
         else:
             state, label = "ok", ""
+        # The state is written out, not only coloured (WCAG 1.4.1).
         return format_html(
-            '<span class="cmp-due cmp-due-{}" title="{}">{}</span>',
+            '<span class="cmp-due cmp-due-{}">{}{}</span>',
             state,
-            label,
             timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M"),
+            format_html('<span class="cmp-due-state">{}</span>', label)
+            if label
+            else "",
         )
 
     def get_ordering(self, request):

@@ -9,6 +9,7 @@ class ComplaintsConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
+        from complaints import tasks  # noqa: F401  (services name them; register them)
         from complaints.checks import check_calendar_coverage
         from complaints.demo import seed_demo_complaints
         from complaints.selectors import complaints_for_export

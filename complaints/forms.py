@@ -26,7 +26,7 @@ class _CatalogueMixin:
 class ComplaintForm(_CatalogueMixin, forms.Form):
     """What a signed-in customer files in the portal."""
 
-    category = forms.ChoiceField(label=_("What is it about?"), choices=Category.choices)
+    category = forms.ChoiceField(label=_("What went wrong?"), choices=Category.choices)
     channel = forms.ModelChoiceField(
         label=_("Channel"), queryset=Channel.objects.none(), required=False
     )
@@ -78,7 +78,7 @@ class ReportForm(forms.Form):
         widget=forms.RadioSelect,
     )
     description = forms.CharField(
-        label=_("Anything to add? (optional)"),
+        label=_("Anything to add?"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -93,7 +93,7 @@ class RatingForm(forms.Form):
         widget=forms.RadioSelect,
     )
     comment = forms.CharField(
-        label=_("Comment (optional)"),
+        label=_("Comment"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),

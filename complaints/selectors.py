@@ -507,8 +507,9 @@ def complaint_customer_records(
     )
 
 
-def complaints_for_export(customer) -> list[dict]:
-    """The customer's complaints for their data export (PIPL art. 45)."""
+def complaints_for_export(customer, iso=None) -> list[dict]:
+    """The customer's complaints for their data export (PIPL art. 45); ``iso``
+    formats times (the export's, in the customer's time zone)."""
     fields = {f.name for f in Complaint._meta.get_fields()}
     if "customer" not in fields:
         return []
@@ -533,7 +534,7 @@ def complaints_for_export(customer) -> list[dict]:
         for name in wanted:
             value = getattr(complaint, name)
             if hasattr(value, "isoformat"):
-                value = value.isoformat()
+                value = iso(value) if iso else value.isoformat()
             row[name] = value if value is None or isinstance(value, int) else str(value)
         rows.append(row)
     return rows

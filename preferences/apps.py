@@ -9,9 +9,12 @@ class PreferencesConfig(AppConfig):
     def ready(self) -> None:
         from consent import hooks
         from preferences import contactability, replay
+        from preferences.demo import seed_demo_identity_checks
+        from preferences.erasure import forget_customer
 
         hooks.register_preference_provider(
             contactability.holder_preferences, default=contactability.DEFAULT
         )
-        hooks.register_erasure_handler(contactability.erase_preferences)
+        hooks.register_erasure_handler(forget_customer)
         hooks.register_projection_check(replay.preference_check)
+        hooks.register_demo_seeder(5, seed_demo_identity_checks)

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Subquery
 
 from consent.hooks import HolderPreferences
 from consent.models import Customer
-from preferences.models import DEFAULT_QUIET_HOURS, CarePause, FrequencyCap, Preference
+from preferences.models import DEFAULT_QUIET_HOURS, CarePause, FrequencyCap
 
 DEFAULT = HolderPreferences(quiet_hours=DEFAULT_QUIET_HOURS)
 
@@ -61,13 +61,3 @@ def holder_preferences(
             personalisation=personalisation is not False,
         )
     return out
-
-
-def erase_preferences(*, customer) -> None:
-    """Erasure: preference data and pending codes go with the customer's data."""
-    from preferences.models import OneTimeCode
-
-    OneTimeCode.objects.filter(contact_point__customer=customer).delete()
-    CarePause.objects.filter(customer=customer).delete()
-    FrequencyCap.objects.filter(customer=customer).delete()
-    Preference.objects.filter(customer=customer).delete()

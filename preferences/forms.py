@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from consent.identifiers import AddressKind
 from consent.models import Channel, Customer
 from preferences.models import CarePause, NextOfKinReport
+from preferences.portal_actions import MSG_IDENTITY_EMPTY, code_normalise
 from preferences.services import MSG_NOK_IDENTIFY, MSG_PAUSE_END, CodeTarget
 
 TIME_ZONES = [
@@ -57,42 +59,66 @@ class SignInForm(forms.Form):
     )
 
 
+class CodeField(forms.CharField):
+    """Six digits, typed on any keyboard: full-width digits and spaces are fine."""
+
+    default_error_messages = {"invalid": _("Enter the 6 digits of the code.")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("6-digit code"))
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={
+                    "inputmode": "numeric",
+                    "autocomplete": "one-time-code",
+                    "class": "code-input",
+                }
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        code = code_normalise(value)
+        if not re.fullmatch(r"[0-9]{6}", code):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return code
+
+
 class CodeForm(forms.Form):
-    code = forms.RegexField(
-        label=_("6-digit code"),
-        regex=r"^\s*\d{6}\s*$",
-        max_length=12,
-        error_messages={"invalid": _("Enter the 6 digits of the code.")},
-        widget=forms.TextInput(
-            attrs={
-                "inputmode": "numeric",
-                "autocomplete": "one-time-code",
-                "pattern": "[0-9 ]*",
-                "class": "code-input",
-            }
+    code = CodeField()
+
+
+class IdentityForm(forms.Form):
+    """A fact only the right holder of a shared number knows."""
+
+    use_required_attribute = False
+
+    id_number_tail = forms.CharField(
+        label=_("Last four characters of your ID document number"),
+        max_length=8,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    birth_date = forms.DateField(
+        label=_("Or your date of birth"),
+        required=False,
+        widget=forms.DateInput(
+            attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"
         ),
     )
 
-    def clean_code(self) -> str:
-        return self.cleaned_data["code"].strip()
-
-
-class ChooseCustomerForm(forms.Form):
-    customer = forms.TypedChoiceField(
-        label=_("Whose preferences?"), coerce=int, widget=forms.RadioSelect
-    )
-
-    def __init__(self, *args, customers: list[Customer], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["customer"].choices = [(c.pk, _mask_name(c)) for c in customers]
-
-
-def _mask_name(customer: Customer) -> str:
-    name = customer.display_name
-    ref = customer.external_ref
-    shown_name = (name[:1] + "*" * max(len(name) - 1, 1)) if name else ""
-    shown_ref = "****" + ref[-4:]
-    return f"{shown_name} ({shown_ref})" if shown_name else shown_ref
+    def clean(self):
+        data = super().clean()
+        if (
+            not self.errors
+            and not data.get("id_number_tail")
+            and not data.get("birth_date")
+        ):
+            raise ValidationError(MSG_IDENTITY_EMPTY, code="identity_empty")
+        return data
 
 
 class ContactSettingsForm(forms.Form):

@@ -332,3 +332,71 @@ class NextOfKinReport(models.Model):
     @property
     def document_reference(self) -> str:
         return self._clear(self.document_reference_encrypted)
+
+
+class IdentityCheck(models.Model):
+    """Facts only the customer should know, asked for when a phone number or e-mail
+    address belongs to several customers, so one holder cannot act as another.
+
+    Both are stored encrypted and compared in constant time; either one is enough.
+    """
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="identity_check",
+        primary_key=True,
+    )
+    id_number_tail_encrypted = models.TextField(
+        _("last four characters of the ID document number (encrypted)"), blank=True
+    )
+    birth_date_encrypted = models.TextField(_("date of birth (encrypted)"), blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("identity check")
+        verbose_name_plural = _("identity checks")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}"
+
+
+class SettingChange(models.Model):
+    """A change of a preference that is not a consent (quiet hours, frequency caps,
+    care pause, personalisation, language), for the customer's own history.
+
+    Append-only in practice: rows are written by the portal actions and never
+    edited. ``details`` holds codes and dates only, no personal data.
+    """
+
+    class Kind(models.TextChoices):
+        CONTACT_SETTINGS = "contact_settings", _("Quiet hours and language")
+        FREQUENCY_CAPS = "frequency_caps", _("Frequency cap")
+        CARE_PAUSE_STARTED = "care_pause_started", _("Care pause started")
+        CARE_PAUSE_ENDED = "care_pause_ended", _("Care pause ended")
+        PERSONALISATION = "personalisation", _("Personalisation")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="setting_changes",
+    )
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    actor = models.CharField(_("actor"), max_length=200)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ("-occurred_at", "-pk")
+        verbose_name = _("setting change")
+        verbose_name_plural = _("setting changes")
+        indexes = [
+            models.Index(
+                fields=("customer", "-occurred_at"), name="setting_change_history"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.kind} {self.occurred_at:%Y-%m-%d}"

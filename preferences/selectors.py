@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -20,7 +22,13 @@ from consent.models import (
     OptOut,
     Topic,
 )
-from preferences.models import CarePause, ErasureRequest, FrequencyCap, Preference
+from preferences.models import (
+    CarePause,
+    ErasureRequest,
+    FrequencyCap,
+    Preference,
+    SettingChange,
+)
 
 
 def language_code(language: str | None = None) -> str:
@@ -58,6 +66,12 @@ class MatrixRow:
 
 
 @dataclass
+class MatrixChannelRow:
+    channel: Channel
+    cells: list[MatrixCell] = field(default_factory=list)
+
+
+@dataclass
 class PreferenceMatrix:
     channels: list[Channel]
     topics: list[Topic]
@@ -73,6 +87,14 @@ class PreferenceMatrix:
     @property
     def granted_count(self) -> int:
         return len(self.shown_on)
+
+    @property
+    def channel_rows(self) -> list[MatrixChannelRow]:
+        """The same cells with channels as rows (the per-channel layout)."""
+        return [
+            MatrixChannelRow(channel, [row.cells[i] for row in self.rows])
+            for i, channel in enumerate(self.channels)
+        ]
 
 
 def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
@@ -162,6 +184,18 @@ def _who(actor: str) -> str:
     }.get(kind, _("The system"))
 
 
+def describe_withdrawal(*, channel: str | None, topic: str | None) -> str:
+    """A withdrawal in plain words, from the channel and topic labels (None: all)."""
+    words = {"channel": channel, "topic": topic}
+    if channel and topic:
+        return _("Stopped marketing about %(topic)s by %(channel)s") % words
+    if channel:
+        return _("Stopped all marketing by %(channel)s") % words
+    if topic:
+        return _("Stopped marketing about %(topic)s on every channel") % words
+    return _("Withdrew every marketing consent")
+
+
 def describe_event(event: ConsentEvent) -> str:
     """The event in plain words, for the customer's own history."""
     channel = event.channel.label if event.channel_id else None
@@ -170,15 +204,9 @@ def describe_event(event: ConsentEvent) -> str:
     words = {"channel": channel, "topic": topic, "address": address}
     action = event.action
     if action == ConsentEvent.Action.GRANT:
-        return _("Agreed to receive %(topic)s offers by %(channel)s") % words
+        return _("Agreed to receive marketing about %(topic)s by %(channel)s") % words
     if action == ConsentEvent.Action.WITHDRAW:
-        if channel and topic:
-            return _("Stopped %(topic)s offers by %(channel)s") % words
-        if channel:
-            return _("Stopped all marketing by %(channel)s") % words
-        if topic:
-            return _("Stopped %(topic)s offers on every channel") % words
-        return _("Withdrew every marketing consent")
+        return describe_withdrawal(channel=channel, topic=topic)
     texts = {
         ConsentEvent.Action.OPT_OUT_ALL: _("Stopped all marketing"),
         ConsentEvent.Action.OPT_IN_ALL: _("Asked to receive marketing again"),
@@ -202,35 +230,169 @@ class HistoryLine:
     who: str
     how: str
     wording: str
+    wording_language: str = ""
 
 
-def history_lines(events) -> list[HistoryLine]:
-    return [
-        HistoryLine(
-            when=event.occurred_at,
-            what=describe_event(event),
-            who=_who(event.actor),
-            how=event.get_source_display(),
-            wording=(
-                f"{event.notice_version.title} v{event.notice_version.version}"
-                if event.notice_version_id
-                else ""
-            ),
+class HistoryEntries:
+    """Ledger events and setting changes of one customer, newest first, as one
+    sequence the paginator can slice: four queries per page whatever the length."""
+
+    def __init__(self, customer: Customer):
+        self.events = history_events(customer=customer)
+        self.changes = SettingChange.objects.filter(customer=customer).order_by(
+            "-occurred_at", "-pk"
         )
-        for event in events
+
+    def count(self) -> int:
+        return self.events.count() + self.changes.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        stop = index.stop or self.count()
+        merged = sorted(
+            [*self.events[:stop], *self.changes[:stop]],
+            key=lambda item: item.occurred_at,
+            reverse=True,
+        )
+        return merged[index]
+
+
+def _language_name(code: str) -> str:
+    return dict(Customer.Language.choices).get(code, code)
+
+
+def _list(items: list[str]) -> str:
+    """Items joined with the language's list separator (、 in Chinese)."""
+    text = items[0] if items else ""
+    for item in items[1:]:
+        text = _("%(earlier)s, %(next)s") % {"earlier": text, "next": item}
+    return text
+
+
+def describe_setting_change(change: SettingChange, channels: dict[str, str]) -> str:
+    """A setting change in plain words, in the reader's language."""
+    details = change.details or {}
+    kind = change.kind
+    if kind == SettingChange.Kind.CONTACT_SETTINGS:
+        hours = details.get("quiet_hours") or {}
+        return _(
+            "Set quiet hours %(start)s–%(end)s (%(tz)s) and the language %(language)s"
+        ) % {
+            "start": hours.get("start", ""),
+            "end": hours.get("end", ""),
+            "tz": hours.get("tz", ""),
+            "language": _language_name(details.get("language", "")),
+        }
+    if kind == SettingChange.Kind.FREQUENCY_CAPS:
+        caps = details.get("caps") or {}
+        if not caps:
+            return _("Removed every frequency cap")
+        parts = [
+            _("%(channel)s at most %(count)d")
+            % {"channel": channels.get(c, c), "count": n}
+            for c, n in caps.items()
+        ]
+        return _("Set frequency caps per 7 days: %(caps)s") % {"caps": _list(parts)}
+    if kind == SettingChange.Kind.CARE_PAUSE_STARTED:
+        return _("Started a care pause until %(until)s (%(scope)s, %(reason)s)") % {
+            "until": details.get("until", ""),
+            "scope": CarePause.Scope(details["scope"]).label
+            if details.get("scope") in CarePause.Scope.values
+            else "",
+            "reason": CarePause.Reason(details["reason"]).label
+            if details.get("reason") in CarePause.Reason.values
+            else "",
+        }
+    if kind == SettingChange.Kind.CARE_PAUSE_ENDED:
+        return _("Ended the care pause")
+    if kind == SettingChange.Kind.PERSONALISATION:
+        if details.get("allowed"):
+            return _("Allowed marketing chosen from my profile")
+        return _("Refused marketing chosen from my profile")
+    return change.get_kind_display()
+
+
+def _wording_language(notice: NoticeVersion) -> str:
+    return "zh-Hans" if notice.language.startswith("zh") else notice.language
+
+
+def history_lines(entries) -> list[HistoryLine]:
+    channels = {c.code: c.label for c in Channel.objects.all()}
+    lines = []
+    for entry in entries:
+        if isinstance(entry, SettingChange):
+            lines.append(
+                HistoryLine(
+                    when=entry.occurred_at,
+                    what=describe_setting_change(entry, channels),
+                    who=_who(entry.actor),
+                    how=str(ConsentEvent.Source.PORTAL.label),
+                    wording="",
+                )
+            )
+            continue
+        notice = entry.notice_version if entry.notice_version_id else None
+        lines.append(
+            HistoryLine(
+                when=entry.occurred_at,
+                what=describe_event(entry),
+                who=_who(entry.actor),
+                how=entry.get_source_display(),
+                wording=f"{notice.title} v{notice.version}" if notice else "",
+                wording_language=_wording_language(notice) if notice else "",
+            )
+        )
+    return lines
+
+
+def frequency_caps_shown(*, customer: Customer) -> list[tuple[str, int]]:
+    """The caps as (channel label, limit), in channel order, for the overview."""
+    return [
+        (cap.channel.label, cap.max_per_week)
+        for cap in FrequencyCap.objects.filter(
+            customer=customer, channel__is_active=True
+        )
+        .select_related("channel")
+        .order_by("channel__position", "channel__code")
     ]
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
+def customer_time_zone(customer: Customer) -> zoneinfo.ZoneInfo:
+    pref = Preference.objects.filter(customer=customer).only("time_zone").first()
+    name = pref.time_zone if pref else Preference._meta.get_field("time_zone").default
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def _iso_in(zone: zoneinfo.ZoneInfo):
+    """Times in the customer's own time zone, with the offset (not UTC)."""
+
+    def iso(value) -> str | None:
+        if not value:
+            return None
+        if isinstance(value, datetime):
+            return value.astimezone(zone).isoformat(timespec="seconds")
+        return value.isoformat()
+
+    return iso
 
 
 def customer_export(*, customer: Customer) -> dict:
-    """Everything held about the customer, with addresses masked (PIPL art. 45)."""
+    """Everything held about the customer (PIPL art. 45): their own addresses in
+    full, times in their own time zone."""
+    zone = customer_time_zone(customer)
+    _iso = _iso_in(zone)
     pref = preference_for(customer=customer)
     opt_out = OptOut.objects.filter(customer=customer).first()
     return {
-        "generated_at": timezone.now().isoformat(),
+        "generated_at": _iso(timezone.now()),
+        "time_zone": str(zone),
         "customer": {
             "reference": customer.external_ref,
             "name": customer.display_name,
@@ -240,7 +402,7 @@ def customer_export(*, customer: Customer) -> dict:
         "contact_points": [
             {
                 "kind": cp.kind,
-                "address": cp.masked,
+                "address": cp.address or cp.masked,
                 "status": cp.status,
                 "verified_at": _iso(cp.verified_at),
                 "removed_at": _iso(cp.removed_at),
@@ -262,6 +424,10 @@ def customer_export(*, customer: Customer) -> dict:
         "stop_all_marketing_since": _iso(opt_out.since) if opt_out else None,
         "preferences": {
             "quiet_hours": pref.quiet_hours(),
+            "settings_history": [
+                {"kind": c.kind, "details": c.details, "at": _iso(c.occurred_at)}
+                for c in customer.setting_changes.order_by("occurred_at", "pk")
+            ],
             "preferred_channel": (
                 pref.preferred_channel.code if pref.preferred_channel_id else None
             ),
@@ -305,5 +471,42 @@ def customer_export(*, customer: Customer) -> dict:
             for e in history_events(customer=customer).order_by("seq")
         ],
         # Sections other apps hold about the customer (complaints, …).
-        **{name: section(customer) for name, section in hooks.export_sections()},
+        **{name: section(customer, _iso) for name, section in hooks.export_sections()},
+    }
+
+
+def customer_export_readable(*, customer: Customer) -> dict:
+    """The export for people: labels in the active language, local times (the
+    template formats them in the customer's time zone)."""
+    zone = customer_time_zone(customer)
+    pref = preference_for(customer=customer)
+    opt_out = OptOut.objects.filter(customer=customer).first()
+    states = (
+        ConsentState.objects.filter(customer=customer)
+        .select_related("channel", "topic")
+        .order_by("topic__position", "topic__code", "channel__position")
+    )
+    entries = HistoryEntries(customer)
+    try:
+        from complaints.models import Complaint
+
+        complaints = list(
+            Complaint.objects.filter(customer=customer)
+            .select_related("channel", "topic")
+            .order_by("received_at")
+        )
+    except ImportError:  # pragma: no cover - the complaints app is optional
+        complaints = []
+    return {
+        "customer": customer,
+        "time_zone": str(zone),
+        "generated_at": timezone.now(),
+        "contact_points": list(customer.contact_points.order_by("kind", "created_at")),
+        "consents": list(states),
+        "opt_out": opt_out,
+        "preference": pref,
+        "caps": frequency_caps_shown(customer=customer),
+        "pauses": list(customer.care_pauses.all()),
+        "history": history_lines(entries[: entries.count()]),
+        "complaints": complaints,
     }

@@ -11,6 +11,7 @@ urlpatterns = [
     path("sign-in/", views.sign_in, name="sign_in"),
     path("sign-in/code/", views.sign_in_code, name="sign_in_code"),
     path("sign-in/choose/", views.sign_in_choose, name="sign_in_choose"),
+    path("sign-in/shared/", views.shared_identifier, name="shared_identifier"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("account/", views.dashboard, name="dashboard"),
     path("account/preferences/", views.preferences, name="preferences"),
@@ -30,6 +31,11 @@ urlpatterns = [
         name="contact_point_verify",
     ),
     path(
+        "account/contact-points/<int:pk>/contest/",
+        views.contact_point_contest,
+        name="contact_point_contest",
+    ),
+    path(
         "account/contact-points/<int:pk>/remove/",
         views.contact_point_remove,
         name="contact_point_remove",
@@ -37,6 +43,7 @@ urlpatterns = [
     path("account/history/", views.history, name="history"),
     path("account/my-data/", views.my_data, name="my_data"),
     path("account/my-data/export.json", views.export, name="export"),
+    path("account/my-data/export.html", views.export_readable, name="export_readable"),
     path("u/<str:token>", views.unsubscribe, name="unsubscribe"),
     path("u/<str:token>/undo", views.unsubscribe_undo, name="unsubscribe_undo"),
     path("not-me/", views.not_me, name="not_me"),

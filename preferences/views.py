@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -22,18 +23,20 @@ from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 from consent.links import InvalidLink, undo_target, undo_token, unsubscribe_target
 from consent.models import Channel, ConsentEvent, ContactPoint, NoticeVersion, OptOut
-from preferences import forms, selectors, services
+from preferences import forms, portal_actions, selectors, services
 from preferences.auth import (
     client_ip,
     customer_login_required,
     portal_login,
     portal_logout,
 )
+from preferences.models import CarePause
 from preferences.services import CodeTarget
 
 PENDING_SIGN_IN = "portal_sign_in"
 PENDING_CHOICE = "portal_sign_in_choice"
 PENDING_NOT_ME = "portal_not_me"
+PENDING_SHARED = "portal_shared_identifier"
 
 
 def _ip(request) -> str:
@@ -82,13 +85,14 @@ def sign_in(request):
     if request.method == "POST" and form.is_valid():
         target: CodeTarget = form.cleaned_data["identifier"]
         try:
-            services.sign_in_start(target=target, ip=_ip(request))
+            portal_actions.sign_in_request(target=target, ip=_ip(request))
         except ApplicationError as exc:
             _form_error(form, exc)
         else:
             request.session[PENDING_SIGN_IN] = {
                 "bi": target.blind_index,
                 "masked": target.masked,
+                "kind": target.kind,
             }
             return redirect("portal:sign_in_code")
     return render(request, "portal/sign_in.html", {"form": form})
@@ -116,7 +120,13 @@ def sign_in_code(request):
             elif len(customers) == 1:
                 return _finish_sign_in(request, customers[0])
             else:
-                request.session[PENDING_CHOICE] = [c.pk for c in customers]
+                # A shared number: the code proves the phone, not which holder.
+                request.session[PENDING_CHOICE] = {
+                    "ids": [c.pk for c in customers],
+                    "bi": pending["bi"],
+                    "masked": pending["masked"],
+                    "kind": pending.get("kind", "phone"),
+                }
                 return redirect("portal:sign_in_choose")
     return render(
         request, "portal/sign_in_code.html", {"form": form, "masked": pending["masked"]}
@@ -132,19 +142,66 @@ def _finish_sign_in(request, customer):
 
 @require_http_methods(["GET", "POST"])
 def sign_in_choose(request):
-    """A shared phone (joint account, family) may act for each of its holders."""
-    ids = request.session.get(PENDING_CHOICE)
-    if not ids:
+    """A number held by several customers (joint account, family): the code proved
+    the phone; a fact only the right holder knows says which customer signs in.
+    Nobody is shown the other holders."""
+    pending = request.session.get(PENDING_CHOICE)
+    if not isinstance(pending, dict):
         return redirect("portal:sign_in")
-    from consent.models import Customer
-
-    customers = list(Customer.objects.filter(pk__in=ids, status="active"))
-    form = forms.ChooseCustomerForm(_data(request), customers=customers)
+    form = forms.IdentityForm(_data(request))
     if request.method == "POST" and form.is_valid():
-        chosen = next(c for c in customers if c.pk == form.cleaned_data["customer"])
-        request.session.pop(PENDING_CHOICE, None)
-        return _finish_sign_in(request, chosen)
-    return render(request, "portal/sign_in_choose.html", {"form": form})
+        try:
+            customer = portal_actions.shared_identifier_identify(
+                blind_index=pending["bi"],
+                customer_ids=pending["ids"],
+                ip=_ip(request),
+                id_number_tail=form.cleaned_data["id_number_tail"],
+                birth_date=form.cleaned_data["birth_date"],
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            request.session.pop(PENDING_CHOICE, None)
+            return _finish_sign_in(request, customer)
+    return render(
+        request,
+        "portal/sign_in_choose.html",
+        {"form": form, "masked": pending["masked"]},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def shared_identifier(request):
+    """Without the second fact the holder of a shared number may only stop
+    messages to it: nothing of any customer is shown."""
+    pending = request.session.get(PENDING_CHOICE)
+    if not isinstance(pending, dict):
+        return redirect("portal:sign_in")
+    identifier = portal_actions.SharedIdentifier(
+        kind=pending["kind"], blind_index=pending["bi"], masked=pending["masked"]
+    )
+    if request.method == "POST":
+        events = portal_actions.shared_identifier_stop_marketing(
+            identifier=identifier,
+            evidence=_evidence(request, via="shared_identifier"),
+        )
+        if events:
+            messages.success(
+                request,
+                _(
+                    "Marketing to %(address)s is stopped. Our sending systems "
+                    "already know."
+                )
+                % {"address": identifier.masked},
+            )
+        else:
+            messages.info(
+                request,
+                _("No marketing is sent to %(address)s. Nothing was changed.")
+                % {"address": identifier.masked},
+            )
+        return redirect("portal:shared_identifier")
+    return render(request, "portal/shared_identifier.html", {"identifier": identifier})
 
 
 @require_POST
@@ -166,6 +223,7 @@ def dashboard(request):
         "matrix": selectors.preference_matrix(customer=customer),
         "pause": selectors.care_pause_active(customer=customer),
         "preference": selectors.preference_for(customer=customer),
+        "caps": selectors.frequency_caps_shown(customer=customer),
         "erasure": selectors.erasure_request_pending(customer=customer),
     }
     return render(request, "portal/dashboard.html", context)
@@ -184,6 +242,8 @@ def _cells(values: list[str]) -> set[tuple[str, str]]:
 @require_http_methods(["GET", "POST"])
 def preferences(request):
     customer = request.customer
+    if request.method == "POST" and request.POST.get("keep"):
+        return _preferences_unsaved(request, customer)
     if request.method == "POST":
         notice = NoticeVersion.objects.filter(
             pk=request.POST.get("notice_version") or None
@@ -212,15 +272,44 @@ def preferences(request):
                 messages.info(request, _("Nothing was changed."))
         return redirect("portal:preferences")
     matrix = selectors.preference_matrix(customer=customer)
-    return render(request, "portal/preferences.html", {"matrix": matrix})
+    by_channel = request.GET.get("by") == "channel"
+    return render(
+        request,
+        "portal/preferences.html",
+        {"matrix": matrix, "by_channel": by_channel},
+    )
+
+
+def _preferences_unsaved(request, customer):
+    """Enter on a switch sends the form through its first submit button, which
+    saves nothing: the page comes back with the switches as they were set and the
+    focus on the save button."""
+    matrix = selectors.preference_matrix(customer=customer)
+    wanted = _cells(request.POST.getlist("cell"))
+    for row in matrix.rows:
+        for cell in row.cells:
+            cell.on = (cell.channel.code, cell.topic.code) in wanted
+    return render(
+        request,
+        "portal/preferences.html",
+        {
+            "matrix": matrix,
+            "by_channel": request.GET.get("by") == "channel",
+            "unsaved": True,
+            "shown": [v for v in request.POST.getlist("shown") if ":" in v],
+        },
+    )
 
 
 @customer_login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def stop_all(request):
+    """Stopping everything is asked for on its own page and confirmed."""
     if OptOut.objects.filter(customer=request.customer).exists():
         messages.info(request, _("Nothing was changed."))
         return redirect("portal:preferences")
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        return render(request, "portal/stop_all.html")
     consent_services.consent_opt_out_all(
         customer=request.customer,
         source=ConsentEvent.Source.PORTAL,
@@ -237,27 +326,59 @@ def stop_all(request):
 @customer_login_required
 @require_http_methods(["GET", "POST"])
 def marketing_again(request):
-    """A deliberate restart: nothing is switched back on by itself."""
+    """A deliberate restart. The choices that "stop all" withdrew are listed and
+    come back only if the customer ticks them, each as a fresh grant."""
+    customer = request.customer
+    if not OptOut.objects.filter(customer=customer).exists():
+        return redirect("portal:preferences")
+    earlier = portal_actions.choices_before_stop_all(customer=customer)
+    notice = selectors.notice_current()
+    error = ""
     if request.method == "POST":
         if request.POST.get("confirm") != "yes":
-            messages.error(request, _("Tick the box to confirm."))
-            return redirect("portal:marketing_again")
-        try:
-            consent_services.consent_opt_in_all(
-                customer=request.customer,
-                source=ConsentEvent.Source.PORTAL,
-                actor=Actor.customer(request.customer),
-                evidence=_evidence(request),
-            )
-        except ApplicationError as exc:
-            messages.error(request, str(exc.message))
+            error = _("Tick the box to confirm.")
         else:
-            messages.success(
-                request,
-                _("Marketing can be received again. Now switch on only what you want."),
-            )
-        return redirect("portal:preferences")
-    return render(request, "portal/marketing_again.html")
+            notice_shown = NoticeVersion.objects.filter(
+                pk=request.POST.get("notice_version") or None
+            ).first()
+            try:
+                events = portal_actions.marketing_again(
+                    customer=customer,
+                    restore=_cells(request.POST.getlist("restore")),
+                    notice_version=notice_shown,
+                    evidence=_evidence(request),
+                )
+            except ApplicationError as exc:
+                error = str(exc.message)
+            else:
+                restored = len(events) - 1
+                if restored:
+                    messages.success(
+                        request,
+                        ngettext(
+                            "Marketing can be received again; %(count)d earlier "
+                            "choice is switched back on.",
+                            "Marketing can be received again; %(count)d earlier "
+                            "choices are switched back on.",
+                            restored,
+                        )
+                        % {"count": restored},
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _(
+                            "Marketing can be received again. Now switch on only "
+                            "what you want."
+                        ),
+                    )
+                return redirect("portal:preferences")
+    return render(
+        request,
+        "portal/marketing_again.html",
+        {"earlier": earlier, "notice": notice, "error": error},
+        status=400 if error else 200,
+    )
 
 
 @customer_login_required
@@ -275,7 +396,7 @@ def contact_settings(request):
     form = forms.ContactSettingsForm(_data(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.preference_update(
+        portal_actions.contact_settings_save(
             customer=customer,
             quiet_start=data["quiet_start"],
             quiet_end=data["quiet_end"],
@@ -300,7 +421,7 @@ def frequency(request):
     initial = {f"cap_{c.code}": caps.get(c.pk) for c in channels}
     form = forms.FrequencyCapForm(_data(request), initial=initial, channels=channels)
     if request.method == "POST" and form.is_valid():
-        services.frequency_caps_set(customer=customer, caps=form.caps())
+        portal_actions.frequency_caps_save(customer=customer, caps=form.caps())
         messages.success(request, _("Your limits are saved."))
         return redirect("portal:frequency")
     return render(request, "portal/frequency.html", {"form": form})
@@ -310,15 +431,25 @@ def frequency(request):
 @require_http_methods(["GET", "POST"])
 def care_pause(request):
     customer = request.customer
-    form = forms.CarePauseForm(_data(request))
+    pause = selectors.care_pause_active(customer=customer)
+    initial = {}
+    if pause is not None:
+        # "Change the pause" starts from the running pause, so nothing narrows
+        # unless the customer changes it.
+        initial = {
+            "until": timezone.localdate(pause.ends_at),
+            "scope": pause.scope,
+            "reason": pause.reason,
+        }
+    form = forms.CarePauseForm(_data(request), initial=initial)
     if request.method == "POST":
         if request.POST.get("action") == "end":
-            services.care_pause_cancel(customer=customer)
+            portal_actions.care_pause_end(customer=customer)
             messages.success(request, _("Your care pause has ended."))
             return redirect("portal:care_pause")
         if form.is_valid():
             try:
-                services.care_pause_start(
+                portal_actions.care_pause_save(
                     customer=customer,
                     ends_at=form.ends_at(),
                     scope=form.cleaned_data["scope"],
@@ -327,9 +458,21 @@ def care_pause(request):
             except ValidationError as exc:
                 _form_error(form, exc)
             else:
-                messages.success(request, _("Your care pause is on."))
+                narrowed = (
+                    pause is not None
+                    and pause.holds_collections
+                    and form.cleaned_data["scope"] == CarePause.Scope.MARKETING
+                )
+                messages.success(
+                    request,
+                    _(
+                        "Your care pause is changed: collections messages are no "
+                        "longer paused, marketing still is."
+                    )
+                    if narrowed
+                    else _("Your care pause is on."),
+                )
                 return redirect("portal:care_pause")
-    pause = selectors.care_pause_active(customer=customer)
     return render(request, "portal/care_pause.html", {"form": form, "pause": pause})
 
 
@@ -342,7 +485,7 @@ def personalisation(request):
         _data(request), initial={"refuse": not pref.personalisation_allowed}
     )
     if request.method == "POST" and form.is_valid():
-        services.personalisation_set(
+        portal_actions.personalisation_save(
             customer=customer, allowed=not form.cleaned_data["refuse"]
         )
         messages.success(request, _("Your choice is saved."))
@@ -421,6 +564,52 @@ def contact_point_verify(request, pk: int):
 
 
 @customer_login_required
+@require_http_methods(["GET", "POST"])
+def contact_point_contest(request, pk: int):
+    """A number someone else marked "not me": the customer proves it is theirs
+    with a code sent to it."""
+    point = _own_point(request, pk)
+    if point.status != ContactPoint.Status.NOT_ME:
+        return redirect("portal:contact_points")
+    form = forms.CodeForm(
+        request.POST if request.POST.get("action") == "confirm" else None
+    )
+    sent = request.method == "POST"
+    if request.method == "POST" and request.POST.get("action") == "send":
+        try:
+            portal_actions.not_me_contest_start(contact_point=point, ip=_ip(request))
+        except ApplicationError as exc:
+            messages.error(request, str(exc.message))
+            sent = False
+        else:
+            messages.success(
+                request, _("We sent a code to %(address)s.") % {"address": point.masked}
+            )
+    elif request.method == "POST" and form.is_valid():
+        try:
+            portal_actions.not_me_contest_finish(
+                contact_point=point,
+                code=form.cleaned_data["code"],
+                ip=_ip(request),
+                evidence=_evidence(request),
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc, "code")
+        else:
+            messages.success(
+                request,
+                _("%(address)s is yours again. Your own choices apply to it.")
+                % {"address": point.masked},
+            )
+            return redirect("portal:contact_points")
+    return render(
+        request,
+        "portal/contact_point_contest.html",
+        {"form": form, "point": point, "sent": sent},
+    )
+
+
+@customer_login_required
 @require_POST
 def contact_point_remove(request, pk: int):
     point = _own_point(request, pk)
@@ -440,7 +629,7 @@ def contact_point_remove(request, pk: int):
 @customer_login_required
 @require_GET
 def history(request):
-    paginator = Paginator(selectors.history_events(customer=request.customer), 20)
+    paginator = Paginator(selectors.HistoryEntries(request.customer), 20)
     page = paginator.get_page(request.GET.get("page"))
     lines = selectors.history_lines(page.object_list)
     return render(request, "portal/history.html", {"page": page, "lines": lines})
@@ -475,6 +664,21 @@ def export(request):
     return response
 
 
+@customer_login_required
+@require_GET
+def export_readable(request):
+    """The same data as the JSON file, for people: labels in the customer's
+    language and times in their own time zone."""
+    customer = request.customer
+    with translation.override(customer.preferred_language):
+        data = selectors.customer_export_readable(customer=customer)
+        response = render(request, "portal/my_data_readable.html", data)
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="my-data-{stamp}.html"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 # --- one-click unsubscribe ---
 
 
@@ -497,15 +701,28 @@ def unsubscribe(request, token: str):
             {"target": target, "token": token},
         )
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-    event, was_granted = services.one_click_unsubscribe(
+    # RFC 8058: a mail client's one-click POST means the list the message came
+    # from; the page's buttons say which scope the person chose.
+    scope = (
+        portal_actions.UnsubscribeScope.TOPIC
+        if one_click
+        else request.POST.get("scope", portal_actions.UnsubscribeScope.TOPIC)
+    )
+    if scope not in portal_actions.UnsubscribeScope.CHOICES:
+        return _invalid_link(request)
+    event, undoable = portal_actions.one_click_unsubscribe_scoped(
         customer=target.customer,
         channel=target.channel,
         topic=target.topic,
-        evidence=_evidence(request, via="rfc8058" if one_click else "link_page"),
+        scope=scope,
+        evidence=_evidence(
+            request, via="rfc8058" if one_click else "link_page", scope=scope
+        ),
     )
     if one_click:
         return HttpResponse("OK", content_type="text/plain; charset=utf-8")
-    undo = undo_token(token=token, event_seq=event.seq) if event and was_granted else ""
+    undo = undo_token(token=token, event_seq=event.seq) if event and undoable else ""
+    notice = selectors.notice_current(language=target.customer.preferred_language)
     return render(
         request,
         "portal/unsubscribe_done.html",
@@ -513,7 +730,11 @@ def unsubscribe(request, token: str):
             "target": target,
             "token": token,
             "undo": undo,
-            "notice": selectors.notice_current(),
+            "scope": scope,
+            "notice": notice,
+            "notice_language": "zh-Hans"
+            if notice and notice.language.startswith("zh")
+            else "en",
         },
     )
 
@@ -529,7 +750,9 @@ def unsubscribe_undo(request, token: str):
     ).first()
     restored = None
     error = ""
-    if notice is None:
+    customer_language = selectors.language_code(target.customer.preferred_language)
+    if notice is None or notice.language != customer_language:
+        # The grant cites the wording in the customer's own language.
         error = _("The form was incomplete. Nothing was changed.")
     else:
         try:

@@ -17,6 +17,8 @@ from preferences.services._common import (
     MSG_REQUEST_DONE,
     MSG_TOO_MANY_CODES,
     WRONG_CODES_BEFORE_LOCK,
+    _check_not_locked,
+    _register_failure,
 )
 from preferences.services.codes import (
     CodeTarget,
@@ -26,11 +28,13 @@ from preferences.services.codes import (
     sign_in_start,
 )
 from preferences.services.consents import (
+    _check_notice,
     consent_matrix_apply,
     one_click_undo,
     one_click_unsubscribe,
 )
 from preferences.services.contact_points import (
+    _check_send_allowed_preview,
     contact_point_add_and_send,
     contact_point_code_confirm,
     contact_point_code_resend,
@@ -58,6 +62,10 @@ from preferences.services.requests import (
 )
 
 __all__ = [
+    "_check_not_locked",
+    "_check_notice",
+    "_check_send_allowed_preview",
+    "_register_failure",
     "CODES_PER_HOUR",
     "CODE_TTL",
     "CodeTarget",

@@ -164,3 +164,21 @@ def test_wrong_enrolment_codes_lock_out_and_sign_out(staff_user, settings):
 def test_otp_admin_client_fixture_is_verified(staff_user, otp_admin_client):
     client = otp_admin_client(staff_user(AUDITOR))
     assert client.get("/admin/").status_code == 200
+
+
+def test_sign_in_errors_are_announced_and_fields_marked_invalid(enrolled):
+    page = sign_in(Client(), "ann", "wrong password").content.decode()
+    assert '<div class="errornote" role="alert" id="login-error">' in page
+    for name in ("username", "password", "otp_token"):
+        field = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+        assert 'aria-invalid="true"' in field
+        assert "login-error" in field
+
+
+def test_code_help_text_is_tied_to_the_field(client):
+    page = client.get(LOGIN).content.decode()
+    field = re.search(r'<input[^>]*name="otp_token"[^>]*>', page).group(0)
+    assert 'aria-describedby="id_otp_token_helptext"' in field
+    assert 'id="id_otp_token_helptext"' in page
+    # Before any input nothing is marked invalid.
+    assert "aria-invalid" not in page

@@ -63,8 +63,9 @@ def test_sign_in_flip_stop_unsubscribe_and_not_me(
     row = _sms_rows(phone).last()
     assert row.seq > seq and "personal_loan" in row.permitted_topics
 
-    # Stop all marketing.
-    page.get_by_role("button", name="Stop all marketing").click()
+    # Stop all marketing, after confirming.
+    page.get_by_role("link", name="Stop all marketing").click()
+    page.get_by_role("button", name="Yes, stop all marketing").click()
     page.get_by_text("All marketing is stopped").wait_for()
     row = _sms_rows(phone).last()
     assert row.suppressed and "opt_out_all" in row.reasons
@@ -80,7 +81,7 @@ def test_sign_in_flip_stop_unsubscribe_and_not_me(
     page.goto(
         base + links.unsubscribe_path(customer=other, channel=sms, topic=credit_card)
     )
-    page.get_by_role("button", name="Unsubscribe").click()
+    page.get_by_role("button", name="Only Credit cards by SMS").click()
     page.get_by_text("You are unsubscribed").wait_for()
     row = _sms_rows("+8613700137000").last()
     assert row.suppressed and "withdrawn" in row.reasons

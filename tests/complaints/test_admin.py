@@ -461,3 +461,27 @@ def test_customer_records_follow_the_handlers_scope(
     services.complaint_assign(complaint=complaint, assignee=handler2, by=supervisor)
     url = reverse("admin:complaints_complaint_customer", args=[complaint.pk])
     assert staff_client(handler).get(url).status_code == 404
+
+
+def test_due_state_is_written_out_not_only_coloured(
+    staff_client, make_complaint, supervisor
+):
+    overdue, soon = make_complaint(), make_complaint()
+    now = timezone.now()
+    Complaint.objects.filter(pk=overdue.pk).update(due_at=now - timedelta(hours=2))
+    Complaint.objects.filter(pk=soon.pk).update(due_at=now + timedelta(hours=30))
+    body = staff_client(supervisor).get(reverse(CHANGELIST)).content.decode()
+    assert '<span class="cmp-due-state">overdue</span>' in body
+    assert '<span class="cmp-due-state">due soon</span>' in body
+    assert 'class="cmp-due cmp-due-soon" title=' not in body
+
+
+def test_amber_queue_link_is_dark_text():
+    from pathlib import Path
+
+    css = (
+        Path(__file__).resolve().parents[2] / "complaints/static/complaints/admin.css"
+    ).read_text()
+    assert "a.cmp-queue.cmp-due-soon" in css
+    rule = css.split("a.cmp-queue.cmp-due-soon", 1)[1].split("}", 1)[0]
+    assert "color: #000" in rule

@@ -86,7 +86,7 @@ def test_portal_filing_withdraws_marketing_at_once(
     assert complaint.events.filter(kind=ComplaintEvent.Kind.PROTECTION).exists()
     assert len(outbox) == 1
     page = portal_client.get(response["Location"]).content.decode()
-    assert "channel: SMS, product: Credit cards" in page  # names, not codes
+    assert "Stopped marketing about Credit cards by SMS" in page  # names, not codes
 
 
 def test_portal_bad_input_shows_errors_and_creates_nothing(portal_client):

@@ -43,9 +43,12 @@ def test_ledger_and_feed_cannot_be_added_changed_or_deleted_even_by_a_superuser(
     change = SuppressionChange.objects.order_by("seq").first()
     for base, pk in (("consentevent", event.pk), ("suppressionchange", change.seq)):
         assert superuser_http.get(f"/admin/consent/{base}/add/").status_code == 403
-        assert superuser_http.post(
-            f"/admin/consent/{base}/{pk}/delete/", {"post": "yes"}
-        ).status_code == 403
+        assert (
+            superuser_http.post(
+                f"/admin/consent/{base}/{pk}/delete/", {"post": "yes"}
+            ).status_code
+            == 403
+        )
         page = superuser_http.get(f"/admin/consent/{base}/{pk}/change/")
         assert page.status_code == 200
         assert b'name="_save"' not in page.content
@@ -55,7 +58,10 @@ def test_ledger_and_feed_cannot_be_added_changed_or_deleted_even_by_a_superuser(
 def test_changelists_use_a_fixed_number_of_queries(
     superuser_http, django_assert_max_num_queries
 ):
-    for url in ("/admin/consent/consentevent/", "/admin/consent/suppressionchange/",
-                "/admin/consent/consentstate/"):
+    for url in (
+        "/admin/consent/consentevent/",
+        "/admin/consent/suppressionchange/",
+        "/admin/consent/consentstate/",
+    ):
         with django_assert_max_num_queries(25):
             assert superuser_http.get(url).status_code == 200

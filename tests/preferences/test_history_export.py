@@ -14,10 +14,10 @@ def test_history_in_plain_words_newest_first(
     portal_client, customer, sms, credit_card, notice_en
 ):
     grant(customer, sms, credit_card, notice_en)
-    portal_client.post(reverse("portal:stop_all"))
+    portal_client.post(reverse("portal:stop_all"), {"confirm": "yes"})
     page = portal_client.get(reverse("portal:history")).content.decode()
     stop = page.index("Stopped all marketing")
-    agreed = page.index("Agreed to receive Credit cards offers by SMS")
+    agreed = page.index("Agreed to receive marketing about Credit cards by SMS")
     added = page.index("Added +86****8000")
     assert stop < agreed < added
     assert "Marketing consent notice v1" in page
@@ -43,7 +43,7 @@ def test_history_is_paginated(portal_client, customer, sms, credit_card, notice_
     assert "Page 2 of 2" in page2 and "Added +86****8000" in page2
 
 
-def test_export_holds_everything_with_masked_addresses(
+def test_export_holds_everything_with_own_addresses_and_local_times(
     portal_client, customer, sms, credit_card, notice_en
 ):
     grant(customer, sms, credit_card, notice_en)
@@ -51,10 +51,14 @@ def test_export_holds_everything_with_masked_addresses(
     response = portal_client.get(reverse("portal:export"))
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
-    assert "13800138000" not in response.content.decode()
     data = json.loads(response.content)
     assert data["customer"]["reference"] == customer.external_ref
-    assert data["contact_points"][0]["address"] == "+86****8000"
+    # The customer's own data: their own address in full, not masked.
+    assert data["contact_points"][0]["address"] == "+8613800138000"
+    # Times in the customer's time zone (default Asia/Shanghai), not UTC.
+    assert data["time_zone"] == "Asia/Shanghai"
+    assert data["generated_at"].endswith("+08:00")
+    assert data["ledger"][0]["occurred_at"].endswith("+08:00")
     assert data["consents"] == [
         {
             "channel": "sms",

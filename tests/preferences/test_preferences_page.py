@@ -39,7 +39,9 @@ def test_page_shows_every_cell_labelled_with_the_notice(portal_client, notice_en
     assert notice_en.text in page
     assert 'id="cell-sms-credit_card"' in page
     assert 'for="cell-sms-credit_card"' in page
-    assert 'aria-describedby="notice-text"' in page
+    # The notice is shown once, not read out again as each switch's description.
+    assert page.count(notice_en.text) == 1
+    assert 'aria-describedby="notice-text"' not in page
     assert f'name="notice_version" value="{notice_en.pk}"' in page
     assert "Repayment reminders" in page  # service topics shown as information
     assert 'value="sms:repayment_reminder"' not in page
@@ -136,7 +138,13 @@ def test_stop_all_then_deliberately_want_marketing_again(
     portal_client, customer, sms, credit_card, notice_en
 ):
     grant(customer, sms, credit_card, notice_en)
-    response = portal_client.post(reverse("portal:stop_all"))
+    # The button only asks: nothing is stopped before the customer confirms.
+    confirm = portal_client.post(reverse("portal:stop_all"))
+    assert (
+        confirm.status_code == 200 and "Stop all marketing?" in confirm.content.decode()
+    )
+    assert not OptOut.objects.filter(customer=customer).exists()
+    response = portal_client.post(reverse("portal:stop_all"), {"confirm": "yes"})
     assert response.status_code == 302
     assert OptOut.objects.filter(customer=customer).exists()
     key = _sms_key()
@@ -145,7 +153,7 @@ def test_stop_all_then_deliberately_want_marketing_again(
     page = portal_client.get(PAGE).content.decode()
     assert "I want marketing again" in page and " disabled" in page
     # Stopping twice records nothing new.
-    portal_client.post(reverse("portal:stop_all"))
+    portal_client.post(reverse("portal:stop_all"), {"confirm": "yes"})
     assert ConsentEvent.objects.filter(action="opt_out_all").count() == 1
     # A cell posted while stopped is refused, nothing is granted.
     _save(portal_client, cells=["sms:credit_card"], notice=notice_en)
@@ -154,7 +162,11 @@ def test_stop_all_then_deliberately_want_marketing_again(
     # Without the tick nothing changes.
     portal_client.post(reverse("portal:marketing_again"), {})
     assert OptOut.objects.filter(customer=customer).exists()
-    portal_client.post(reverse("portal:marketing_again"), {"confirm": "yes"})
+    # Nothing ticked among the earlier choices: nothing is switched back on.
+    portal_client.post(
+        reverse("portal:marketing_again"),
+        {"confirm": "yes", "notice_version": notice_en.pk},
+    )
     assert not OptOut.objects.filter(customer=customer).exists()
     assert ConsentEvent.objects.filter(action="opt_in_all").count() == 1
     assert ConsentState.objects.granted().count() == 0  # nothing switched on by itself
