@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -43,3 +43,14 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/15"),
     },
 }
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _refuse_unsafe_production(**kwargs) -> None:
+    import django
+
+    django.setup()
+    from config.checks import refuse_unsafe_production
+
+    refuse_unsafe_production()

@@ -46,6 +46,8 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Seconds a client is told to wait (Retry-After) while the database is unreachable.
+OUTAGE_RETRY_AFTER = env.int("OUTAGE_RETRY_AFTER", default=30)
 # After an erasure, how long the final suppressed rows keep the clear identifier so
 # sending systems that sync daily or weekly still receive it.
 ERASED_IDENTIFIER_GRACE_DAYS = env.int("ERASED_IDENTIFIER_GRACE_DAYS", default=30)
@@ -95,6 +97,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    "django_prometheus",
     "consent",
     "backoffice",
     "preferences",
@@ -102,6 +105,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -114,6 +119,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "consent.api.middleware.ApiEdgeMiddleware",
+    "config.observability.DatabaseOutageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -206,6 +214,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Probes and the metrics scraper talk plain HTTP to the worker itself.
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -233,7 +243,9 @@ CONTENT_SECURITY_POLICY = {
 # Brute-force protection on the portal and admin sign-in.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A user name guessed from one address, and any user names tried from one address:
+# either reaching the limit locks out (per IP across user names too).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_VERBOSE = False
@@ -255,12 +267,16 @@ WORKING_DAYS = tuple(env.list("WORKING_DAYS", default=[0, 1, 2, 3, 4], subcast=i
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["consent.api.parsers.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "consent.api.errors.api_exception_handler",
 }
+# Largest API request body (a check of 1,000 recipients is about 40 KB) and deepest
+# JSON nesting the API parses.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = 20
 SPECTACULAR_SETTINGS = {
     "TITLE": "Consent centre suppression sync API",
     "VERSION": "1.0.0",
@@ -277,11 +293,39 @@ CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
+# Two queues: "fast" for what a person is waiting for (one-time codes, complaint
+# acknowledgements), "housekeeping" for beat's purges and escalations; everything
+# else stays on the default "celery" queue. Run a worker per queue so a long purge
+# never delays a sign-in code (README, "Deployment").
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "consent.tasks.send_message_task": {"queue": "fast"},
+    "complaints.tasks.complaint_acknowledge_task": {"queue": "fast"},
+    "complaints.tasks.complaint_message_sent_task": {"queue": "fast"},
+    "consent.tasks.send_record_purge_task": {"queue": "housekeeping"},
+    "consent.tasks.erased_identifiers_clear_task": {"queue": "housekeeping"},
+    "preferences.tasks.care_pause_expire_task": {"queue": "housekeeping"},
+    "backoffice.tasks.*": {"queue": "housekeeping"},
+    "complaints.tasks.complaint_escalate_task": {"queue": "housekeeping"},
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_QUEUE_NAMES = ("fast", "celery", "housekeeping")
+
+# Prometheus at /metrics: only these addresses or networks may read it.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
 # Where one-time codes and customer messages go: "console" prints them, "file" writes
-# them to MESSAGE_FILE_DIR, "locmem" keeps them in memory (tests).
+# them to MESSAGE_FILE_DIR, "locmem" keeps them in memory (tests); "production" sends
+# phones to the HTTP SMS gateway and e-mail through Django's e-mail backend
+# (consent/messaging.py).
 MESSAGE_SENDER = env.str("MESSAGE_SENDER", default="console")
 MESSAGE_FILE_DIR = env.path("MESSAGE_FILE_DIR", default=VAR_DIR / "messages")
+SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")
+SMS_GATEWAY_SENDER_ID = env.str("SMS_GATEWAY_SENDER_ID", default="")
+SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=5.0)
+SMS_GATEWAY_RETRIES = env.int("SMS_GATEWAY_RETRIES", default=3)
+SMS_GATEWAY_BACKOFF = env.float("SMS_GATEWAY_BACKOFF", default=0.5)
 
 # Complaint time limits: "cn" (default), "uk" or "us" (complaints/deadlines.py).
 # Holidays / extra working days as ISO dates; empty uses the policy's own calendar.
@@ -294,6 +338,11 @@ COMPLAINT_MAJOR_THRESHOLD = env.int("COMPLAINT_MAJOR_THRESHOLD", default=20)
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
+# EMAIL_URL (e.g. smtp+tls://user:password@smtp.example.com:587) sets the SMTP
+# backend and its host, port, credentials and TLS in one variable.
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.dj_email_url("EMAIL_URL"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="consent-centre@localhost")
 
 LOGGING = {

@@ -30,6 +30,7 @@ from consent.api.serializers import (
     ErrorSerializer,
     KeyStateSerializer,
 )
+from consent.metrics import sender_read_record
 from consent.models import Channel, Topic
 
 MAX_PAGE = 10_000
@@ -232,6 +233,7 @@ class SuppressionChangesApi(ClientApiView):
         if connection.vendor == "postgresql":
             rows, last = selectors.suppression_changes_json(**page)
             last_seq = data["after"] if last is None else last
+            sender_read_record(client_id=request.auth.pk, cursor=last_seq)
             tail = {"next": self._next(request, rows, data, last_seq)}
             tail["last_seq"] = last_seq
             # Rows arrive as JSON text: splice them in rather than decode and
@@ -240,6 +242,7 @@ class SuppressionChangesApi(ClientApiView):
             return HttpResponse(body, content_type="application/json")
         rows = selectors.suppression_changes(**page)
         last_seq = rows[-1]["seq"] if rows else data["after"]
+        sender_read_record(client_id=request.auth.pk, cursor=last_seq)
         return Response(
             {
                 "results": rows,
