@@ -6,12 +6,15 @@ import os
 
 from celery import Celery, signals
 from celery.schedules import crontab
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("consent_centre")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Carries the enqueuing request's id into each task's log line.
+app.steps["worker"].add(DjangoStructLogInitStep)
 
 app.conf.beat_schedule = {
     "clear-erased-identifiers": {

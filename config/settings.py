@@ -7,6 +7,7 @@ turns DEBUG off and refuses to start without real secrets (see ``config/checks.p
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "django_prometheus",
+    "django_structlog",
     "consent",
     "backoffice",
     "preferences",
@@ -345,18 +347,24 @@ if env.str("EMAIL_URL", default=""):
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="consent-centre@localhost")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # Request lines carry tokens in the path for one-click links; keep them out.
-        "django.server": {"level": "WARNING"},
-        # One line per task in eager mode drowns the demo's printed messages.
-        "celery.app.trace": {"level": "WARNING"},
-    },
-}
+# JSON lines on stderr (LOG_FORMAT=console for a readable terminal): one per request
+# and per Celery task, with the request id, never personal data (config/logs.py).
+from config.logs import logging_config  # noqa: E402
+
+LOGGING = logging_config(
+    level=env.str("LOG_LEVEL", default="INFO"),
+    fmt=env.str("LOG_FORMAT", default="json"),
+)
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# The start of a request or task is not logged: its end carries everything.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_USER_ID_FIELD = None
+
+# Optional error reporting. No personal data leaves: no request bodies, cookies,
+# user details or local variables, and anything shaped like an address is masked.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from config.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=APP_ENV)

@@ -8,4 +8,7 @@ class ConsentConfig(AppConfig):
 
     def ready(self) -> None:
         from config import checks  # noqa: F401  (registers the system checks)
+        from config.logs import connect_signals
         from consent import signals  # noqa: F401
+
+        connect_signals()
