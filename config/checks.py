@@ -115,8 +115,7 @@ def production_settings_check(app_configs, **kwargs) -> list[Error]:
         if settings.EMAIL_BACKEND in DEVELOPMENT_EMAIL_BACKENDS:
             errors.append(
                 Error(
-                    "The e-mail backend delivers nothing: "
-                    f"{settings.EMAIL_BACKEND}.",
+                    f"The e-mail backend delivers nothing: {settings.EMAIL_BACKEND}.",
                     hint="Set EMAIL_URL=smtp+tls://user:password@host:587",
                     id="config.E016",
                 )
@@ -131,6 +130,5 @@ def refuse_unsafe_production() -> None:
     errors = secrets_check(None) + production_settings_check(None)
     if errors:
         raise ImproperlyConfigured(
-            "Refusing to start: "
-            + " ".join(f"{e.id}: {e.msg}" for e in errors)
+            "Refusing to start: " + " ".join(f"{e.id}: {e.msg}" for e in errors)
         )

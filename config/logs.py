@@ -17,8 +17,20 @@ EMAIL = re.compile(r"[^\s@\"'<>()]+@[^\s@\"'<>()]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"(?<![\w.])\+?\d(?:[ -]?\d){6,14}(?![\w.])")
 # Values that are ours and are never personal data; timestamps look like numbers.
 SAFE_KEYS = frozenset(
-    {"timestamp", "level", "logger", "request_id", "task_id", "correlation_id",
-     "parent_task_id", "child_task_id", "code", "duration_ms", "user_id", "ip"}
+    {
+        "timestamp",
+        "level",
+        "logger",
+        "request_id",
+        "task_id",
+        "correlation_id",
+        "parent_task_id",
+        "child_task_id",
+        "code",
+        "duration_ms",
+        "user_id",
+        "ip",
+    }
 )
 
 

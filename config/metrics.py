@@ -4,15 +4,16 @@ domain gauges below, read when Prometheus scrapes (a few indexed queries).
 Only addresses in ``METRICS_ALLOWED_IPS`` (addresses or networks) may read it; any
 other caller gets a plain 404, as if nothing were there.
 
-| metric | what |
-|---|---|
-| ``consent_stop_to_feed_seconds`` | histogram: inbound withdrawal arrival to committed feed row |
-| ``consent_feed_rows_total`` | feed head seq: ``rate()`` of it is feed rows per second |
-| ``consent_sender_feed_cursor`` | per API client: last feed seq it has read |
-| ``consent_sender_last_read_age_seconds`` | per API client: since it last read the feed |
-| ``consent_sender_feed_lag_seconds`` | per API client: age of the oldest change in its channels it has not read (0 when caught up) |
-| ``consent_complaints_deadline`` | open complaints ``overdue`` and ``due_48h`` |
-| ``consent_celery_queue_depth`` | messages waiting per Celery queue (Redis broker) |
+- ``consent_stop_to_feed_seconds``: histogram, inbound withdrawal's arrival to its
+  committed feed row;
+- ``consent_feed_rows_total``: the feed head seq (``rate()`` is feed rows/second);
+- ``consent_sender_feed_cursor``, ``consent_sender_last_read_age_seconds``: per API
+  client, the last feed seq it read and how long ago (recorded at most once a
+  minute);
+- ``consent_sender_feed_lag_seconds``: per API client, the age of the oldest change
+  in its channels it has not read (0 when caught up);
+- ``consent_complaints_deadline{state="overdue"|"due_48h"}``: open complaints;
+- ``consent_celery_queue_depth{queue}``: messages waiting (Redis broker).
 """
 
 from __future__ import annotations
@@ -126,11 +127,15 @@ class DomainCollector:
             labels=["queue"],
         )
         try:
-            client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+            client = redis.Redis.from_url(
+                url, socket_timeout=1, socket_connect_timeout=1
+            )
             for queue in settings.CELERY_QUEUE_NAMES:
                 depth.add_metric([queue], client.llen(queue))
         except redis.RedisError as exc:
-            logger.warning("queue_depth_unavailable", extra={"error": type(exc).__name__})
+            logger.warning(
+                "queue_depth_unavailable", extra={"error": type(exc).__name__}
+            )
             return
         yield depth
 
@@ -145,7 +150,7 @@ def metrics_view(request):
         registry = prometheus_client.REGISTRY
     domain = prometheus_client.CollectorRegistry()
     domain.register(DomainCollector())
-    body = prometheus_client.generate_latest(registry) + prometheus_client.generate_latest(
-        domain
-    )
+    body = prometheus_client.generate_latest(
+        registry
+    ) + prometheus_client.generate_latest(domain)
     return HttpResponse(body, content_type=prometheus_client.CONTENT_TYPE_LATEST)

@@ -33,10 +33,11 @@ def outage_response(request) -> HttpResponse:
     from consent.api.errors import error_body
 
     retry_after = str(settings.OUTAGE_RETRY_AFTER)
+    # The session lives in the database too: without this, saving it on the way
+    # out would fail again and turn the page into a 500.
+    request.__dict__.pop("session", None)
     if _is_api(request):
-        response = JsonResponse(
-            error_body("unavailable", MSG_UNAVAILABLE), status=503
-        )
+        response = JsonResponse(error_body("unavailable", MSG_UNAVAILABLE), status=503)
     else:
         response = HttpResponse(
             render_to_string("unavailable.html", {"retry_after": retry_after}),
@@ -69,7 +70,8 @@ def handler500(request, *args, **kwargs):
     """The last resort (an outage met outside a view, e.g. saving the session)."""
     exc = sys.exc_info()[1]
     if isinstance(exc, OUTAGE_ERRORS) or (
-        isinstance(exc, DatabaseError) and exc.__cause__ is not None
+        isinstance(exc, DatabaseError)
+        and exc.__cause__ is not None
         and isinstance(exc.__cause__, OSError)
     ):
         return outage_response(request)

@@ -102,7 +102,9 @@ class EmailBackend:
         try:
             email.send(fail_silently=False)
         except OSError as exc:
-            raise MessageDeliveryError(f"e-mail not accepted: {type(exc).__name__}") from exc
+            raise MessageDeliveryError(
+                f"e-mail not accepted: {type(exc).__name__}"
+            ) from exc
 
 
 class SmsGatewayBackend:
@@ -159,7 +161,11 @@ class SmsGatewayBackend:
         )
 
     def send(self, message: Message) -> None:
-        text = message.body if not message.subject else f"{message.subject}\n{message.body}"
+        text = (
+            message.body
+            if not message.subject
+            else f"{message.subject}\n{message.body}"
+        )
         try:
             response = self.session.post(
                 self.url,

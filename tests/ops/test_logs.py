@@ -90,7 +90,14 @@ def test_full_flow_logs_no_personal_data(log_lines, outbox, sms, credit_card):
 
     lines = log_lines()
     text = json.dumps(lines, ensure_ascii=False)
-    for secret in (PHONE_NATIONAL, PHONE_E164, "138 0013 8000", EMAIL, "陈爱丽", "Alice"):
+    for secret in (
+        PHONE_NATIONAL,
+        PHONE_E164,
+        "138 0013 8000",
+        EMAIL,
+        "陈爱丽",
+        "Alice",
+    ):
         assert secret not in text, secret
     finished = [line for line in lines if line["event"] == "request_finished"]
     assert len(finished) == requests

@@ -28,9 +28,7 @@ class Gateway:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length))
                 gateway.requests.append({"headers": dict(self.headers), "body": body})
-                status, delay = (
-                    gateway.script.pop(0) if gateway.script else (200, 0)
-                )
+                status, delay = gateway.script.pop(0) if gateway.script else (200, 0)
                 if delay:
                     time.sleep(delay)
                 self.send_response(status)

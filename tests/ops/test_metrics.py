@@ -55,7 +55,12 @@ def sender(db):
 def _stop(http, event_id="gw-1", number="13800138000"):
     response = http.post(
         "/api/v1/events",
-        {"type": "sms_reply", "event_id": event_id, "recipient": number, "text": "STOP"},
+        {
+            "type": "sms_reply",
+            "event_id": event_id,
+            "recipient": number,
+            "text": "STOP",
+        },
         format="json",
     )
     assert response.status_code == 201
@@ -96,10 +101,15 @@ def test_feed_head_and_sender_position(
     page = http.get("/api/v1/suppression/changes?channel=sms").json()
     samples = _scrape()
     assert _value(samples, "consent_feed_rows_total") >= page["last_seq"] > 0
-    assert _value(samples, "consent_sender_feed_cursor", client="sms-gw") == page[
-        "last_seq"
-    ]
-    assert 0 <= _value(samples, "consent_sender_last_read_age_seconds", client="sms-gw") < 5
+    assert (
+        _value(samples, "consent_sender_feed_cursor", client="sms-gw")
+        == page["last_seq"]
+    )
+    assert (
+        0
+        <= _value(samples, "consent_sender_last_read_age_seconds", client="sms-gw")
+        < 5
+    )
     assert _value(samples, "consent_sender_feed_lag_seconds", client="sms-gw") == 0
 
     # A change it has not read makes it lag; reading it again catches up.
@@ -118,7 +128,9 @@ def test_feed_head_and_sender_position(
     assert _value(samples, "consent_sender_feed_lag_seconds", client="sms-gw") == 0
 
 
-def test_sender_position_is_written_at_most_once_a_minute(sender, django_assert_num_queries):
+def test_sender_position_is_written_at_most_once_a_minute(
+    sender, django_assert_num_queries
+):
     from consent.metrics import sender_read_record, sender_reads
 
     client, _http = sender

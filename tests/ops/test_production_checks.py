@@ -38,9 +38,7 @@ def test_check_deploy_reports_each_unsafe_setting(tmp_path, check_id):
     env.update(UNSAFE[check_id])
     result = _run(["manage.py", "check", "--deploy"], env)
     assert result.returncode != 0
-    reported = {
-        cid for cid in UNSAFE if cid in result.stdout + result.stderr
-    }
+    reported = {cid for cid in UNSAFE if cid in result.stdout + result.stderr}
     assert reported == {check_id}, result.stderr
 
 

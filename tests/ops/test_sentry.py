@@ -33,7 +33,14 @@ def test_before_send_drops_request_data_user_and_masks_addresses():
     }
     out = before_send(event, None)
     text = repr(out)
-    for secret in ("13800138000", "138 0013 8000", "alice.chen", "ann@", "ck_x", "sessionid"):
+    for secret in (
+        "13800138000",
+        "138 0013 8000",
+        "alice.chen",
+        "ann@",
+        "ck_x",
+        "sessionid",
+    ):
         assert secret not in text, secret
     assert out["request"]["url"] == "https://consent.example.com/u/abc"
     assert out["request"]["headers"] == {"User-Agent": "curl"}
@@ -57,13 +64,21 @@ def test_sentry_starts_only_with_a_dsn(tmp_path):
     )
     env = production_env(tmp_path)
     off = subprocess.run(
-        [sys.executable, "-c", script], cwd=BASE_DIR, env=env,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert off.stdout.split()[0] == "False", off.stderr
     env["SENTRY_DSN"] = "https://key@127.0.0.1:9/1"
     on = subprocess.run(
-        [sys.executable, "-c", script], cwd=BASE_DIR, env=env,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert on.stdout.split() == ["True", "False"], on.stderr
