@@ -278,7 +278,9 @@ class SuppressionSnapshotApi(ClientApiView):
         "or CSV with a header (`permitted_topics` and `reasons` space-separated, "
         "booleans as t/f). The `X-Feed-Seq` header is the feed position the snapshot "
         "was read at: continue with `changes?after=<X-Feed-Seq>` and nothing is "
-        "missed.",
+        "missed. The CSV is for machines: identifiers are byte-exact, as stored, "
+        "so a value may start with `=`, `+`, `-` or `@`. Do not open it in a "
+        "spreadsheet, which would read such a value as a formula.",
         parameters=[
             _channel_param(),
             OpenApiParameter("format", str, enum=["ndjson", "csv"]),
