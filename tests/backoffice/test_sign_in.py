@@ -164,3 +164,24 @@ def test_wrong_enrolment_codes_lock_out_and_sign_out(staff_user, settings):
 def test_otp_admin_client_fixture_is_verified(staff_user, otp_admin_client):
     client = otp_admin_client(staff_user(AUDITOR))
     assert client.get("/admin/").status_code == 200
+
+
+def test_many_user_names_from_one_address_lock_that_address(enrolled):
+    """Guessing across user names from one IP locks the IP, for every name."""
+    _user, device, _codes = enrolled
+    attacker = Client(REMOTE_ADDR="203.0.113.7")
+    answers = [
+        sign_in(attacker, f"guess{i}", "wrong-password-1").status_code for i in range(7)
+    ]
+    assert answers[:4] == [200] * 4
+    assert answers[4:] == [429] * 3
+    # The real user from that address is locked out too, not from elsewhere.
+    assert (
+        sign_in(attacker, "ann", STAFF_PASSWORD, current_code(device)).status_code
+        == 429
+    )
+    elsewhere = Client(REMOTE_ADDR="198.51.100.9")
+    device.refresh_from_db()
+    device.throttle_reset()
+    ok = sign_in(elsewhere, "ann", STAFF_PASSWORD, current_code(device))
+    assert ok.status_code == 302
