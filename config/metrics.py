@@ -25,6 +25,7 @@ import time
 
 import prometheus_client
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from prometheus_client import multiprocess
@@ -48,9 +49,14 @@ class DomainCollector:
     """Gauges about shared state, computed from the database and cache."""
 
     def collect(self):
-        yield from self._feed_and_senders()
-        yield from self._complaints()
-        yield from self._queues()
+        # A scrape during a database outage still returns the process metrics.
+        for section in (self._feed_and_senders, self._complaints, self._queues):
+            try:
+                yield from list(section())
+            except DatabaseError as exc:
+                logger.warning(
+                    "domain_metrics_unavailable", extra={"error": type(exc).__name__}
+                )
 
     def _feed_and_senders(self):
         from consent.metrics import sender_reads
