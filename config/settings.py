@@ -282,6 +282,31 @@ API_MAX_JSON_DEPTH = 20
 SPECTACULAR_SETTINGS = {
     "TITLE": "Consent centre suppression sync API",
     "VERSION": "1.0.0",
+    "DESCRIPTION": """## Authenticate first
+
+Every call sends the sending system's API key:
+`Authorization: Bearer ck_…`. Keys come from the bank's back office: a staff
+member files an approval request (*Approval requests → Add*, kind *API client
+channels* for a new client, *API key rotation* for a new key) and a second
+staff member approves it and receives the key once, to hand to your operator.
+Only the key's SHA-256 is stored; a lost key cannot be shown again, only
+replaced. After a rotation the old key stays valid for 7 days.
+
+- Missing or bad key: **401** with `WWW-Authenticate: Bearer`.
+- A channel outside the client's scope: **403** naming the channel, and whether
+  reading or writing was refused.
+- Over the client's requests per minute: **429** with `Retry-After`. Every
+  answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+  (seconds until the window resets).
+- Errors are in English unless `Accept-Language` asks for `zh-Hans`; every error
+  has the shape `{"error": {"code", "message", "fields"}}`.
+- During maintenance or a database outage: **503** in that shape with
+  `Retry-After`. Bodies over 1 MiB or JSON nested deeper than 20 levels: **400**.
+
+## Then
+Pull a snapshot once, follow `changes` from its `X-Feed-Seq`, and `check`
+recipients before each send; push what you see (replies, bounces) to `events`.
+""",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

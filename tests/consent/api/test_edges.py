@@ -181,3 +181,11 @@ def portal_client_session(customer, phone_point):
     session[SESSION_KEY] = customer.pk
     session.save()
     return client
+
+
+def test_docs_start_with_how_to_authenticate(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    description = schema["info"]["description"]
+    assert description.startswith("## Authenticate first")
+    assert "Authorization: Bearer" in description
+    assert "Approval requests → Add" in description
