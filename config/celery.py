@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from celery import Celery, signals
 from celery.schedules import crontab
@@ -54,6 +55,13 @@ def _refuse_unsafe_production(**kwargs) -> None:
     import django
 
     django.setup()
+    from django.core.exceptions import ImproperlyConfigured
+
     from config.checks import refuse_unsafe_production
 
-    refuse_unsafe_production()
+    try:
+        refuse_unsafe_production()
+    except ImproperlyConfigured as exc:
+        # Celery logs and ignores exceptions raised by signal handlers.
+        sys.stderr.write(f"{exc}\n")
+        raise SystemExit(78) from exc  # EX_CONFIG
