@@ -170,7 +170,9 @@ def logging_config(*, level: str, fmt: str) -> dict:
             # which carry the raw path (one-click tokens).
             "django.server": {"level": "WARNING"},
             "django.request": {"level": "ERROR"},
-            # django-structlog's task lines replace Celery's, which print results.
+            # django-structlog's task lines replace Celery's, which print results
+            # and add a "received" line per task.
             "celery.app.trace": {"level": "WARNING"},
+            "celery.worker.strategy": {"level": "WARNING"},
         },
     }
