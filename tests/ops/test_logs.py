@@ -9,6 +9,7 @@ import logging
 import re
 
 import pytest
+import structlog
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
@@ -30,7 +31,11 @@ NAME = "陈爱丽 Alice Chen"
 def log_lines():
     """Every record, as formatted by the project's own JSON formatter."""
     root = logging.getLogger()
-    formatter = next(h.formatter for h in root.handlers if h.formatter is not None)
+    formatter = next(
+        h.formatter
+        for h in root.handlers
+        if isinstance(h.formatter, structlog.stdlib.ProcessorFormatter)
+    )
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
     handler.setFormatter(formatter)
