@@ -189,3 +189,10 @@ def test_docs_start_with_how_to_authenticate(client):
     assert description.startswith("## Authenticate first")
     assert "Authorization: Bearer" in description
     assert "Approval requests → Add" in description
+
+
+def test_outage_page_speaks_the_visitors_language(portal_client_session, database_down):
+    portal_client_session.raise_request_exception = False
+    response = portal_client_session.get("/account/", HTTP_ACCEPT_LANGUAGE="zh-Hans")
+    assert response.status_code == 503
+    assert "暂时无法使用" in response.content.decode()
