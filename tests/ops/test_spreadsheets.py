@@ -86,6 +86,8 @@ def test_regulator_export_neutralises_formulas(officer_client, sms, credit_card)
     assert row["root_cause"] == "'=HYPERLINK(1)"
 
 
+# PostgreSQL streams the snapshot over its own connection: the rows must be committed.
+@pytest.mark.django_db(transaction=True)
 def test_snapshot_csv_keeps_identifiers_byte_exact(
     email_channel, credit_card, notice_en
 ):
