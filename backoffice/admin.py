@@ -206,6 +206,7 @@ class ApprovalRequestForm(forms.ModelForm):
         ApiClient.objects.all(),
         label=_("existing API client"),
         required=False,
+        help_text=_("For a key rotation, or to change an existing client's channels."),
     )
     client_name = forms.CharField(
         label=_("new API client name"), required=False, max_length=100
@@ -289,6 +290,11 @@ class ApprovalRequestForm(forms.ModelForm):
                 requested_by=user,
                 reason=reason,
             )
+        if kind == Kind.API_KEY_ROTATE:
+            self._need(cleaned, "api_client")
+            return services.approval_request_api_key_rotate(
+                client=cleaned["api_client"], requested_by=user, reason=reason
+            )
         self._need(cleaned, "channels")
         return services.approval_request_api_client_channels(
             requested_by=user,
@@ -341,7 +347,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         ),
         (_("Bulk import of consents"), {"fields": ("file",)}),
         (
-            _("API client channels"),
+            _("API clients: channels or key rotation"),
             {"fields": ("api_client", "client_name", "channels")},
         ),
     )
@@ -495,12 +501,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
                 )
                 issued = getattr(decided, "_issued_key", None)
                 if issued is not None:
-                    self.message_user(
-                        request,
-                        _("New API key (copy it now, it is not shown again): %(key)s")
-                        % {"key": issued.clear},
-                        messages.WARNING,
-                    )
+                    return self._new_key_page(request, decided, issued)
                 return HttpResponseRedirect(
                     reverse(
                         "admin:backoffice_approvalrequest_change", args=(decided.pk,)
@@ -517,6 +518,21 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             "pending": approval.status == ApprovalRequest.Status.PENDING,
         }
         return TemplateResponse(request, "admin/backoffice/decide.html", context)
+
+    def _new_key_page(self, request, approval: ApprovalRequest, issued):
+        """The one time the clear key exists outside the sender: in this page's
+        body, not cached, not in a message (messages travel in a cookie)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": approval,
+            "title": _("New API key for %(client)s") % {"client": issued.key.client},
+            "key": issued.clear,
+            "prefix": issued.key.prefix,
+        }
+        response = TemplateResponse(request, "admin/backoffice/new_key.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 # Admin for the other apps' models that the back office serves (registered on import).

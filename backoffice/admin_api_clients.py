@@ -1,33 +1,30 @@
 """Admin for sending systems: clients, their channels and their API keys.
 
-New keys are shown exactly once, in a message after creation or rotation; the key
-list shows hashes' prefixes only and cannot be edited.
+Creating a client, widening its channels and rotating its key are four-eyes
+approval requests: the approver sees the new key once, on the page that confirms
+the decision (never in a message, which would travel in a cookie). The key list
+shows hashes' prefixes only and cannot be edited.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from consent.api_clients import IssuedKey, api_key_revoke, api_key_rotate
+from consent.api_clients import api_key_revoke
 from consent.errors import ApplicationError
 from consent.models import ApiClient, ApiKey
 
-MSG_NEW_KEY = _(
-    "New API key for %(client)s (copy it now, it is not shown again): %(key)s"
-)
+MSG_ROTATE_ONE = _("Choose one client: each key rotation is its own request.")
 
 
-def _show_key(request, client: ApiClient, issued: IssuedKey) -> None:
-    messages.warning(
-        request,
-        format_html(
-            "{}",
-            MSG_NEW_KEY % {"client": client.name, "key": issued.clear},
-        ),
-    )
+def _request_url(kind: str, client: ApiClient) -> str:
+    query = urlencode({"kind": kind, "api_client": client.pk})
+    return f"{reverse('admin:backoffice_approvalrequest_add')}?{query}"
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -59,14 +56,29 @@ class ApiClientAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     fieldsets = (
         (None, {"fields": ("name", "is_active")}),
-        (_("Access"), {"fields": ("channel_codes", "rate_per_minute", "request_link")}),
+        (
+            _("Access"),
+            {
+                "fields": (
+                    "channel_codes",
+                    "rate_per_minute",
+                    "request_link",
+                    "rotation_link",
+                )
+            },
+        ),
     )
     readonly_fields = ("channel_codes", "request_link")
+    # Shown on the change page only.
+    change_readonly = ("rotation_link",)
     inlines = (ApiKeyInline,)
     actions = ("rotate_key",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("channels")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, *self.change_readonly)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -85,16 +97,31 @@ class ApiClientAdmin(admin.ModelAdmin):
             _("Request a channel change (needs a second approver)"),
         )
 
+    @admin.display(description=_("API key"))
+    def rotation_link(self, obj: ApiClient) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>',
+            _request_url("api_key_rotate", obj),
+            _("Request a new API key (needs a second approver)"),
+        )
+
     def save_model(self, request, obj, form, change) -> None:
         obj.save(update_fields=["name", "is_active", "rate_per_minute"])
 
     @admin.action(
-        description=_("Rotate the API key (old key valid 7 more days)"),
+        description=_("Request a key rotation (old key valid 7 more days)"),
         permissions=["change"],
     )
-    def rotate_key(self, request, queryset) -> None:
-        for client in queryset:
-            _show_key(request, client, api_key_rotate(client=client))
+    def rotate_key(self, request, queryset):
+        """Opens the approval request for the one chosen client: a key is issued
+        only when a second staff member approves, and only they see it."""
+        clients = list(queryset[:2])
+        if len(clients) != 1:
+            self.message_user(request, MSG_ROTATE_ONE, messages.ERROR)
+            return None
+        return HttpResponseRedirect(_request_url("api_key_rotate", clients[0]))
 
 
 @admin.register(ApiKey)

@@ -17,7 +17,6 @@ for a reason, needs ``backoffice.unmask_contact`` and is itself logged.
 
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 
 from django import forms
@@ -34,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.audit import access_log_record
 from backoffice.models import AccessLog
+from backoffice.spreadsheets import writer_for_people
 from consent.identifiers import AddressKind, guess_kind, mask
 
 UNMASK_PERMISSION = "backoffice.unmask_contact"
@@ -193,7 +193,7 @@ class AuditedAdminMixin:
         response["Content-Disposition"] = (
             f'attachment; filename="{self.opts.model_name}-{stamp}.csv"'
         )
-        writer = csv.writer(response)
+        writer = writer_for_people(response)
         writer.writerow([str(label_for_field(c, self.model, self)) for c in columns])
         count = 0
         for obj in queryset:

@@ -127,6 +127,7 @@ class ApprovalRequest(models.Model):
         CONSENT_RESTORE = "consent_restore", _("Restore marketing consent")
         CONSENT_IMPORT = "consent_import", _("Bulk import of consents")
         API_CLIENT_CHANNELS = "api_client_channels", _("API client channels")
+        API_KEY_ROTATE = "api_key_rotate", _("API key rotation")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")

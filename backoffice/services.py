@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
@@ -57,6 +58,9 @@ MSG_ROW_OCCURRED = _(
 )
 MSG_ROW_OPTED_OUT = _("The customer stopped all marketing; a grant cannot be imported.")
 MSG_CLIENT_NAME = _("Name the new client or choose an existing one.")
+MSG_CLIENT_INACTIVE = _(
+    "The API client is paused; activate it before rotating its key."
+)
 
 CSV_COLUMNS = ("customer_ref", "channel", "topic", "action", "notice", "occurred_at")
 CSV_MAX_ROWS = 10_000
@@ -173,6 +177,22 @@ def approval_request_api_client_channels(
         },
         summary=gettext("API client %(name)s: channels %(codes)s")
         % {"name": client.name if client else name.strip(), "codes": ", ".join(codes)},
+    )
+
+
+def approval_request_api_key_rotate(
+    *, client: ApiClient, requested_by, reason: str
+) -> ApprovalRequest:
+    """Ask to issue a new API key for a sending system. Whoever approves receives
+    the new key once; the old keys keep working for the rotation overlap."""
+    if not client.is_active:
+        raise ApplicationError(MSG_CLIENT_INACTIVE, code="client_inactive")
+    return approval_request_create(
+        kind=ApprovalRequest.Kind.API_KEY_ROTATE,
+        requested_by=requested_by,
+        reason=reason,
+        payload={"client": client.pk, "name": client.name},
+        summary=gettext("Rotate the API key of %(name)s") % {"name": client.name},
     )
 
 
@@ -386,11 +406,43 @@ def _run_api_client_channels(approval: ApprovalRequest, approver) -> dict:
     }
 
 
+def _run_api_key_rotate(approval: ApprovalRequest, approver) -> dict:
+    from backoffice.audit import access_log_record
+    from consent.api_clients import api_key_rotate
+
+    client = ApiClient.objects.get(pk=approval.payload["client"])
+    if not client.is_active:
+        raise ApplicationError(MSG_CLIENT_INACTIVE, code="client_inactive")
+    issued = api_key_rotate(client=client)
+    approval._issued_key = issued
+    # Both people are on record: the requester asked, the approver received the key.
+    for user in (approval.requested_by, approver):
+        access_log_record(
+            user=user,
+            action="change",
+            object_type="consent.apiclient",
+            object_id=client.pk,
+            fields=["api_key"],
+            reason=gettext("API key rotation, request #%(id)d") % {"id": approval.pk},
+        )
+    old_until = (
+        client.keys.exclude(pk=issued.key.pk)
+        .filter(revoked_at__isnull=True)
+        .aggregate(until=Max("expires_at"))["until"]
+    )
+    return {
+        "client": client.pk,
+        "key_prefix": issued.key.prefix,
+        "old_keys_expire_at": old_until.isoformat() if old_until else None,
+    }
+
+
 EXECUTORS: dict[str, Callable[[ApprovalRequest, object], dict]] = {
     ApprovalRequest.Kind.CONTACT_RESTORE: _run_contact_restore,
     ApprovalRequest.Kind.CONSENT_RESTORE: _run_consent_restore,
     ApprovalRequest.Kind.CONSENT_IMPORT: _run_consent_import,
     ApprovalRequest.Kind.API_CLIENT_CHANNELS: _run_api_client_channels,
+    ApprovalRequest.Kind.API_KEY_ROTATE: _run_api_key_rotate,
 }
 
 

@@ -6,7 +6,6 @@ service, so each change lands on the timeline with its actor.
 
 from __future__ import annotations
 
-import csv
 from datetime import date, timedelta
 
 from django import forms
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from backoffice.admin_mixins import AuditedAdminMixin, UnmaskForm
 from backoffice.models import AccessLog
+from backoffice.spreadsheets import writer_for_people
 from complaints import charts, labels, selectors, services
 from complaints import forms as cforms
 from complaints.calendars import horizon_end
@@ -913,7 +913,7 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 return value
 
         self.audit(request, AccessLog.Action.EXPORT, fields=["regulator_csv"])
-        writer = csv.writer(Echo())
+        writer = writer_for_people(Echo())
         language = translation.get_language()
 
         def rows():

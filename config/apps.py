@@ -11,3 +11,6 @@ class ProjectConfig(AppConfig):
 
     def ready(self) -> None:
         from config import checks  # noqa: F401  (registers the system checks)
+        from config.logs import connect_signals
+
+        connect_signals()

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("consent_centre")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Carries the enqueuing request's id into each task's log line.
+app.steps["worker"].add(DjangoStructLogInitStep)
 
 app.conf.beat_schedule = {
     # Signed ledger checkpoints at least once a second while writes happen.
@@ -52,3 +56,21 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/15"),
     },
 }
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _refuse_unsafe_production(**kwargs) -> None:
+    import django
+
+    django.setup()
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.checks import refuse_unsafe_production
+
+    try:
+        refuse_unsafe_production()
+    except ImproperlyConfigured as exc:
+        # Celery logs and ignores exceptions raised by signal handlers.
+        sys.stderr.write(f"{exc}\n")
+        raise SystemExit(78) from exc  # EX_CONFIG

@@ -7,6 +7,7 @@ turns DEBUG off and refuses to start without real secrets (see ``config/checks.p
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,8 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Seconds a client is told to wait (Retry-After) while the database is unreachable.
+OUTAGE_RETRY_AFTER = env.int("OUTAGE_RETRY_AFTER", default=30)
 # After an erasure, how long the final suppressed rows keep the clear identifier so
 # sending systems that sync daily or weekly still receive it.
 ERASED_IDENTIFIER_GRACE_DAYS = env.int("ERASED_IDENTIFIER_GRACE_DAYS", default=30)
@@ -111,6 +114,8 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "config.apps.ProjectConfig",
+    "django_prometheus",
+    "django_structlog",
     "consent",
     "backoffice",
     "preferences",
@@ -118,6 +123,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -130,6 +137,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "consent.api.middleware.ApiEdgeMiddleware",
+    "config.observability.DatabaseOutageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -225,6 +235,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Probes and the metrics scraper talk plain HTTP to the worker itself.
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -252,7 +264,9 @@ CONTENT_SECURITY_POLICY = {
 # Brute-force protection on the portal and admin sign-in.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A user name guessed from one address, and any user names tried from one address:
+# either reaching the limit locks out (per IP across user names too).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_VERBOSE = False
@@ -274,15 +288,44 @@ WORKING_DAYS = tuple(env.list("WORKING_DAYS", default=[0, 1, 2, 3, 4], subcast=i
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["consent.api.parsers.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "consent.api.errors.api_exception_handler",
 }
+# Largest API request body (a check of 1,000 recipients is about 40 KB) and deepest
+# JSON nesting the API parses.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = 20
 SPECTACULAR_SETTINGS = {
     "TITLE": "Consent centre suppression sync API",
     "VERSION": "1.0.0",
+    "DESCRIPTION": """## Authenticate first
+
+Every call sends the sending system's API key:
+`Authorization: Bearer ck_…`. Keys come from the bank's back office: a staff
+member files an approval request (*Approval requests → Add*, kind *API client
+channels* for a new client, *API key rotation* for a new key) and a second
+staff member approves it and receives the key once, to hand to your operator.
+Only the key's SHA-256 is stored; a lost key cannot be shown again, only
+replaced. After a rotation the old key stays valid for 7 days.
+
+- Missing or bad key: **401** with `WWW-Authenticate: Bearer`.
+- A channel outside the client's scope: **403** naming the channel, and whether
+  reading or writing was refused.
+- Over the client's requests per minute: **429** with `Retry-After`. Every
+  answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+  (seconds until the window resets).
+- Errors are in English unless `Accept-Language` asks for `zh-Hans`; every error
+  has the shape `{"error": {"code", "message", "fields"}}`.
+- During maintenance or a database outage: **503** in that shape with
+  `Retry-After`. Bodies over 1 MiB or JSON nested deeper than 20 levels: **400**.
+
+## Then
+Pull a snapshot once, follow `changes` from its `X-Feed-Seq`, and `check`
+recipients before each send; push what you see (replies, bounces) to `events`.
+""",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -296,11 +339,39 @@ CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
+# Two queues: "fast" for what a person is waiting for (one-time codes, complaint
+# acknowledgements), "housekeeping" for beat's purges and escalations; everything
+# else stays on the default "celery" queue. Run a worker per queue so a long purge
+# never delays a sign-in code (README, "Deployment").
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "consent.tasks.send_message_task": {"queue": "fast"},
+    "complaints.tasks.complaint_acknowledge_task": {"queue": "fast"},
+    "complaints.tasks.complaint_message_sent_task": {"queue": "fast"},
+    "consent.tasks.send_record_purge_task": {"queue": "housekeeping"},
+    "consent.tasks.erased_identifiers_clear_task": {"queue": "housekeeping"},
+    "preferences.tasks.care_pause_expire_task": {"queue": "housekeeping"},
+    "backoffice.tasks.*": {"queue": "housekeeping"},
+    "complaints.tasks.complaint_escalate_task": {"queue": "housekeeping"},
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_QUEUE_NAMES = ("fast", "celery", "housekeeping")
+
+# Prometheus at /metrics: only these addresses or networks may read it.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
 # Where one-time codes and customer messages go: "console" prints them, "file" writes
-# them to MESSAGE_FILE_DIR, "locmem" keeps them in memory (tests).
+# them to MESSAGE_FILE_DIR, "locmem" keeps them in memory (tests); "production" sends
+# phones to the HTTP SMS gateway and e-mail through Django's e-mail backend
+# (consent/messaging.py).
 MESSAGE_SENDER = env.str("MESSAGE_SENDER", default="console")
 MESSAGE_FILE_DIR = env.path("MESSAGE_FILE_DIR", default=VAR_DIR / "messages")
+SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")
+SMS_GATEWAY_SENDER_ID = env.str("SMS_GATEWAY_SENDER_ID", default="")
+SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=5.0)
+SMS_GATEWAY_RETRIES = env.int("SMS_GATEWAY_RETRIES", default=3)
+SMS_GATEWAY_BACKOFF = env.float("SMS_GATEWAY_BACKOFF", default=0.5)
 
 # Complaint time limits: "cn" (default), "uk" or "us" (complaints/deadlines.py).
 # Holidays and make-up working days live in the calendar tables (admin: Calendars).
@@ -333,20 +404,31 @@ COMPLAINT_CLASSIFIER_MODEL = env.path(
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
+# EMAIL_URL (e.g. smtp+tls://user:password@smtp.example.com:587) sets the SMTP
+# backend and its host, port, credentials and TLS in one variable.
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.dj_email_url("EMAIL_URL"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="consent-centre@localhost")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # Request lines carry tokens in the path for one-click links; keep them out.
-        "django.server": {"level": "WARNING"},
-        # One line per task in eager mode drowns the demo's printed messages.
-        "celery.app.trace": {"level": "WARNING"},
-    },
-}
+# JSON lines on stderr (LOG_FORMAT=console for a readable terminal): one per request
+# and per Celery task, with the request id, never personal data (config/logs.py).
+from config.logs import logging_config  # noqa: E402
+
+LOGGING = logging_config(
+    level=env.str("LOG_LEVEL", default="INFO"),
+    fmt=env.str("LOG_FORMAT", default="json"),
+)
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# The start of a request or task is not logged: its end carries everything.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_USER_ID_FIELD = None
+
+# Optional error reporting. No personal data leaves: no request bodies, cookies,
+# user details or local variables, and anything shaped like an address is masked.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from config.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=APP_ENV)

@@ -1,10 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from config import health
+from config.metrics import metrics_view
 from consent.api.errors import api_not_found
 from consent.api.schema import DocsView, SchemaView
 
+handler500 = "config.observability.handler500"
+
 urlpatterns = [
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("complaints/", include("complaints.urls")),

@@ -21,6 +21,7 @@ from consent.models import ApiClient, ApiKey
 MSG_NO_KEY = _("Send your API key as 'Authorization: Bearer <key>'.")
 MSG_BAD_KEY = _("The API key is not valid, has expired or was revoked.")
 MSG_CHANNEL_SCOPE = _("This client may not read the channel '%(channel)s'.")
+MSG_CHANNEL_WRITE = _("This client has no right to write to the channel '%(channel)s'.")
 
 # Writing last_used_at on every call would put a write on every read.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -136,11 +137,26 @@ def client_channel_ids(client: ApiClient) -> dict[str, int]:
     return cached
 
 
+class ChannelDenied(exceptions.PermissionDenied):
+    """A channel outside the client's scope; the view says whether it was a read or
+    a write (``ClientApiView.channel_access``)."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        super().__init__(MSG_CHANNEL_SCOPE % {"channel": channel})
+
+    def for_write(self) -> ChannelDenied:
+        self.detail = exceptions.ErrorDetail(
+            str(MSG_CHANNEL_WRITE % {"channel": self.channel}), self.default_code
+        )
+        return self
+
+
 def require_channel(client: ApiClient, code: str) -> int:
     """The channel's id if the client may read it; 403 otherwise."""
     channel_id = client_channel_ids(client).get(code)
     if channel_id is None:
-        raise exceptions.PermissionDenied(MSG_CHANNEL_SCOPE % {"channel": code})
+        raise ChannelDenied(code)
     return channel_id
 
 
@@ -171,6 +187,12 @@ class ApiClientRateThrottle(BaseThrottle):
                 cache.set(cache_key, 1, self.window + 5)
                 count = 1
         self._wait = (bucket + 1) * self.window - now
+        # For the RateLimit-* headers on the response (ClientApiView).
+        request._rate_limit = (
+            client.rate_per_minute,
+            max(0, client.rate_per_minute - count),
+            max(1, int(self._wait + 0.999)),
+        )
         return count <= client.rate_per_minute
 
     def wait(self) -> float:

@@ -28,5 +28,9 @@ urlpatterns = [
         views.SuppressionStatusApi.as_view(),
         name="suppression-status",
     ),
-    path("events", InboundEventCreateApi.as_view(), name="events"),
+    path(
+        "events",
+        InboundEventCreateApi.as_view(channel_access="write"),
+        name="events",
+    ),
 ]

@@ -31,6 +31,7 @@ from consent.api.serializers import (
     KeyStateSerializer,
 )
 from consent.catalogue import catalogue
+from consent.metrics import sender_read_record
 from consent.models import Channel, Topic
 
 MAX_PAGE = 10_000
@@ -248,6 +249,7 @@ class SuppressionChangesApi(ClientApiView):
         if connection.vendor == "postgresql":
             rows, last = selectors.suppression_changes_json(**page)
             last_seq = data["after"] if last is None else last
+            sender_read_record(client_id=request.auth.pk, cursor=last_seq)
             tail = {"next": self._next(request, rows, data, last_seq)}
             tail["last_seq"] = last_seq
             # Rows arrive as JSON text: splice them in rather than decode and
@@ -256,6 +258,7 @@ class SuppressionChangesApi(ClientApiView):
             return HttpResponse(body, content_type="application/json")
         rows = selectors.suppression_changes(**page)
         last_seq = rows[-1]["seq"] if rows else data["after"]
+        sender_read_record(client_id=request.auth.pk, cursor=last_seq)
         return Response(
             {
                 "results": rows,
@@ -291,7 +294,9 @@ class SuppressionSnapshotApi(ClientApiView):
         "or CSV with a header (`permitted_topics` and `reasons` space-separated, "
         "booleans as t/f). The `X-Feed-Seq` header is the feed position the snapshot "
         "was read at: continue with `changes?after=<X-Feed-Seq>` and nothing is "
-        "missed.",
+        "missed. The CSV is for machines: identifiers are byte-exact, as stored, "
+        "so a value may start with `=`, `+`, `-` or `@`. Do not open it in a "
+        "spreadsheet, which would read such a value as a formula.",
         parameters=[
             _channel_param(),
             OpenApiParameter("format", str, enum=["ndjson", "csv"]),

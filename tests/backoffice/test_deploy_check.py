@@ -29,7 +29,13 @@ def production_env(tmp_path) -> dict[str, str]:
             "LEDGER_SIGNING_KEY": "k1:"
             + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
             "ALLOWED_HOSTS": "consent.example.com",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+            # Nothing connects to these during a check.
+            "DATABASE_URL": "postgres://consent@127.0.0.1:5432/consent",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+            "CACHE_URL": "redis://127.0.0.1:6379/1",
+            "MESSAGE_SENDER": "production",
+            "SMS_GATEWAY_URL": "https://sms.example.com/send",
+            "EMAIL_URL": "submission://mailer:secret@smtp.example.com:587",
         }
     )
     return env

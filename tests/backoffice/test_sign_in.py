@@ -182,3 +182,24 @@ def test_code_help_text_is_tied_to_the_field(client):
     assert 'id="id_otp_token_helptext"' in page
     # Before any input nothing is marked invalid.
     assert "aria-invalid" not in page
+
+
+def test_many_user_names_from_one_address_lock_that_address(enrolled):
+    """Guessing across user names from one IP locks the IP, for every name."""
+    _user, device, _codes = enrolled
+    attacker = Client(REMOTE_ADDR="203.0.113.7")
+    answers = [
+        sign_in(attacker, f"guess{i}", "wrong-password-1").status_code for i in range(7)
+    ]
+    assert answers[:4] == [200] * 4
+    assert answers[4:] == [429] * 3
+    # The real user from that address is locked out too, not from elsewhere.
+    assert (
+        sign_in(attacker, "ann", STAFF_PASSWORD, current_code(device)).status_code
+        == 429
+    )
+    elsewhere = Client(REMOTE_ADDR="198.51.100.9")
+    device.refresh_from_db()
+    device.throttle_reset()
+    ok = sign_in(elsewhere, "ann", STAFF_PASSWORD, current_code(device))
+    assert ok.status_code == 302
