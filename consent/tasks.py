@@ -26,3 +26,20 @@ def erased_identifiers_clear_task() -> int:
     from consent.erasure import erased_identifiers_clear
 
     return erased_identifiers_clear()
+
+
+@shared_task(acks_late=True)
+def webhook_deliver_task(endpoint_id: int) -> int:
+    """Deliver what is due to one webhook; returns the rows delivered."""
+    from consent.webhooks import webhook_deliver, webhook_dispatch_mark_started
+
+    webhook_dispatch_mark_started(endpoint_id)
+    return webhook_deliver(endpoint_id=endpoint_id).rows
+
+
+@shared_task
+def webhook_dispatch_task() -> int:
+    """Queue deliveries for every webhook with rows due (retries included)."""
+    from consent.webhooks import webhook_dispatch
+
+    return webhook_dispatch()
