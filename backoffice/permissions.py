@@ -60,6 +60,8 @@ MATRIX: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("consent", "inboundevent", ("change",)),
         ("consent", "apiclient", ("add", "change")),
         ("consent", "apikey", ("add", "change")),
+        ("consent", "senderfeedposition", ("change",)),
+        ("consent", "webhookendpoint", ("add", "change")),
         ("preferences", ALL_MODELS, VIEW),
         ("preferences", "notmereport", ("change",)),
         ("preferences", "erasurerequest", ("change",)),
@@ -88,6 +90,7 @@ NEVER_WRITABLE = {
     ("consent", "suppressionchange"),
     ("consent", "ledgerhead"),
     ("consent", "optout"),
+    ("consent", "webhookdelivery"),
     ("backoffice", "accesslog"),
 }
 

@@ -40,6 +40,7 @@ from complaints.models import (
 )
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
+from consent.replica import read_from_replica
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -634,14 +635,20 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         date_from, date_to, form = self._date_range(request)
-        figures = selectors.complaint_statistics(date_from=date_from, date_to=date_to)
+        # Read replica (consent/replica.py): the figures are read there when it is
+        # within its lag bound.
+        with read_from_replica():
+            figures = selectors.complaint_statistics(
+                date_from=date_from, date_to=date_to
+            )
+            hotspots = selectors.complaint_hotspots()
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Complaint statistics"),
             "opts": self.model._meta,
             "form": form,
             "stats": figures,
-            "hotspots": selectors.complaint_hotspots(),
+            "hotspots": hotspots,
             "category_labels": dict(Category.choices),
             "charts": {
                 "category": charts.bar_chart(
