@@ -26,6 +26,7 @@ MSG_SECRET = _(
 
 
 class WebhookCreateForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     after = forms.IntegerField(
         label=_("start after seq"),
         required=False,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, connections
 
 from consent.webhooks import webhook_dispatch
 
@@ -61,3 +61,4 @@ def feed_listen(*, stop: threading.Event, interval: float = 5.0) -> None:
             _dispatch()
     finally:
         conn.close()
+        connections.close_all()  # this thread's Django connections
