@@ -85,4 +85,4 @@ $PSQL -c "SELECT 1 FROM pg_database WHERE datname = '$REPLICA_DB'" | grep -q 1 \
     || $PSQL -c "CREATE DATABASE $REPLICA_DB"
 DATABASE_URL="postgres://postgres@127.0.0.1:$PRIMARY_PORT/$REPLICA_DB" \
 DATABASE_REPLICA_URL="postgres://postgres@127.0.0.1:$REPLICA_PORT/$REPLICA_DB" \
-    scripts/test.sh -n 0 -m replica -rs tests/consent/test_replica.py
+    scripts/test.sh -n 0 -m replica -s tests/consent/test_replica.py

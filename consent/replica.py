@@ -193,6 +193,10 @@ def read_from_replica(*, causal: bool = False) -> Iterator[str]:
     if not replica_configured() or _reading_from.get() is not None:
         yield reading_from()
         return
+    if connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        # Inside a transaction on the primary the reads must see its own writes.
+        yield DEFAULT_DB_ALIAS
+        return
     alias = REPLICA if replica_usable(causal=causal) else DEFAULT_DB_ALIAS
     token = _reading_from.set(alias)
     local = connections._connections

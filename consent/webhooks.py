@@ -226,8 +226,12 @@ def webhook_message(
     return message_id, body.encode(), headers
 
 
+def _lease() -> timedelta:
+    """Long enough for one message; renewed with every delivered batch."""
+    return timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 2 + 30)
+
+
 def _claim(endpoint_id: int, now: datetime) -> bool:
-    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 2 + 30)
     return bool(
         WebhookEndpoint.objects.filter(
             Q(lease_until__isnull=True) | Q(lease_until__lt=now),
@@ -235,7 +239,7 @@ def _claim(endpoint_id: int, now: datetime) -> bool:
             pk=endpoint_id,
             is_paused=False,
             client__is_active=True,
-        ).update(lease_until=now + lease)
+        ).update(lease_until=now + _lease())
     )
 
 
@@ -307,6 +311,7 @@ def _deliver_claimed(endpoint_id: int, max_batches: int, run: DeliveryRun) -> No
             next_attempt_at=None,
             last_success_at=timezone.now(),
             last_error="",
+            lease_until=timezone.now() + _lease(),
         )
         run.rows += len(rows)
         sender_feed_read_record(client=endpoint.client, cursor=last)

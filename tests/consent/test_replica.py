@@ -197,3 +197,62 @@ def test_complaint_statistics_read_from_the_replica(staff_user, otp_admin_client
         response = client.get("/admin/complaints/complaint/statistics/")
     assert response.status_code == 200
     assert "complaints_complaint" in _tables(on_replica)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def test_figures_replication_delay_and_check_times(api, person, settings):
+    """Measures, and checks only that the replica serves within its bound: the
+    figures go to the CI log (run with -s)."""
+    from consent.replica import replica_lag_measure
+
+    _caught_up()
+    # How long until a commit on the primary is visible on the replica.
+    delays = []
+    for i in range(30):
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(
+                "UPDATE consent_apiclient SET rate_per_minute = %s WHERE name = %s",
+                [600 + i, "sms-gateway"],
+            )
+        started = time.perf_counter()
+        while _on_replica(
+            "SELECT rate_per_minute FROM consent_apiclient WHERE name = %s",
+            ["sms-gateway"],
+        ) != [(600 + i,)]:
+            assert time.perf_counter() - started < 5
+        delays.append((time.perf_counter() - started) * 1000)
+    measures = []
+    for _ in range(30):
+        started = time.perf_counter()
+        lag = replica_lag_measure()
+        measures.append((time.perf_counter() - started) * 1000)
+    assert lag < settings.REPLICA_MAX_LAG_SECONDS
+
+    def check_times() -> list[float]:
+        times = []
+        for _ in range(30):
+            started = time.perf_counter()
+            _check(api)
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+
+    from django.core.cache import cache
+
+    cache.clear()
+    via_replica = check_times()
+    settings.REPLICA_MAX_LAG_SECONDS = -1  # every read on the primary
+    cache.clear()
+    via_primary = check_times()
+    print(
+        "\nreplica figures: commit visible on the replica after "
+        f"p50 {_pct(delays, 0.5):.1f} / p99 {_pct(delays, 0.99):.1f} ms; "
+        f"lag measurement p50 {_pct(measures, 0.5):.2f} ms; "
+        f"check (1 recipient, in process) from the replica p50 "
+        f"{_pct(via_replica, 0.5):.1f} / p99 {_pct(via_replica, 0.99):.1f} ms, "
+        f"from the primary p50 {_pct(via_primary, 0.5):.1f} / "
+        f"p99 {_pct(via_primary, 0.99):.1f} ms"
+    )
