@@ -28,6 +28,7 @@ PORTAL_PHONE = "+8613700137000"  # DEMO0003: sms car_loan, stopped by its link
 API_PHONE = "+8613800138000"  # DEMO0001 and DEMO0005: an SMS STOP through the API
 COMPLAINT_EMAIL = "alice.chen@example.com"  # DEMO0002: a spam complaint
 
+
 def hook_messages() -> list[dict]:
     if not os.path.exists(HOOK_FILE):
         return []

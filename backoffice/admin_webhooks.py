@@ -9,7 +9,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -25,8 +24,21 @@ MSG_SECRET = _(
 )
 
 
-class WebhookCreateForm(forms.ModelForm):
+class WebhookForm(forms.ModelForm):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "identifier_format", "batch_size")
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise forms.ValidationError(webhooks.MSG_URL_SCHEME)
+        return url
+
+
+class WebhookCreateForm(WebhookForm):
     after = forms.IntegerField(
         label=_("start after seq"),
         required=False,
@@ -47,12 +59,6 @@ class WebhookCreateForm(forms.ModelForm):
             is_active=True, webhook__isnull=True
         )
 
-    def clean_url(self) -> str:
-        url = self.cleaned_data["url"]
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise forms.ValidationError(webhooks.MSG_URL_SCHEME)
-        return url
-
 
 class ReplayForm(forms.Form):
     after = forms.IntegerField(
@@ -64,7 +70,7 @@ class ReplayForm(forms.Form):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    form = WebhookForm
     list_display = (
         "client",
         "url",
@@ -107,9 +113,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return False
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = WebhookCreateForm
-            kwargs["fields"] = None
+        kwargs["form"] = WebhookForm if obj else WebhookCreateForm
+        kwargs["fields"] = None
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):

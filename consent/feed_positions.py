@@ -78,10 +78,12 @@ class SenderLag:
         return self.status == FeedStatus.STALE
 
 
-def _lag_of(
-    position: SenderFeedPosition | None, now: datetime, default_minutes: int = 15
-) -> SenderLag:
-    minutes = position.max_lag_minutes if position else default_minutes
+def _lag_of(position: SenderFeedPosition | None, now: datetime) -> SenderLag:
+    minutes = (
+        position.max_lag_minutes
+        if position
+        else SenderFeedPosition._meta.get_field("max_lag_minutes").default
+    )
     max_lag = timedelta(minutes=minutes)
     if position is None or position.read_at is None:
         return SenderLag(None, None, None, max_lag, FeedStatus.NEVER)

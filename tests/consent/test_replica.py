@@ -112,8 +112,9 @@ def _tables(queries) -> str:
 
 def test_the_replica_is_a_streaming_hot_standby():
     assert _on_replica("SELECT pg_is_in_recovery()") == [(True,)]
-    assert connections[REPLICA].settings_dict["PORT"] != (
-        connections[DEFAULT_DB_ALIAS].settings_dict["PORT"]
+    assert (
+        connections[REPLICA].settings_dict["PORT"]
+        != (connections[DEFAULT_DB_ALIAS].settings_dict["PORT"])
     )
 
 
@@ -135,9 +136,7 @@ def test_changes_and_check_read_from_the_replica(api, person):
     assert "consent_contactability" not in _tables(on_primary)
 
 
-def test_a_stop_on_the_primary_is_never_allowed_from_a_paused_replica(
-    api, person, sms
-):
+def test_a_stop_on_the_primary_is_never_allowed_from_a_paused_replica(api, person, sms):
     _caught_up()
     assert _check(api)["allowed"] is True
     with replay_paused():
