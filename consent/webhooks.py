@@ -253,6 +253,8 @@ class DeliveryRun:
     batches: int = 0
     rows: int = 0
     failed: bool = False
+    # The client's channels, read once per run.
+    channels: dict[int, str] | None = None
 
 
 def _deliver_claimed(endpoint_id: int, max_batches: int, run: DeliveryRun) -> None:
@@ -266,7 +268,7 @@ def _deliver_claimed(endpoint_id: int, max_batches: int, run: DeliveryRun) -> No
             else None
         )
         rows = selectors.suppression_changes(
-            channel_ids=_channel_map(endpoint.client),
+            channel_ids=run.channels,
             after=endpoint.cursor,
             limit=endpoint.batch_size,
             hmac_key=hmac_key,
@@ -317,10 +319,14 @@ def _deliver_claimed(endpoint_id: int, max_batches: int, run: DeliveryRun) -> No
         sender_feed_read_record(client=endpoint.client, cursor=last)
 
 
-def webhook_pending(endpoint: WebhookEndpoint) -> bool:
+def webhook_pending(
+    endpoint: WebhookEndpoint, channels: dict[int, str] | None = None
+) -> bool:
     """Whether feed rows on the client's channels wait after the delivered cursor."""
+    if channels is None:
+        channels = _channel_map(endpoint.client)
     return SuppressionChange.objects.filter(
-        channel_id__in=list(_channel_map(endpoint.client)), seq__gt=endpoint.cursor
+        channel_id__in=list(channels), seq__gt=endpoint.cursor
     ).exists()
 
 
@@ -328,6 +334,10 @@ def webhook_deliver(*, endpoint_id: int, max_batches: int = 100) -> DeliveryRun:
     """Deliver what is due to one webhook, batch after batch, until it is caught up,
     a batch fails, it is paused or ``max_batches`` were sent."""
     run = DeliveryRun()
+    client = ApiClient.objects.filter(webhook__pk=endpoint_id).first()
+    if client is None:
+        return run
+    run.channels = _channel_map(client)
     while run.batches < max_batches:
         if not _claim(endpoint_id, timezone.now()):
             return run
@@ -339,7 +349,11 @@ def webhook_deliver(*, endpoint_id: int, max_batches: int = 100) -> DeliveryRun:
         endpoint = WebhookEndpoint.objects.select_related("client").get(pk=endpoint_id)
         # Rows committed after the last read, while a dispatch for them found the
         # lease held, would otherwise wait for the next beat.
-        if run.failed or endpoint.is_paused or not webhook_pending(endpoint):
+        if (
+            run.failed
+            or endpoint.is_paused
+            or not webhook_pending(endpoint, run.channels)
+        ):
             return run
     return run
 
