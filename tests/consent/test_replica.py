@@ -142,8 +142,12 @@ def test_a_stop_on_the_primary_is_never_allowed_from_a_paused_replica(api, perso
     with replay_paused():
         started = time.perf_counter()
         _stop(person, sms)
-        answer = _check(api)
+        with CaptureQueriesContext(connections[REPLICA]) as on_replica:
+            answer = _check(api)
         elapsed = time.perf_counter() - started
+        # The router saw the replica behind the primary and read the primary.
+        assert "pg_last_wal_replay_lsn" in _tables(on_replica)
+        assert "consent_contactability" not in _tables(on_replica)
         # The replica has not replayed the STOP: it still permits the number.
         assert _on_replica(
             "SELECT count(*) FROM consent_contactability WHERE NOT suppressed"
