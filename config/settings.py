@@ -154,8 +154,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # A streaming replica for the sync API reads and the statistics (consent/replica.py).
 # Reads go to the primary whenever the replica is more than REPLICA_MAX_LAG_SECONDS
 # behind; its lag is measured at most every REPLICA_LAG_CACHE_SECONDS per process. A
-# check also waits up to REPLICA_CATCHUP_WAIT_MS for the replica to replay what the
-# primary had flushed when the check arrived, else reads the primary.
+# check also waits up to REPLICA_CATCHUP_WAIT_MS for the replica to hold the feed row
+# the primary had newest when the check arrived, else reads the primary.
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.dj_db_url(
         "DATABASE_REPLICA_URL", conn_max_age=env.int("DB_CONN_MAX_AGE", default=0)

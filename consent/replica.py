@@ -6,10 +6,14 @@ block reads from the replica when it is within ``REPLICA_MAX_LAG_SECONDS`` of th
 primary, and from the primary otherwise (or when the replica cannot be reached).
 
 ``check`` is the last gate before a send, so it asks for more (``causal=True``): the
-replica must already have replayed the primary's WAL up to where it was flushed when
-the check arrived (waiting at most ``REPLICA_CATCHUP_WAIT_MS``), so every STOP whose
-request has returned is seen. A STOP committed on the primary is therefore never
-answered "allowed" from a replica that has not replayed it.
+replica must already hold the primary's newest feed row as of the moment the check
+arrived (waiting at most ``REPLICA_CATCHUP_WAIT_MS``). Every change of
+contactability commits together with its feed row, and feed rows become visible in
+``seq`` order, so a replica holding the primary's feed head holds every STOP whose
+request had returned. A STOP committed on the primary is therefore never answered
+"allowed" from a replica that has not replayed it. (Comparing feed heads rather
+than WAL positions keeps unrelated writes, such as other tables and bulk imports,
+from sending every check to the primary.)
 
 Inside the block the thread's default connection *is* the replica's connection, so
 raw SQL on ``django.db.connection`` (the feed page, the check lookup, the snapshot's
@@ -156,6 +160,29 @@ def replica_lag_forget() -> None:
     _sample = None
 
 
+def _feed_head(alias: str) -> int:
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_suppressionchange")
+        return cursor.fetchone()[0]
+
+
+def replica_has_feed_head(*, wait_ms: int) -> bool:
+    """Whether the replica holds the primary's newest feed row as of now, waiting up
+    to ``wait_ms`` for it to arrive."""
+    try:
+        target = _feed_head(DEFAULT_DB_ALIAS)
+        deadline = time.monotonic() + wait_ms / 1000
+        while True:
+            if _feed_head(REPLICA) >= target:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+    except DatabaseError:
+        _close_replica()
+        return False
+
+
 def replica_caught_up(*, wait_ms: int) -> bool:
     """Whether the replica has replayed everything the primary has flushed now,
     waiting up to ``wait_ms`` for it to get there."""
@@ -178,7 +205,7 @@ def replica_usable(*, causal: bool) -> bool:
     if replica_lag() > settings.REPLICA_MAX_LAG_SECONDS:
         return False
     if causal:
-        return replica_caught_up(wait_ms=settings.REPLICA_CATCHUP_WAIT_MS)
+        return replica_has_feed_head(wait_ms=settings.REPLICA_CATCHUP_WAIT_MS)
     return True
 
 

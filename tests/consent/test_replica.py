@@ -118,7 +118,15 @@ def test_the_replica_is_a_streaming_hot_standby():
     )
 
 
-def test_changes_and_check_read_from_the_replica(api, person):
+def _patient(settings) -> None:
+    """Routing tests, not bound tests: on a loaded machine the replica can be a
+    second behind, and the check's 50 ms catch-up wait too short."""
+    settings.REPLICA_MAX_LAG_SECONDS = 30
+    settings.REPLICA_CATCHUP_WAIT_MS = 10_000
+
+
+def test_changes_and_check_read_from_the_replica(api, person, settings):
+    _patient(settings)
     _caught_up()
     primary = connections[DEFAULT_DB_ALIAS]
     with (
@@ -132,8 +140,12 @@ def test_changes_and_check_read_from_the_replica(api, person):
     assert answer["allowed"] is True
     assert "consent_suppressionchange" in _tables(on_replica)
     assert "consent_contactability" in _tables(on_replica)
-    assert "consent_suppressionchange" not in _tables(on_primary)
-    assert "consent_contactability" not in _tables(on_primary)
+    # The primary answers only the check's feed-head question.
+    primary_reads = [
+        q for q in on_primary.captured_queries if "MAX(seq)" not in q["sql"]
+    ]
+    assert "consent_suppressionchange" not in _tables(primary_reads)
+    assert "consent_contactability" not in _tables(primary_reads)
 
 
 def test_a_stop_on_the_primary_is_never_allowed_from_a_paused_replica(api, person, sms):
@@ -146,7 +158,7 @@ def test_a_stop_on_the_primary_is_never_allowed_from_a_paused_replica(api, perso
             answer = _check(api)
         elapsed = time.perf_counter() - started
         # The router saw the replica behind the primary and read the primary.
-        assert "pg_last_wal_replay_lsn" in _tables(on_replica)
+        assert "MAX(seq)" in _tables(on_replica)
         assert "consent_contactability" not in _tables(on_replica)
         # The replica has not replayed the STOP: it still permits the number.
         assert _on_replica(
@@ -186,6 +198,7 @@ def test_feed_reads_fall_back_to_the_primary_past_the_lag_bound(
         b"".join(snapshot.streaming_content)
         assert int(snapshot["X-Feed-Seq"]) == fresh["last_seq"]
     # Caught up again, the replica continues from the primary's cursor.
+    _patient(settings)
     _caught_up()
     with CaptureQueriesContext(connections[REPLICA]) as on_replica:
         after = api.get(CHANGES, {"after": fresh["last_seq"]}).json()
@@ -193,7 +206,10 @@ def test_feed_reads_fall_back_to_the_primary_past_the_lag_bound(
     assert "consent_suppressionchange" in _tables(on_replica)
 
 
-def test_complaint_statistics_read_from_the_replica(staff_user, otp_admin_client):
+def test_complaint_statistics_read_from_the_replica(
+    staff_user, otp_admin_client, settings
+):
+    _patient(settings)
     client = otp_admin_client(staff_user("supervisor"))
     _caught_up()
     with CaptureQueriesContext(connections[REPLICA]) as on_replica:
@@ -235,25 +251,30 @@ def test_figures_replication_delay_and_check_times(api, person, settings):
         measures.append((time.perf_counter() - started) * 1000)
     assert lag < settings.REPLICA_MAX_LAG_SECONDS
 
-    def check_times() -> list[float]:
-        times = []
+    def check_times() -> tuple[list[float], int]:
+        times, on_replica = [], 0
         for _ in range(30):
             started = time.perf_counter()
-            _check(api)
+            with CaptureQueriesContext(connections[REPLICA]) as queries:
+                _check(api)
             times.append((time.perf_counter() - started) * 1000)
-        return times
+            on_replica += "consent_contactability" in _tables(queries)
+        return times, on_replica
 
     from django.core.cache import cache
 
     cache.clear()
-    via_replica = check_times()
+    _times, served = check_times()  # default bound and catch-up wait
+    _patient(settings)
+    via_replica, _all = check_times()
     settings.REPLICA_MAX_LAG_SECONDS = -1  # every read on the primary
     cache.clear()
-    via_primary = check_times()
+    via_primary, _none = check_times()
     print(
         "\nreplica figures: commit visible on the replica after "
         f"p50 {_pct(delays, 0.5):.1f} / p99 {_pct(delays, 0.99):.1f} ms; "
         f"lag measurement p50 {_pct(measures, 0.5):.2f} ms; "
+        f"with the defaults {served}/30 checks were answered by the replica; "
         f"check (1 recipient, in process) from the replica p50 "
         f"{_pct(via_replica, 0.5):.1f} / p99 {_pct(via_replica, 0.99):.1f} ms, "
         f"from the primary p50 {_pct(via_primary, 0.5):.1f} / "
