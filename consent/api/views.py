@@ -195,7 +195,9 @@ class SuppressionChangesApi(ClientApiView):
         summary="Follow suppression changes",
         description="Feed rows after `after` in sequence order. Rows become visible "
         "in sequence order, so polling with `after=last_seq` never skips a row. "
-        "Start from a snapshot's `X-Feed-Seq`.",
+        "Start from a snapshot's `X-Feed-Seq`. Fail closed when stale: if you cannot "
+        "read the feed for longer than your bound (`max_lag_seconds` in "
+        "`suppression/status`), stop marketing sends until you have caught up.",
         parameters=[
             _channel_param(),
             OpenApiParameter("after", int, description="Last seq you have (0: start)."),
@@ -479,8 +481,8 @@ class SuppressionCheckApi(ClientApiView):
         },
     )
     def post(self, request):
-        # Read replica, causal: only a replica that has replayed every commit made
-        # before this request (every STOP already acknowledged) answers a check.
+        # Read replica, causal: only a replica that holds the primary's newest feed
+        # row as of this request (every STOP already acknowledged) answers a check.
         with read_from_replica(causal=True):
             return self._check(request)
 
