@@ -280,3 +280,21 @@ def test_figures_replication_delay_and_check_times(api, person, settings):
         f"from the primary p50 {_pct(via_primary, 0.5):.1f} / "
         f"p99 {_pct(via_primary, 0.99):.1f} ms"
     )
+
+
+def test_an_unreachable_replica_sends_reads_to_the_primary(api, person, settings):
+    _patient(settings)
+    replica = connections[REPLICA]
+    port = replica.settings_dict["PORT"]
+    replica.close()
+    replica.settings_dict["PORT"] = "1"  # nothing listens there
+    try:
+        replica_lag_forget()
+        changes = api.get(CHANGES, {"after": 0})
+        answer = _check(api)
+    finally:
+        replica.close()
+        replica.settings_dict["PORT"] = port
+    assert changes.status_code == 200
+    assert {r["identifier"] for r in changes.json()["results"]} == {PHONE}
+    assert answer["allowed"] is True
