@@ -536,4 +536,9 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
 
 
 # Admin for the other apps' models that the back office serves (registered on import).
-from backoffice import admin_api_clients, admin_consent, admin_events  # noqa: E402, F401
+from backoffice import (  # noqa: E402, F401
+    admin_api_clients,
+    admin_consent,
+    admin_events,
+    admin_webhooks,
+)

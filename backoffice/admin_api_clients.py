@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from consent.api_clients import api_key_revoke
 from consent.errors import ApplicationError
-from consent.models import ApiClient, ApiKey
+from consent.feed_positions import FeedStatus, sender_lag_of_position
+from consent.models import ApiClient, ApiKey, SenderFeedPosition
 
 MSG_ROTATE_ONE = _("Choose one client: each key rotation is its own request.")
 
@@ -39,6 +40,35 @@ class ApiKeyInline(admin.TabularInline):
         return False
 
 
+class SenderFeedPositionInline(admin.StackedInline):
+    """How far behind the feed the client is; staff set the bound for "stale"."""
+
+    model = SenderFeedPosition
+    verbose_name_plural = _("feed position")
+    fields = ("feed_status", "cursor", "read_at", "stale_alerted_at", "max_lag_minutes")
+    readonly_fields = ("feed_status", "cursor", "read_at", "stale_alerted_at")
+    can_delete = False
+    max_num = 1
+    min_num = 1
+
+    @admin.display(description=_("status"))
+    def feed_status(self, obj: SenderFeedPosition | None) -> str:
+        return feed_status_label(obj)
+
+
+def feed_status_label(position: SenderFeedPosition | None) -> str:
+    lag = sender_lag_of_position(position if position and position.pk else None)
+    label = str(FeedStatus.LABELS[lag.status])
+    if lag.lag is None:
+        return label
+    minutes = int(lag.lag.total_seconds() // 60)
+    return _("%(status)s (last read %(minutes)d min ago, bound %(bound)d min)") % {
+        "status": label,
+        "minutes": minutes,
+        "bound": int(lag.max_lag.total_seconds() // 60),
+    }
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
     """Clients are created, and their channels widened, only through a four-eyes
@@ -50,6 +80,7 @@ class ApiClientAdmin(admin.ModelAdmin):
         "is_active",
         "rate_per_minute",
         "channel_codes",
+        "feed_status",
         "created_at",
     )
     list_filter = ("is_active", "channels")
@@ -71,11 +102,24 @@ class ApiClientAdmin(admin.ModelAdmin):
     readonly_fields = ("channel_codes", "request_link")
     # Shown on the change page only.
     change_readonly = ("rotation_link",)
-    inlines = (ApiKeyInline,)
+    inlines = (SenderFeedPositionInline, ApiKeyInline)
     actions = ("rotate_key",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("channels")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("feed_position")
+            .prefetch_related("channels")
+        )
+
+    @admin.display(description=_("feed"))
+    def feed_status(self, obj: ApiClient) -> str:
+        try:
+            position = obj.feed_position
+        except SenderFeedPosition.DoesNotExist:
+            position = None
+        return feed_status_label(position)
 
     def get_readonly_fields(self, request, obj=None):
         return (*self.readonly_fields, *self.change_readonly)

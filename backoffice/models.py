@@ -80,6 +80,7 @@ class AnomalyAlert(models.Model):
         CHANGE_BURST = "change_burst", _("Many customers changed or unmasked")
         SEARCH_BURST = "search_burst", _("Many different searches")
         OFF_HOURS_EXPORT = "off_hours_export", _("Export outside working hours")
+        SENDER_STALE = "sender_stale", _("Sending system not reading the feed")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")

@@ -75,6 +75,8 @@ MATRIX: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("consent", "inboundevent", ("change",)),
         ("consent", "apiclient", ("add", "change")),
         ("consent", "apikey", ("add", "change")),
+        ("consent", "senderfeedposition", ("change",)),
+        ("consent", "webhookendpoint", ("add", "change")),
         ("preferences", ALL_MODELS, VIEW),
         ("preferences", "notmereport", ("change",)),
         ("preferences", "erasurerequest", ("change",)),
@@ -104,6 +106,7 @@ NEVER_WRITABLE = {
     ("consent", "suppressionchange"),
     ("consent", "ledgerhead"),
     ("consent", "optout"),
+    ("consent", "webhookdelivery"),
     ("backoffice", "accesslog"),
 }
 

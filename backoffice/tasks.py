@@ -24,3 +24,11 @@ def session_purge_task() -> None:
     from backoffice.retention import session_purge
 
     session_purge()
+
+
+@shared_task
+def sender_lag_check_task() -> int:
+    """Alert compliance officers about sending systems that stopped reading."""
+    from backoffice.sender_alerts import sender_stale_check
+
+    return len(sender_stale_check())

@@ -54,6 +54,7 @@ def due_soon_label() -> str:
     return gettext("Due within %(hours)d hours") % {
         "hours": settings.COMPLAINT_DUE_SOON_HOURS
     }
+from consent.replica import read_from_replica
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -777,16 +778,20 @@ class ComplaintAdmin(AuditedAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         date_from, date_to, form = self._date_range(request)
         scope = selectors.complaints_for_staff(user=request.user)
-        figures = selectors.complaint_statistics(
-            date_from=date_from, date_to=date_to, queryset=scope
-        )
+        # Read replica (consent/replica.py): the figures are read there when it is
+        # within its lag bound.
+        with read_from_replica():
+            figures = selectors.complaint_statistics(
+                date_from=date_from, date_to=date_to, queryset=scope
+            )
+            hotspots = selectors.complaint_hotspots(queryset=scope)
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Complaint statistics"),
             "opts": self.model._meta,
             "form": form,
             "stats": figures,
-            "hotspots": selectors.complaint_hotspots(queryset=scope),
+            "hotspots": hotspots,
             "category_labels": dict(Category.choices),
             "charts": {
                 "category": charts.bar_chart(

@@ -51,6 +51,16 @@ app.conf.beat_schedule = {
         "task": "consent.tasks.send_record_purge_task",
         "schedule": crontab(minute=17),
     },
+    "deliver-webhooks": {
+        # A safety net and the retry clock; commits are delivered at once by
+        # manage.py webhook_dispatcher.
+        "task": "consent.tasks.webhook_dispatch_task",
+        "schedule": crontab(minute="*"),
+    },
+    "check-sender-lag": {
+        "task": "backoffice.tasks.sender_lag_check_task",
+        "schedule": crontab(minute="*"),
+    },
     "escalate-complaints": {
         "task": "complaints.tasks.complaint_escalate_task",
         "schedule": crontab(minute="*/15"),

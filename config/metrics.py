@@ -59,8 +59,7 @@ class DomainCollector:
                 )
 
     def _feed_and_senders(self):
-        from consent.metrics import sender_reads
-        from consent.models import ApiClient, SuppressionChange
+        from consent.models import ApiClient, SenderFeedPosition, SuppressionChange
 
         head = SuppressionChange.objects.order_by("-seq").values_list("seq", flat=True)
         feed = CounterMetricFamily(
@@ -87,14 +86,21 @@ class DomainCollector:
         clients = list(
             ApiClient.objects.filter(is_active=True).prefetch_related("channels")
         )
-        reads = sender_reads([c.pk for c in clients])
-        now = time.time()
+        # The positions the sync API records (consent.feed_positions), one row per
+        # client, written at most once a minute.
+        reads = {
+            p.client_id: (p.cursor, p.read_at)
+            for p in SenderFeedPosition.objects.filter(
+                client__in=clients, read_at__isnull=False
+            )
+        }
+        now = timezone.now()
         for client in clients:
             if client.pk not in reads:
                 continue
             position, at = reads[client.pk]
             cursor.add_metric([client.name], position)
-            read_age.add_metric([client.name], max(0.0, now - at))
+            read_age.add_metric([client.name], max(0.0, (now - at).total_seconds()))
             oldest = (
                 SuppressionChange.objects.filter(
                     channel__in=[c.pk for c in client.channels.all()],

@@ -180,6 +180,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+# A streaming replica for the sync API reads and the statistics (consent/replica.py).
+# Reads go to the primary whenever the replica is more than REPLICA_MAX_LAG_SECONDS
+# behind; its lag is measured at most every REPLICA_LAG_CACHE_SECONDS per process. A
+# check also waits up to REPLICA_CATCHUP_WAIT_MS for the replica to hold the feed row
+# the primary had newest when the check arrived, else reads the primary.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.dj_db_url(
+        "DATABASE_REPLICA_URL", conn_max_age=env.int("DB_CONN_MAX_AGE", default=0)
+    )
+    # Tests read the primary's test database through the replica's server.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["consent.replica.ReplicaRouter"]
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=1.0)
+REPLICA_LAG_CACHE_SECONDS = env.float("REPLICA_LAG_CACHE_SECONDS", default=0.25)
+REPLICA_CATCHUP_WAIT_MS = env.int("REPLICA_CATCHUP_WAIT_MS", default=50)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.dj_cache_url("CACHE_URL", default="locmem://")}
@@ -359,6 +374,12 @@ CELERY_QUEUE_NAMES = ("fast", "celery", "housekeeping")
 
 # Prometheus at /metrics: only these addresses or networks may read it.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+
+# Webhooks to sending systems (consent/webhooks.py): the receiver's time limit per
+# message, and the longest wait between retries (the backoff doubles up to it).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
 
 # Where one-time codes and customer messages go: "console" prints them, "file" writes
 # them to MESSAGE_FILE_DIR, "locmem" keeps them in memory (tests); "production" sends

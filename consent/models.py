@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -789,3 +790,127 @@ class Violation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} {self.channel_id} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+# --- feed readers: how far behind each sending system is, and push delivery ----------
+
+
+class SenderFeedPosition(models.Model):
+    """Where a sending system stands in the suppression feed: the cursor it last read
+    up to and when (a pull, a snapshot or a delivered webhook), recorded at most once
+    a minute. A sender that has not read for longer than its bound may be sending to
+    people who said stop: it is *stale*, and compliance officers are alerted."""
+
+    client = models.OneToOneField(
+        ApiClient,
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="feed_position",
+    )
+    cursor = models.BigIntegerField(_("last cursor"), default=0)
+    read_at = models.DateTimeField(_("last read"), null=True, blank=True)
+    max_lag_minutes = models.PositiveIntegerField(
+        _("stale after (minutes)"),
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text=_(
+            "If the client has not read the feed for longer than this, it is shown "
+            "as stale and compliance officers are alerted."
+        ),
+    )
+    stale_alerted_at = models.DateTimeField(
+        _("stale alert raised"), null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("feed position")
+        verbose_name_plural = _("feed positions")
+
+    def __str__(self) -> str:
+        return f"{self.client_id} @{self.cursor}"
+
+
+class WebhookEndpoint(models.Model):
+    """A sending system's webhook: feed rows on its channels are pushed to ``url`` in
+    seq order, signed with the Standard Webhooks scheme, at least once. ``cursor`` is
+    the last seq the receiver acknowledged (2xx); delivery resumes after it."""
+
+    class IdentifierFormat(models.TextChoices):
+        CLEAR = "clear", _("clear")
+        HMAC = "hmac", _("HMAC-SHA256 under the client's key")
+
+    client = models.OneToOneField(
+        ApiClient,
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="webhook",
+    )
+    url = models.URLField(_("URL"), max_length=500)
+    secret_encrypted = models.TextField(_("signing secret (encrypted)"), editable=False)
+    identifier_format = models.CharField(
+        _("identifiers"),
+        max_length=10,
+        choices=IdentifierFormat.choices,
+        default=IdentifierFormat.CLEAR,
+    )
+    batch_size = models.PositiveIntegerField(
+        _("rows per message"),
+        default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+    )
+    is_paused = models.BooleanField(_("paused"), default=False)
+    cursor = models.BigIntegerField(_("delivered up to seq"), default=0)
+    failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    lease_until = models.DateTimeField(
+        _("leased until"), null=True, blank=True, editable=False
+    )
+    last_success_at = models.DateTimeField(_("last delivered"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ("client",)
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+
+    def __str__(self) -> str:
+        return f"{self.client} → {self.url}"
+
+
+class WebhookDelivery(AppendOnlyModel):
+    """One attempt to deliver one batch of feed rows to a webhook: the delivery log.
+
+    Append-only. ``message_id`` (the ``webhook-id`` header) names the batch, so a
+    retry of the same rows carries the same id."""
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        verbose_name=_("webhook"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    message_id = models.CharField(_("message id"), max_length=80)
+    first_seq = models.BigIntegerField(_("first seq"))
+    last_seq = models.BigIntegerField(_("last seq"))
+    rows = models.PositiveIntegerField(_("rows"))
+    attempt = models.PositiveIntegerField(_("attempt"))
+    status_code = models.PositiveIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    delivered = models.BooleanField(_("delivered"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    created_at = models.DateTimeField(_("attempted"), default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        indexes = [
+            models.Index(
+                fields=("endpoint", "-created_at"), name="webhook_delivery_log"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} #{self.attempt}"

@@ -42,3 +42,20 @@ def unverified_contact_points_expire_task() -> int:
     from consent.services import contact_points_unverified_expire
 
     return contact_points_unverified_expire()
+
+
+@shared_task(acks_late=True)
+def webhook_deliver_task(endpoint_id: int) -> int:
+    """Deliver what is due to one webhook; returns the rows delivered."""
+    from consent.webhooks import webhook_deliver, webhook_dispatch_mark_started
+
+    webhook_dispatch_mark_started(endpoint_id)
+    return webhook_deliver(endpoint_id=endpoint_id).rows
+
+
+@shared_task
+def webhook_dispatch_task() -> int:
+    """Queue deliveries for every webhook with rows due (retries included)."""
+    from consent.webhooks import webhook_dispatch
+
+    return webhook_dispatch()

@@ -31,8 +31,9 @@ from consent.api.serializers import (
     KeyStateSerializer,
 )
 from consent.catalogue import catalogue
-from consent.metrics import sender_read_record
+from consent.feed_positions import sender_feed_read_record, sender_lag
 from consent.models import Channel, Topic
+from consent.replica import read_from_replica
 
 MAX_PAGE = 10_000
 DEFAULT_PAGE = 1_000
@@ -201,7 +202,9 @@ class SuppressionChangesApi(ClientApiView):
         "commit, so asking again with `after=last_seq` never skips a row, and "
         "applying pages in order leaves exactly the latest state of every key. "
         "Start from a snapshot's `X-Feed-Seq`. With `wait=N` (up to 30 s) an empty "
-        "page is held until a row commits or N seconds pass (long polling).",
+        "page is held until a row commits or N seconds pass (long polling). Fail closed when stale: if you cannot read "
+        "the feed for longer than your bound (`max_lag_seconds` in "
+        "`suppression/status`), stop marketing sends until you have caught up.",
         parameters=[
             _channel_param(),
             OpenApiParameter("after", int, description="Last seq you have (0: start)."),
@@ -235,11 +238,23 @@ class SuppressionChangesApi(ClientApiView):
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        channel_ids = _scope(request, data.get("channel"))
         if data["wait"]:
+            # On the primary: a standby does not deliver NOTIFY.
             feed_wait.feed_wait(
-                after=data["after"], channel_ids=channel_ids, seconds=data["wait"]
+                after=data["after"],
+                channel_ids=_scope(request, data.get("channel")),
+                seconds=data["wait"],
             )
+        # Read replica (consent/replica.py): the page is read there when it is
+        # fresh enough; the cursor is valid on either.
+        with read_from_replica():
+            response, last_seq = self._page(request, data)
+        # Sender lag: written to the primary, at most once a minute per client.
+        sender_feed_read_record(client=request.auth, cursor=last_seq)
+        return response
+
+    def _page(self, request, data) -> tuple[HttpResponse | Response, int]:
+        channel_ids = _scope(request, data.get("channel"))
         page = {
             "channel_ids": channel_ids,
             "after": data["after"],
@@ -249,23 +264,22 @@ class SuppressionChangesApi(ClientApiView):
         if connection.vendor == "postgresql":
             rows, last = selectors.suppression_changes_json(**page)
             last_seq = data["after"] if last is None else last
-            sender_read_record(client_id=request.auth.pk, cursor=last_seq)
             tail = {"next": self._next(request, rows, data, last_seq)}
             tail["last_seq"] = last_seq
             # Rows arrive as JSON text: splice them in rather than decode and
             # re-encode up to 10,000 objects.
             body = '{"results":[' + ",".join(rows) + "]," + json.dumps(tail)[1:]
-            return HttpResponse(body, content_type="application/json")
+            return HttpResponse(body, content_type="application/json"), last_seq
         rows = selectors.suppression_changes(**page)
         last_seq = rows[-1]["seq"] if rows else data["after"]
-        sender_read_record(client_id=request.auth.pk, cursor=last_seq)
-        return Response(
+        response = Response(
             {
                 "results": rows,
                 "next": self._next(request, rows, data, last_seq),
                 "last_seq": last_seq,
             }
         )
+        return response, last_seq
 
     @staticmethod
     def _next(request, rows, data, last_seq) -> str | None:
@@ -337,12 +351,16 @@ class SuppressionSnapshotApi(ClientApiView):
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        channel_ids = _scope(request, data.get("channel"))
-        stream = snapshot.snapshot_open(
-            channel_ids=channel_ids,
-            fmt=data["format"],
-            hmac_key=_hmac_key(request, data["identifier_format"]),
-        )
+        # Read replica: the snapshot's own connection is opened on the chosen server.
+        with read_from_replica():
+            channel_ids = _scope(request, data.get("channel"))
+            stream = snapshot.snapshot_open(
+                channel_ids=channel_ids,
+                fmt=data["format"],
+                hmac_key=_hmac_key(request, data["identifier_format"]),
+            )
+        # Sender lag: a snapshot brings the client's copy up to its X-Feed-Seq.
+        sender_feed_read_record(client=request.auth, cursor=stream.feed_seq)
         content_type = (
             "text/csv; charset=utf-8"
             if data["format"] == "csv"
@@ -484,6 +502,12 @@ class SuppressionCheckApi(ClientApiView):
         },
     )
     def post(self, request):
+        # Read replica, causal: only a replica that holds the primary's newest feed
+        # row as of this request (every STOP already acknowledged) answers a check.
+        with read_from_replica(causal=True):
+            return self._check(request)
+
+    def _check(self, request):
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -509,8 +533,21 @@ class SuppressionCheckApi(ClientApiView):
         )
 
 
+FAIL_CLOSED = (
+    "**Fail closed when stale.** Your copy of the suppression list is only as good "
+    "as your last successful read. `last_read_at` is when the centre last saw you "
+    "read the feed (a `changes` page, a snapshot or a delivered webhook; recorded "
+    "at most once a minute) and `cursor` the seq you had then. If you cannot read "
+    "the feed for longer than `max_lag_seconds` after your last successful read, "
+    "stop every marketing send until you have caught up: a refusal may be waiting "
+    "in the feed. Past that bound the centre shows you as `stale` to compliance "
+    "officers and alerts them. Service messages (security alerts, repayment "
+    "reminders) are not held by this rule; check them with `check`."
+)
+
+
 class SuppressionStatusApi(ClientApiView):
-    """How fresh the feed is, so a sender can tell how stale its copy is."""
+    """How fresh the feed is, and how far behind it this client is."""
 
     @extend_schema_serializer(component_name="FeedStatus")
     class OutputSerializer(serializers.Serializer):
@@ -519,13 +556,32 @@ class SuppressionStatusApi(ClientApiView):
         )
         last_change_at = serializers.DateTimeField(allow_null=True)
         channels = serializers.ListField(child=serializers.CharField())
+        cursor = serializers.IntegerField(
+            allow_null=True,
+            help_text=_("The seq you had read up to when last recorded (null: never)."),
+        )
+        last_read_at = serializers.DateTimeField(
+            allow_null=True, help_text=_("When you last read the feed (null: never).")
+        )
+        lag_seconds = serializers.IntegerField(
+            allow_null=True, help_text=_("Seconds since your last recorded read.")
+        )
+        max_lag_seconds = serializers.IntegerField(
+            help_text=_(
+                "Your bound: past this long without a successful read, stop "
+                "marketing sends until you have caught up."
+            )
+        )
+        status = serializers.ChoiceField(
+            choices=("never", "current", "stale"),
+            help_text=_("stale: you are past your bound and must fail closed."),
+        )
 
     @extend_schema(
         operation_id="suppression_status",
         tags=["suppression"],
-        summary="Newest feed position",
-        description="If your copy's last seq is behind and your last successful poll "
-        "is older than a few minutes, stop marketing sends until you catch up.",
+        summary="Newest feed position and your own lag",
+        description=FAIL_CLOSED,
         responses={
             200: OpenApiResponse(
                 OutputSerializer,
@@ -536,6 +592,11 @@ class SuppressionStatusApi(ClientApiView):
                             "last_seq": 1042,
                             "last_change_at": "2026-11-23T08:15:02.120000Z",
                             "channels": ["email", "sms"],
+                            "cursor": 1040,
+                            "last_read_at": "2026-11-23T08:14:40.000000Z",
+                            "lag_seconds": 25,
+                            "max_lag_seconds": 900,
+                            "status": "current",
                         },
                     )
                 ],
@@ -547,10 +608,17 @@ class SuppressionStatusApi(ClientApiView):
     def get(self, request):
         channel_ids = _scope(request, None)
         status = selectors.suppression_status(channel_ids=list(channel_ids))
+        lag = sender_lag(client=request.auth)
+        lag_seconds = None if lag.lag is None else int(lag.lag.total_seconds())
         return Response(
             {
                 "last_seq": status.last_seq,
                 "last_change_at": selectors.iso(status.last_change_at),
                 "channels": sorted(channel_ids.values()),
+                "cursor": lag.cursor,
+                "last_read_at": selectors.iso(lag.read_at),
+                "lag_seconds": lag_seconds,
+                "max_lag_seconds": int(lag.max_lag.total_seconds()),
+                "status": lag.status,
             }
         )

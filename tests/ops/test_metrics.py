@@ -128,20 +128,6 @@ def test_feed_head_and_sender_position(
     assert _value(samples, "consent_sender_feed_lag_seconds", client="sms-gw") == 0
 
 
-def test_sender_position_is_written_at_most_once_a_minute(
-    sender, django_assert_num_queries
-):
-    from consent.metrics import sender_read_record, sender_reads
-
-    client, _http = sender
-    sender_read_record(client_id=client.pk, cursor=10)
-    first = sender_reads([client.pk])[client.pk]
-    sender_read_record(client_id=client.pk, cursor=20)
-    assert sender_reads([client.pk])[client.pk] == first  # within the minute
-    sender_read_record(client_id=client.pk, cursor=5)  # restarted from a snapshot
-    assert sender_reads([client.pk])[client.pk][0] == 5
-
-
 def test_complaint_deadlines_at_risk(sms, credit_card):
     customer = CustomerFactory()
     add_phone(customer, "13800138000")

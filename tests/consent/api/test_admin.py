@@ -26,6 +26,8 @@ def test_clients_are_not_created_or_widened_directly_in_admin(admin_http):
             "is_active": "on",
             "channels": [sms.pk],
             "rate_per_minute": 120,
+            "feed_position-TOTAL_FORMS": 0,
+            "feed_position-INITIAL_FORMS": 0,
             "keys-TOTAL_FORMS": 0,
             "keys-INITIAL_FORMS": 1,
         },
