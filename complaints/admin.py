@@ -48,13 +48,13 @@ from complaints.models import (
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 from consent.models import Channel, Topic
+from consent.replica import read_from_replica
 
 
 def due_soon_label() -> str:
     return gettext("Due within %(hours)d hours") % {
         "hours": settings.COMPLAINT_DUE_SOON_HOURS
     }
-from consent.replica import read_from_replica
 
 
 class QueueFilter(admin.SimpleListFilter):

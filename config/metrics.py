@@ -21,7 +21,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import time
 
 import prometheus_client
 from django.conf import settings

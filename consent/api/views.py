@@ -202,8 +202,9 @@ class SuppressionChangesApi(ClientApiView):
         "commit, so asking again with `after=last_seq` never skips a row, and "
         "applying pages in order leaves exactly the latest state of every key. "
         "Start from a snapshot's `X-Feed-Seq`. With `wait=N` (up to 30 s) an empty "
-        "page is held until a row commits or N seconds pass (long polling). Fail closed when stale: if you cannot read "
-        "the feed for longer than your bound (`max_lag_seconds` in "
+        "page is held until a row commits or N seconds pass (long polling). Fail "
+        "closed when stale: if you cannot read the feed for longer than your bound "
+        "(`max_lag_seconds` in "
         "`suppression/status`), stop marketing sends until you have caught up.",
         parameters=[
             _channel_param(),
