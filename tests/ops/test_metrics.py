@@ -117,11 +117,19 @@ def test_feed_head_and_sender_position(
     samples = _scrape()
     assert _value(samples, "consent_feed_rows_total") >= seq
     assert _value(samples, "consent_sender_feed_lag_seconds", client="sms-gw") > 0
-    # The position is written at most once a minute per client.
-    import consent.metrics
+    # The position is written at most once a minute per client: a minute later
+    # the next read moves it.
+    from datetime import timedelta
 
-    later = consent.metrics.time.time() + 61
-    monkeypatch.setattr(consent.metrics.time, "time", lambda: later)
+    from django.core.cache import cache
+    from django.db.models import F
+
+    from consent.models import SenderFeedPosition
+
+    cache.delete(f"feed-read:{client.pk}")
+    SenderFeedPosition.objects.filter(client=client).update(
+        read_at=F("read_at") - timedelta(seconds=61)
+    )
     http.get(f"/api/v1/suppression/changes?channel=sms&after={page['last_seq']}")
     samples = _scrape()
     assert _value(samples, "consent_sender_feed_cursor", client="sms-gw") == seq

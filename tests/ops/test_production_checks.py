@@ -65,7 +65,7 @@ def test_development_is_not_held_to_production_rules(settings):
     assert _ids(settings, PRODUCTION=False, **UNSAFE["config.E011"]) == set()
 
 
-def test_checks_are_deploy_checks(settings):
+def test_checks_are_deploy_checks(settings, db):
     for name, value in {**SAFE, "DEBUG": True}.items():
         setattr(settings, name, value)
     assert "config.E010" not in {e.id for e in run_checks()}
