@@ -12,7 +12,7 @@ other caller gets a plain 404, as if nothing were there.
   minute);
 - ``consent_sender_feed_lag_seconds``: per API client, the age of the oldest change
   in its channels it has not read (0 when caught up);
-- ``consent_complaints_deadline{state="overdue"|"due_48h"}``: open complaints;
+- ``consent_complaints_deadline{state="overdue"|"due_soon"}``: open complaints;
 - ``consent_celery_queue_depth{queue}``: messages waiting (Redis broker).
 """
 
@@ -49,7 +49,13 @@ class DomainCollector:
 
     def collect(self):
         # A scrape during a database outage still returns the process metrics.
-        for section in (self._feed_and_senders, self._complaints, self._queues):
+        sections = (
+            self._feed_and_senders,
+            self._ledger,
+            self._complaints,
+            self._queues,
+        )
+        for section in sections:
             try:
                 yield from list(section())
             except DatabaseError as exc:
@@ -113,6 +119,33 @@ class DomainCollector:
             lag.add_metric([client.name], max(0.0, waited))
         yield from (cursor, read_age, lag)
 
+    def _ledger(self):
+        from consent.models import ConsentEvent, LedgerCheckpoint
+
+        sealed = (
+            LedgerCheckpoint.objects.order_by("-ledger_seq")
+            .values_list("ledger_seq", flat=True)
+            .first()
+            or 0
+        )
+        head = ConsentEvent.objects.order_by("-seq").values_list("seq", flat=True)
+        unsealed = GaugeMetricFamily(
+            "consent_ledger_unsealed_rows",
+            "Ledger rows no signed checkpoint covers yet.",
+        )
+        unsealed.add_metric([], max(0, (head.first() or 0) - sealed))
+        oldest = (
+            ConsentEvent.objects.filter(seq=sealed + 1)
+            .values_list("recorded_at", flat=True)
+            .first()
+        )
+        age = GaugeMetricFamily(
+            "consent_ledger_unsealed_age_seconds",
+            "Age of the oldest ledger row no checkpoint covers (0: all sealed).",
+        )
+        age.add_metric([], (timezone.now() - oldest).total_seconds() if oldest else 0)
+        yield from (unsealed, age)
+
     def _complaints(self):
         from complaints.models import Complaint
 
@@ -123,7 +156,8 @@ class DomainCollector:
             labels=["state"],
         )
         deadlines.add_metric(["overdue"], Complaint.objects.overdue(now).count())
-        deadlines.add_metric(["due_48h"], Complaint.objects.due_within(48, now).count())
+        soon = Complaint.objects.due_within(settings.COMPLAINT_DUE_SOON_HOURS, now)
+        deadlines.add_metric(["due_soon"], soon.count())
         yield deadlines
 
     def _queues(self):

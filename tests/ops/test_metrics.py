@@ -157,7 +157,7 @@ def test_complaint_deadlines_at_risk(sms, credit_card):
     Complaint.objects.filter(pk=made[2].pk).update(due_at=now + timedelta(days=9))
     samples = _scrape()
     assert _value(samples, "consent_complaints_deadline", state="overdue") == 1
-    assert _value(samples, "consent_complaints_deadline", state="due_48h") == 1
+    assert _value(samples, "consent_complaints_deadline", state="due_soon") == 1
 
 
 def test_celery_queue_depth_from_redis(settings):
@@ -183,3 +183,18 @@ def test_metrics_text_carries_no_identifiers(sender):
     _stop(http)
     text = Client().get("/metrics").content.decode()
     assert not re.search(r"13800138000", text)
+
+
+def test_unsealed_ledger_rows(sender, sms, credit_card, notice_en):
+    from consent.checkpoints import checkpoint_seal
+
+    customer = CustomerFactory()
+    add_phone(customer, "13800138000")
+    grant(customer, sms, credit_card, notice_en)
+    samples = _scrape()
+    assert _value(samples, "consent_ledger_unsealed_rows") >= 2
+    assert _value(samples, "consent_ledger_unsealed_age_seconds") >= 0
+    checkpoint_seal()
+    samples = _scrape()
+    assert _value(samples, "consent_ledger_unsealed_rows") == 0
+    assert _value(samples, "consent_ledger_unsealed_age_seconds") == 0
