@@ -34,6 +34,7 @@ from consent.models import (
     InboundEvent,
     OptOut,
     SendRecord,
+    SuppressedIdentifier,
     Topic,
     Violation,
 )
@@ -55,6 +56,11 @@ EFFECTS = (*keywords.EFFECTS, WITHDRAW, INVALIDATE, RECORDED, VIOLATION)
 
 HARD = "hard"
 SOFT = "soft"
+
+# One confirmation per opt-out: a STOP repeated for the same key within this window,
+# with nothing granted since, changes nothing and is not answered again.
+STOP_CONFIRMATION_WINDOW = timedelta(hours=24)
+REPLY_ALREADY_CONFIRMED = "already_confirmed"
 
 # Reasons that mean somebody said no at a known moment.
 _WITHDRAWAL_REASONS = frozenset(
@@ -92,6 +98,7 @@ class _Outcome:
     consents_changed: int = 0
     contact_points_changed: int = 0
     reply_text: str | None = None
+    reply_withheld: str | None = None
     violation: dict | None = None
     complaints: list[str] = field(default_factory=list)
 
@@ -128,8 +135,11 @@ def _evidence(evidence: Evidence, data: InboundEventIn, **extra: str) -> Evidenc
 def _withdraw_channel(
     data, holders, actor, evidence, *, source: str, topic, change: ConsentChange
 ) -> int:
+    """Withdraw for every holder; returns the consent cells actually changed (a
+    withdrawal of something already withdrawn changes none)."""
+    changed = 0
     for cp in holders:
-        services.consent_withdraw(
+        event = services.consent_withdraw(
             change=change,
             customer=cp.customer,
             channel=data.channel,
@@ -140,7 +150,30 @@ def _withdraw_channel(
             contact_point=cp,
             occurred_at=data.occurred_at,
         )
-    return len(holders)
+        changed += getattr(event, "cells_changed", 0)
+    return changed
+
+
+def _stop_confirmed_recently(data: InboundEventIn) -> bool:
+    """A STOP for this key (identifier, channel) was confirmed by a reply text in
+    the last 24 hours, from any sending system."""
+    results = InboundEvent.objects.filter(
+        type=InboundEvent.Type.SMS_REPLY,
+        channel=data.channel,
+        blind_index=data.blind_index,
+        effect=keywords.STOP,
+        occurred_at__gt=data.occurred_at - STOP_CONFIRMATION_WINDOW,
+        occurred_at__lte=data.occurred_at,
+    ).values_list("result", flat=True)
+    return any((result or {}).get("reply_text") for result in results)
+
+
+def _anything_granted(holders: list[ContactPoint], channel: Channel) -> bool:
+    return ConsentState.objects.filter(
+        customer_id__in=[cp.customer_id for cp in holders],
+        channel=channel,
+        status=ConsentState.Status.GRANTED,
+    ).exists()
 
 
 # --- sms replies ---------------------------------------------------------------------
@@ -232,6 +265,12 @@ def _handle_sms_reply(data, holders, actor, evidence, change) -> _Outcome:
     )
     languages = _languages(holders)
     if reading.effect == keywords.STOP:
+        if _stop_confirmed_recently(data) and not _anything_granted(
+            holders, data.channel
+        ):
+            # The same opt-out again: already in force and already confirmed.
+            outcome.reply_withheld = REPLY_ALREADY_CONFIRMED
+            return outcome
         outcome.consents_changed = _withdraw_channel(
             data,
             holders,
@@ -241,6 +280,16 @@ def _handle_sms_reply(data, holders, actor, evidence, change) -> _Outcome:
             topic=None,
             change=change,
         )
+        if not holders:
+            # Nobody on file holds the number: the refusal is kept against it, so
+            # whoever registers it later starts with marketing suppressed here.
+            services.identifier_suppress(
+                kind=data.channel.address_kind,
+                address=data.identifier,
+                reason=SuppressedIdentifier.Reason.STOP,
+                channel=data.channel,
+                change=change,
+            )
         outcome.reply_text = keywords.reply_text(keywords.STOP, languages)
     elif reading.effect == keywords.START:
         outcome.consents_changed = _sms_start(
@@ -288,9 +337,7 @@ def _handle_bounce(data, holders, actor, evidence, change) -> _Outcome:
     return outcome
 
 
-def _handle_spam_complaint(
-    data, holders, actor, evidence, client, change
-) -> _Outcome:
+def _handle_spam_complaint(data, holders, actor, evidence, client, change) -> _Outcome:
     changed = _withdraw_channel(
         data,
         holders,
@@ -452,6 +499,7 @@ def _result(data: InboundEventIn, outcome: _Outcome, feed_seq: int | None) -> di
         "consents_changed": outcome.consents_changed,
         "contact_points_changed": outcome.contact_points_changed,
         "reply_text": outcome.reply_text,
+        "reply_withheld": outcome.reply_withheld,
         "violation": outcome.violation,
         "complaints": outcome.complaints,
         "feed_seq": feed_seq,

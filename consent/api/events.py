@@ -215,8 +215,8 @@ class InboundEventCreateApi(ClientApiView):
         )
         consents_changed = serializers.IntegerField(
             help_text=_(
-                "Consent ledger rows written: a withdrawal per linked customer, or a "
-                "grant per consent a start restored."
+                "Consent cells (customer, channel, product) actually changed: a "
+                "withdrawal of what was already withdrawn changes none."
             )
         )
         contact_points_changed = serializers.IntegerField(
@@ -226,6 +226,15 @@ class InboundEventCreateApi(ClientApiView):
             allow_null=True,
             help_text=_(
                 "At most one text to send back to the recipient (no marketing)."
+            ),
+        )
+        reply_withheld = serializers.ChoiceField(
+            choices=[inbound.REPLY_ALREADY_CONFIRMED],
+            allow_null=True,
+            required=False,
+            help_text=_(
+                "Why no reply text is to be sent: already_confirmed (this opt-out "
+                "was confirmed in the last 24 hours)."
             ),
         )
         violation = ViolationSerializer(allow_null=True)
@@ -342,6 +351,7 @@ class InboundEventCreateApi(ClientApiView):
                     "contact_points_changed": 0,
                     "reply_text": "您已退订营销短信，将不再收到此类信息。"
                     "如需恢复，请回复START。",
+                    "reply_withheld": None,
                     "violation": None,
                     "complaints": [],
                     "feed_seq": 1042,

@@ -1,0 +1,165 @@
+"""Rules on inbound events a compliance officer checks: one confirmation per
+opt-out, refusals kept against unknown numbers, WeChat, calls and texts together."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from consent.contactability import Reason
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    Contactability,
+    InboundEvent,
+    SuppressionChange,
+)
+from tests.factories import CustomerFactory, add_phone, grant
+
+pytestmark = pytest.mark.django_db
+
+EVENTS = "/api/v1/events"
+NUMBER = "+8613800138000"
+
+
+def post(api, **body):
+    return api.post(EVENTS, body, format="json")
+
+
+def stop(api, event_id, *, recipient=NUMBER, text="STOP", **extra):
+    response = post(
+        api,
+        type="sms_reply",
+        event_id=event_id,
+        recipient=recipient,
+        text=text,
+        **extra,
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+# --- one confirmation per opt-out ---------------------------------------------------
+
+
+def test_a_second_stop_within_a_day_changes_nothing_and_is_not_confirmed(
+    api, customer, phone_point, sms, credit_card, personal_loan, notice_en
+):
+    grant(customer, sms, credit_card, notice_en)
+    grant(customer, sms, personal_loan, notice_en)
+
+    first = stop(api, "gw-1")
+    assert first["consents_changed"] == 2
+    assert first["reply_text"] and first["reply_withheld"] is None
+
+    ledger = ConsentEvent.objects.count()
+    feed = SuppressionChange.objects.count()
+    second = stop(api, "gw-2", text="退订")
+
+    assert second["effect"] == "stop"
+    assert second["consents_changed"] == 0
+    assert second["reply_text"] is None
+    assert second["reply_withheld"] == "already_confirmed"
+    assert ConsentEvent.objects.count() == ledger
+    assert SuppressionChange.objects.count() == feed
+    assert InboundEvent.objects.get(event_id="gw-2").result["reply_text"] is None
+
+
+def test_a_stop_counts_the_cells_it_changed_not_the_holders(
+    api, customer, phone_point, sms
+):
+    """Nothing was granted: the first STOP is confirmed but changed no consent."""
+    body = stop(api, "gw-3")
+    assert body["customers"] == 1 and body["consents_changed"] == 0
+    assert body["reply_text"]
+
+
+def test_a_stop_after_a_day_is_confirmed_again(api, customer, phone_point, sms):
+    earlier = (timezone.now() - timedelta(hours=25)).isoformat()
+    stop(api, "gw-4", occurred_at=earlier)
+    again = stop(api, "gw-5")
+    assert again["reply_text"] and again["reply_withheld"] is None
+
+
+def test_a_stop_after_a_new_grant_is_a_new_opt_out(
+    api, customer, phone_point, sms, credit_card, notice_en
+):
+    grant(customer, sms, credit_card, notice_en)
+    stop(api, "gw-6")
+    grant(customer, sms, credit_card, notice_en)
+    again = stop(api, "gw-7")
+    assert again["consents_changed"] == 1 and again["reply_text"]
+    assert ConsentState.objects.get(customer=customer, topic=credit_card).status == (
+        "withdrawn"
+    )
+
+
+def test_a_stop_on_another_channel_key_is_confirmed(api, customer, sms, credit_card):
+    add_phone(customer, NUMBER)
+    stop(api, "gw-8")
+    other = stop(api, "gw-9", recipient="+8613900139000")
+    assert other["reply_text"] and other["reply_withheld"] is None
+
+
+# --- STOP from an unknown number ------------------------------------------------------
+
+
+def _key(channel, number=NUMBER) -> Contactability:
+    return Contactability.objects.get(channel=channel, identifier=number)
+
+
+def test_a_stop_from_an_unknown_number_is_kept_against_the_number(
+    api, sms, credit_card, notice_en
+):
+    from consent.models import Channel, SuppressedIdentifier
+
+    body = stop(api, "gw-20")
+    assert body["customers"] == 0 and body["consents_changed"] == 0
+    assert body["reply_text"]
+    kept = SuppressedIdentifier.objects.get(reason="stop")
+    assert kept.channel == sms and kept.kind == "phone"
+    # Sending systems learn it at once, for SMS only.
+    key = _key(sms)
+    assert key.suppressed and key.permitted_topics == []
+    assert body["feed_seq"] == key.seq
+    voice = Channel.objects.get(code="voice")
+    assert not Contactability.objects.filter(channel=voice).exists()
+
+    # Whoever registers the number later starts with SMS marketing suppressed.
+    customer = CustomerFactory()
+    grant(customer, sms, credit_card, notice_en)  # before holding the number
+    add_phone(customer, NUMBER)
+    key = _key(sms)
+    assert key.suppressed
+    assert key.topic_reasons["credit_card"] == [Reason.WITHDRAWN]
+    assert "security_alert" in key.permitted_topics
+    # Their own grant after the STOP lifts it for them, for that product.
+    grant(customer, sms, credit_card, notice_en)
+    key = _key(sms)
+    assert "credit_card" in key.permitted_topics and not key.suppressed
+
+
+def test_an_unverified_holder_does_not_escape_the_kept_stop(api, sms):
+    customer = CustomerFactory()
+    point = add_phone(customer, NUMBER, verified=False)
+    stop(api, "gw-21")
+    from consent import services
+    from consent.ledger import Actor
+
+    services.contact_point_verify(
+        contact_point=point, source="portal", actor=Actor.customer(customer)
+    )
+    key = _key(sms)
+    assert key.suppressed and key.topic_reasons["credit_card"] == [Reason.WITHDRAWN]
+
+
+def test_a_repeated_stop_from_an_unknown_number_is_not_confirmed_again(api, sms):
+    stop(api, "gw-22")
+    feed = SuppressionChange.objects.count()
+    again = stop(api, "gw-23")
+    assert (
+        again["reply_text"] is None and again["reply_withheld"] == "already_confirmed"
+    )
+    assert SuppressionChange.objects.count() == feed
