@@ -62,6 +62,13 @@ SOFT = "soft"
 STOP_CONFIRMATION_WINDOW = timedelta(hours=24)
 REPLY_ALREADY_CONFIRMED = "already_confirmed"
 
+# Replies that act by keyword, and the ledger source each records.
+REPLY_TYPES = {
+    InboundEvent.Type.SMS_REPLY: ConsentEvent.Source.SMS_KEYWORD,
+    InboundEvent.Type.WECHAT_REPLY: ConsentEvent.Source.WECHAT,
+}
+REPLY_SOURCES = tuple(REPLY_TYPES.values())
+
 # Reasons that mean somebody said no at a known moment.
 _WITHDRAWAL_REASONS = frozenset(
     {Reason.WITHDRAWN, Reason.COMPLAINT, Reason.OPT_OUT_ALL}
@@ -158,7 +165,7 @@ def _stop_confirmed_recently(data: InboundEventIn) -> bool:
     """A STOP for this key (identifier, channel) was confirmed by a reply text in
     the last 24 hours, from any sending system."""
     results = InboundEvent.objects.filter(
-        type=InboundEvent.Type.SMS_REPLY,
+        type=data.type,
         channel=data.channel,
         blind_index=data.blind_index,
         effect=keywords.STOP,
@@ -176,7 +183,7 @@ def _anything_granted(holders: list[ContactPoint], channel: Channel) -> bool:
     ).exists()
 
 
-# --- sms replies ---------------------------------------------------------------------
+# --- sms and wechat replies -----------------------------------------------------------
 
 
 def keyword_withdrawn_states(
@@ -190,7 +197,7 @@ def keyword_withdrawn_states(
             channel=channel,
             status=ConsentState.Status.WITHDRAWN,
             event__action=ConsentEvent.Action.WITHDRAW,
-            event__source=ConsentEvent.Source.SMS_KEYWORD,
+            event__source__in=REPLY_SOURCES,
             event__contact_point__blind_index=contact_point.blind_index,
         )
         .select_related("topic", "event")
@@ -242,7 +249,7 @@ def _sms_start(
                 customer=cp.customer,
                 channel=data.channel,
                 topic=state.topic,
-                source=ConsentEvent.Source.SMS_KEYWORD,
+                source=REPLY_TYPES[data.type],
                 actor=actor,
                 notice_version=original.notice_version,
                 evidence=_evidence(
@@ -258,7 +265,7 @@ def _sms_start(
     return restored
 
 
-def _handle_sms_reply(data, holders, actor, evidence, change) -> _Outcome:
+def _handle_reply(data, holders, actor, evidence, change) -> _Outcome:
     reading = keywords.interpret(data.text)
     outcome = _Outcome(
         effect=reading.effect, needs_review=reading.needs_review, customers=len(holders)
@@ -276,7 +283,7 @@ def _handle_sms_reply(data, holders, actor, evidence, change) -> _Outcome:
             holders,
             actor,
             evidence,
-            source=ConsentEvent.Source.SMS_KEYWORD,
+            source=REPLY_TYPES[data.type],
             topic=None,
             change=change,
         )
@@ -290,28 +297,42 @@ def _handle_sms_reply(data, holders, actor, evidence, change) -> _Outcome:
                 channel=data.channel,
                 change=change,
             )
-        outcome.reply_text = keywords.reply_text(keywords.STOP, languages)
+        outcome.reply_text = keywords.reply_text(
+            keywords.STOP, languages, channel=data.channel.code
+        )
     elif reading.effect == keywords.START:
         outcome.consents_changed = _sms_start(
             data=data, holders=holders, actor=actor, evidence=evidence, change=change
         )
         kind = keywords.START if outcome.consents_changed else "start_nothing"
-        outcome.reply_text = keywords.reply_text(kind, languages)
+        outcome.reply_text = keywords.reply_text(
+            kind, languages, channel=data.channel.code
+        )
     elif reading.effect == keywords.HELP:
-        outcome.reply_text = keywords.reply_text(keywords.HELP, languages)
+        outcome.reply_text = keywords.reply_text(
+            keywords.HELP, languages, channel=data.channel.code
+        )
     return outcome
 
 
 # --- e-mail unsubscribe, bounce, spam complaint ---------------------------------------
 
 
-def _handle_email_unsubscribe(data, holders, actor, evidence, change) -> _Outcome:
+def _handle_unsubscribe(data, holders, actor, evidence, change) -> _Outcome:
+    """An e-mail list's one-click unsubscribe, or a follower leaving a WeChat
+    official account (or refusing its messages): the list's topic, else the
+    channel."""
+    source = (
+        ConsentEvent.Source.WECHAT
+        if data.type == InboundEvent.Type.WECHAT_UNSUBSCRIBE
+        else ConsentEvent.Source.ONE_CLICK
+    )
     changed = _withdraw_channel(
         data,
         holders,
         actor,
         evidence,
-        source=ConsentEvent.Source.ONE_CLICK,
+        source=source,
         topic=data.topic,
         change=change,
     )
@@ -586,10 +607,13 @@ def _apply(
             return _repeat(first, data)
         holders = _holders(data)
         change.lock(*(cp.customer_id for cp in holders))
-        if data.type == InboundEvent.Type.SMS_REPLY:
-            outcome = _handle_sms_reply(data, holders, actor, evidence, change)
-        elif data.type == InboundEvent.Type.EMAIL_UNSUBSCRIBE:
-            outcome = _handle_email_unsubscribe(data, holders, actor, evidence, change)
+        if data.type in REPLY_TYPES:
+            outcome = _handle_reply(data, holders, actor, evidence, change)
+        elif data.type in (
+            InboundEvent.Type.EMAIL_UNSUBSCRIBE,
+            InboundEvent.Type.WECHAT_UNSUBSCRIBE,
+        ):
+            outcome = _handle_unsubscribe(data, holders, actor, evidence, change)
         elif data.type == InboundEvent.Type.BOUNCE:
             outcome = _handle_bounce(data, holders, actor, evidence, change)
         else:

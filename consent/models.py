@@ -333,6 +333,7 @@ class ConsentEvent(AppendOnlyModel):
         PORTAL = "portal", _("Self-service portal")
         ONE_CLICK = "one_click", _("One-click unsubscribe")
         SMS_KEYWORD = "sms_keyword", _("SMS reply")
+        WECHAT = "wechat", _("WeChat reply or unsubscribe")
         API = "api", _("Sending system")
         STAFF = "staff", _("Staff")
         COMPLAINT = "complaint", _("Complaint")
@@ -711,6 +712,8 @@ class InboundEvent(models.Model):
         BOUNCE = "bounce", _("Bounce")
         SPAM_COMPLAINT = "spam_complaint", _("Spam complaint")
         SENT = "sent", _("Sent")
+        WECHAT_REPLY = "wechat_reply", _("WeChat reply")
+        WECHAT_UNSUBSCRIBE = "wechat_unsubscribe", _("WeChat unsubscribe")
 
     client = models.ForeignKey(
         ApiClient,

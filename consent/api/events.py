@@ -164,6 +164,43 @@ class InboundEventCreateApi(ClientApiView):
             help_text=_("The marketing topic of the list, when known; else all."),
         )
 
+    class WechatReplyInput(_EventInput):
+        type = serializers.ChoiceField(choices=[Type.WECHAT_REPLY])
+        default_channel = "wechat"
+        address_kind = AddressKind.WECHAT
+
+        channel = serializers.SlugField(required=False, default="wechat")
+        recipient = serializers.CharField(
+            max_length=512,
+            help_text=_("The follower's OpenID for the official account."),
+        )
+        text = serializers.CharField(
+            max_length=1600,
+            allow_blank=True,
+            trim_whitespace=False,
+            help_text=_("The message as received (TD, 退订, STOP, START, HELP, …)."),
+        )
+
+    class WechatUnsubscribeInput(_EventInput):
+        type = serializers.ChoiceField(choices=[Type.WECHAT_UNSUBSCRIBE])
+        default_channel = "wechat"
+        address_kind = AddressKind.WECHAT
+        marketing_topic_only = True
+
+        channel = serializers.SlugField(required=False, default="wechat")
+        recipient = serializers.CharField(
+            max_length=512,
+            help_text=_("The follower's OpenID for the official account."),
+        )
+        topic = serializers.SlugField(
+            required=False,
+            allow_blank=True,
+            help_text=_(
+                "The marketing topic of the refused template messages, when known; "
+                "else all marketing on WeChat (the follower left the account)."
+            ),
+        )
+
     class BounceInput(_EventInput):
         type = serializers.ChoiceField(choices=[Type.BOUNCE])
         channel = serializers.SlugField(required=False, default="email")
@@ -203,8 +240,9 @@ class InboundEventCreateApi(ClientApiView):
         effect = serializers.ChoiceField(
             choices=inbound.EFFECTS,
             help_text=_(
-                "stop, start, help or none for replies; withdraw; invalidate (hard "
-                "bounce); recorded or violation for sends."
+                "stop, start, help or none for SMS and WeChat replies; withdraw "
+                "(unsubscribes, spam complaints); invalidate (hard bounce); "
+                "recorded or violation for sends."
             ),
         )
         needs_review = serializers.BooleanField(
@@ -250,6 +288,8 @@ class InboundEventCreateApi(ClientApiView):
         Type.BOUNCE: BounceInput,
         Type.SPAM_COMPLAINT: SpamComplaintInput,
         Type.SENT: SentInput,
+        Type.WECHAT_REPLY: WechatReplyInput,
+        Type.WECHAT_UNSUBSCRIBE: WechatUnsubscribeInput,
     }
 
     @extend_schema(
@@ -302,6 +342,25 @@ class InboundEventCreateApi(ClientApiView):
                     "event_id": "esp-901",
                     "recipient": "li.wei@example.com",
                     "topic": "credit_card",
+                },
+            ),
+            OpenApiExample(
+                "WeChat reply",
+                request_only=True,
+                value={
+                    "type": "wechat_reply",
+                    "event_id": "wx-5521",
+                    "recipient": "oQ1xv5Zp3K8mW2dHfE7tYcN4bLsA",
+                    "text": "TD",
+                },
+            ),
+            OpenApiExample(
+                "WeChat unsubscribe",
+                request_only=True,
+                value={
+                    "type": "wechat_unsubscribe",
+                    "event_id": "wx-5522",
+                    "recipient": "oQ1xv5Zp3K8mW2dHfE7tYcN4bLsA",
                 },
             ),
             OpenApiExample(

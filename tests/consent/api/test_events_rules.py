@@ -163,3 +163,135 @@ def test_a_repeated_stop_from_an_unknown_number_is_not_confirmed_again(api, sms)
         again["reply_text"] is None and again["reply_withheld"] == "already_confirmed"
     )
     assert SuppressionChange.objects.count() == feed
+
+
+# --- WeChat ---------------------------------------------------------------------------
+
+OPENID = "oQ1xv5Zp3K8mW2dHfE7tYcN4bLsA"
+
+
+@pytest.fixture
+def wechat_api(db):
+    from rest_framework.test import APIClient
+
+    from consent.api_clients import api_client_create
+
+    _client, issued = api_client_create(name="wechat-gateway", channel_codes=["wechat"])
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.clear}")
+    return http
+
+
+@pytest.fixture
+def wechat(db):
+    from consent.models import Channel
+
+    return Channel.objects.get(code="wechat")
+
+
+@pytest.fixture
+def follower(wechat, credit_card, personal_loan, notice_en):
+    from consent import services
+    from consent.ledger import Actor
+
+    customer = CustomerFactory(preferred_language="zh-hans")
+    services.contact_point_add(
+        customer=customer,
+        kind="wechat",
+        address=OPENID,
+        source="staff",
+        actor=Actor.system("test"),
+        verified=True,
+    )
+    grant(customer, wechat, credit_card, notice_en)
+    grant(customer, wechat, personal_loan, notice_en)
+    return customer
+
+
+def _wechat_key(wechat) -> Contactability:
+    return Contactability.objects.get(channel=wechat, identifier=OPENID)
+
+
+def test_a_wechat_td_reply_withdraws_wechat_marketing(
+    wechat_api, follower, wechat, credit_card
+):
+    response = post(
+        wechat_api,
+        type="wechat_reply",
+        event_id="wx-1",
+        recipient=OPENID,
+        text="TD",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["channel"] == "wechat" and body["effect"] == "stop"
+    assert body["consents_changed"] == 2
+    assert body["reply_text"].startswith("您已退订微信营销消息")
+    withdrawal = ConsentEvent.objects.order_by("seq").last()
+    assert withdrawal.source == "wechat" and withdrawal.channel == wechat
+    key = _wechat_key(wechat)
+    assert key.suppressed and key.topic_reasons["credit_card"] == [Reason.WITHDRAWN]
+
+    # START undoes what the reply stopped.
+    body = post(
+        wechat_api, type="wechat_reply", event_id="wx-2", recipient=OPENID, text="START"
+    ).json()
+    assert body["effect"] == "start" and body["consents_changed"] == 2
+    assert "credit_card" in _wechat_key(wechat).permitted_topics
+
+
+def test_a_wechat_unsubscribe_withdraws_the_topic_or_the_channel(
+    wechat_api, follower, wechat, credit_card, personal_loan
+):
+    body = post(
+        wechat_api,
+        type="wechat_unsubscribe",
+        event_id="wx-3",
+        recipient=OPENID,
+        topic="credit_card",
+    ).json()
+    assert body["effect"] == "withdraw" and body["consents_changed"] == 1
+    key = _wechat_key(wechat)
+    assert "credit_card" not in key.permitted_topics
+    assert "personal_loan" in key.permitted_topics
+
+    body = post(
+        wechat_api, type="wechat_unsubscribe", event_id="wx-4", recipient=OPENID
+    ).json()
+    assert body["consents_changed"] == 1
+    assert _wechat_key(wechat).suppressed
+    assert ConsentEvent.objects.filter(source="wechat", action="withdraw").count() == 2
+
+
+def test_wechat_events_refuse_bad_input_and_change_nothing(
+    wechat_api, api, follower, wechat
+):
+    before = ConsentEvent.objects.count(), InboundEvent.objects.count()
+    bad_openid = post(
+        wechat_api, type="wechat_reply", event_id="wx-5", recipient="a b", text="TD"
+    )
+    assert bad_openid.status_code == 400
+    assert "recipient" in bad_openid.json()["error"]["fields"]
+    wrong_channel = post(
+        wechat_api,
+        type="wechat_unsubscribe",
+        event_id="wx-6",
+        recipient=OPENID,
+        channel="sms",
+    )
+    assert wrong_channel.status_code == 400
+    assert "channel" in wrong_channel.json()["error"]["fields"]
+    service = post(
+        wechat_api,
+        type="wechat_unsubscribe",
+        event_id="wx-7",
+        recipient=OPENID,
+        topic="security_alert",
+    )
+    assert service.status_code == 400
+    # A client without the WeChat channel in scope may not push them.
+    out_of_scope = post(
+        api, type="wechat_reply", event_id="wx-8", recipient=OPENID, text="TD"
+    )
+    assert out_of_scope.status_code == 403
+    assert (ConsentEvent.objects.count(), InboundEvent.objects.count()) == before
