@@ -295,3 +295,91 @@ def test_wechat_events_refuse_bad_input_and_change_nothing(
     )
     assert out_of_scope.status_code == 403
     assert (ConsentEvent.objects.count(), InboundEvent.objects.count()) == before
+
+
+# --- calls and texts cover each other (+1) ------------------------------------------
+
+US_NUMBER = "+16502530000"
+
+
+@pytest.fixture
+def voice(db):
+    from consent.models import Channel
+
+    return Channel.objects.get(code="voice")
+
+
+def _cell(customer, channel, topic) -> str:
+    return ConsentState.objects.get(
+        customer=customer, channel=channel, topic=topic
+    ).status
+
+
+@pytest.fixture
+def us_customer(sms, voice, credit_card, notice_en):
+    customer = CustomerFactory()
+    add_phone(customer, US_NUMBER)
+    grant(customer, sms, credit_card, notice_en)
+    grant(customer, voice, credit_card, notice_en)
+    return customer
+
+
+def test_a_stop_from_a_plus_one_number_also_withdraws_voice_marketing(
+    api, us_customer, sms, voice, credit_card
+):
+    body = stop(api, "us-1", recipient=US_NUMBER)
+    assert body["consents_changed"] == 2
+    assert _cell(us_customer, sms, credit_card) == "withdrawn"
+    assert _cell(us_customer, voice, credit_card) == "withdrawn"
+    covered = ConsentEvent.objects.get(channel=voice, action="withdraw")
+    assert covered.source == "sms_keyword"
+    assert covered.detail == {"covered_by": "sms", "rule": "calls_and_texts"}
+    assert Contactability.objects.get(channel=voice, identifier=US_NUMBER).suppressed
+
+
+def test_a_voice_refusal_also_withdraws_texts_for_a_plus_one_number(
+    us_customer, sms, voice, credit_card
+):
+    from consent import services
+    from consent.ledger import Actor
+
+    event = services.consent_withdraw(
+        customer=us_customer,
+        channel=voice,
+        topic=None,
+        source="staff",
+        actor=Actor.system("call-centre"),
+    )
+    assert event.cells_changed == 2
+    assert _cell(us_customer, sms, credit_card) == "withdrawn"
+
+
+def test_texts_and_calls_stay_separate_elsewhere_or_when_turned_off(
+    api, us_customer, sms, voice, credit_card, notice_en, settings
+):
+    cn = CustomerFactory()
+    add_phone(cn, NUMBER)
+    grant(cn, sms, credit_card, notice_en)
+    grant(cn, voice, credit_card, notice_en)
+    assert stop(api, "cn-1")["consents_changed"] == 1
+    assert _cell(cn, voice, credit_card) == "granted"
+
+    settings.CALLS_AND_TEXTS_LINKED_CODES = frozenset()
+    assert stop(api, "us-2", recipient=US_NUMBER)["consents_changed"] == 1
+    assert _cell(us_customer, voice, credit_card) == "granted"
+
+
+def test_the_portal_sets_texts_and_calls_switch_by_switch(
+    us_customer, sms, voice, credit_card
+):
+    from consent import services
+    from consent.ledger import Actor
+
+    services.consent_withdraw(
+        customer=us_customer,
+        channel=sms,
+        topic=credit_card,
+        source="portal",
+        actor=Actor.customer(us_customer),
+    )
+    assert _cell(us_customer, voice, credit_card) == "granted"
