@@ -477,7 +477,7 @@ def _handle_sent(data, holders, client, event: InboundEvent) -> _Outcome:
         )
     if reasons:
         delay = data.occurred_at - withdrawn_at if withdrawn_at else None
-        Violation.objects.create(
+        violation = Violation.objects.create(
             client=client,
             event=event,
             channel=data.channel,
@@ -494,6 +494,11 @@ def _handle_sent(data, holders, client, event: InboundEvent) -> _Outcome:
             "withdrawn_at": withdrawn_at.isoformat() if withdrawn_at else None,
             "delay_seconds": round(delay.total_seconds()) if delay else None,
         }
+        # Compliance learns at once: an incident, and a complaint record.
+        for handler in hooks.registry.violation_handlers:
+            reference = getattr(handler(violation=violation), "reference", None)
+            if reference and reference not in outcome.complaints:
+                outcome.complaints.append(reference)
     return outcome
 
 
