@@ -61,6 +61,11 @@ CALLS_AND_TEXTS_LINKED_CODES = frozenset(
 )
 # An address nobody confirmed is removed after this many days.
 UNVERIFIED_CONTACT_DAYS = env.int("UNVERIFIED_CONTACT_DAYS", default=7)
+# The controller named on consent receipts (ISO/IEC TS 27560, Kantara).
+CONSENT_CONTROLLER_NAME = env.str(
+    "CONSENT_CONTROLLER_NAME", default="Consent and preference centre"
+)
+CONSENT_CONTROLLER_CONTACT = env.str("CONSENT_CONTROLLER_CONTACT", default="")
 # Absolute base used in links that leave the site (one-click unsubscribe).
 SITE_BASE_URL = env.str("SITE_BASE_URL", default="http://127.0.0.1:8000")
 # Reverse proxies in front of the site whose X-Forwarded-For the portal's per-IP

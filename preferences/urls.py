@@ -37,6 +37,7 @@ urlpatterns = [
     path("account/history/", views.history, name="history"),
     path("account/my-data/", views.my_data, name="my_data"),
     path("account/my-data/export.json", views.export, name="export"),
+    path("account/receipts/", ("preferences.receipt_urls", None, None)),
     path("u/<str:token>", views.unsubscribe, name="unsubscribe"),
     path("u/<str:token>/undo", views.unsubscribe_undo, name="unsubscribe_undo"),
     path("not-me/", views.not_me, name="not_me"),
