@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -125,6 +126,17 @@ def _holders(data: InboundEventIn) -> list[ContactPoint]:
         )
         .exclude(status=ContactPoint.Status.NOT_ME)
         .select_related("customer")
+        .annotate(
+            # Read with the holders (no extra round trip): whether a repeated STOP
+            # would change anything.
+            granted_on_channel=Exists(
+                ConsentState.objects.filter(
+                    customer_id=OuterRef("customer_id"),
+                    channel=data.channel,
+                    status=ConsentState.Status.GRANTED,
+                )
+            )
+        )
         .order_by("customer_id")
     )
 
@@ -175,12 +187,9 @@ def _stop_confirmed_recently(data: InboundEventIn) -> bool:
     return any((result or {}).get("reply_text") for result in results)
 
 
-def _anything_granted(holders: list[ContactPoint], channel: Channel) -> bool:
-    return ConsentState.objects.filter(
-        customer_id__in=[cp.customer_id for cp in holders],
-        channel=channel,
-        status=ConsentState.Status.GRANTED,
-    ).exists()
+def _anything_granted(holders: list[ContactPoint]) -> bool:
+    """Some holder has marketing granted on the event's channel (read with them)."""
+    return any(getattr(cp, "granted_on_channel", True) for cp in holders)
 
 
 # --- sms and wechat replies -----------------------------------------------------------
@@ -272,9 +281,7 @@ def _handle_reply(data, holders, actor, evidence, change) -> _Outcome:
     )
     languages = _languages(holders)
     if reading.effect == keywords.STOP:
-        if _stop_confirmed_recently(data) and not _anything_granted(
-            holders, data.channel
-        ):
+        if not _anything_granted(holders) and _stop_confirmed_recently(data):
             # The same opt-out again: already in force and already confirmed.
             outcome.reply_withheld = REPLY_ALREADY_CONFIRMED
             return outcome
