@@ -19,7 +19,8 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice import services
 from backoffice.audit import anomaly_alert_review
-from backoffice.models import AccessLog, AnomalyAlert, ApprovalRequest
+from backoffice.incidents import send_incident_close
+from backoffice.models import AccessLog, AnomalyAlert, ApprovalRequest, SendIncident
 from consent.errors import ApplicationError
 from consent.models import (
     ApiClient,
@@ -164,6 +165,95 @@ class AnomalyAlertAdmin(admin.ModelAdmin):
             count += 1
         self.message_user(
             request, _("%(count)d alert(s) marked as reviewed.") % {"count": count}
+        )
+
+
+class _OpenFirst(admin.SimpleListFilter):
+    """Open incidents unless another status is chosen."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [*SendIncident.Status.choices, ("all", _("All"))]
+
+    def choices(self, changelist):
+        value = self.value() or SendIncident.Status.OPEN
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: lookup}
+                ),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or SendIncident.Status.OPEN
+        return queryset if value == "all" else queryset.filter(status=value)
+
+
+@admin.register(SendIncident)
+class SendIncidentAdmin(admin.ModelAdmin):
+    """Open violations of the send audit, by sending system."""
+
+    list_display = (
+        "client",
+        "channel",
+        "topic",
+        "short_key",
+        "day",
+        "violation_count",
+        "reasons",
+        "last_sent_at",
+        "status",
+    )
+    list_filter = (_OpenFirst, "client", "channel")
+    ordering = ("client__name", "-day", "-opened_at")
+    list_select_related = ("client", "channel", "first_violation__topic")
+    fields = (
+        "client",
+        "channel",
+        "topic",
+        "short_key",
+        "day",
+        "violation_count",
+        "reasons",
+        "opened_at",
+        "last_sent_at",
+        "status",
+        "closed_by",
+        "closed_at",
+    )
+    readonly_fields = fields
+    actions = ("close_incidents",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("identifier (blind index)"))
+    def short_key(self, obj: SendIncident) -> str:
+        return f"{obj.blind_index[:12]}…"
+
+    @admin.display(description=_("product"))
+    def topic(self, obj: SendIncident) -> str:
+        return obj.first_violation.topic.code
+
+    @admin.display(description=_("reasons"))
+    def reasons(self, obj: SendIncident) -> str:
+        return ", ".join(obj.first_violation.reasons)
+
+    @admin.action(description=_("Close"), permissions=("change",))
+    def close_incidents(self, request, queryset) -> None:
+        count = 0
+        for incident in queryset.filter(status=SendIncident.Status.OPEN):
+            send_incident_close(incident=incident, user=request.user)
+            count += 1
+        self.message_user(
+            request, _("%(count)d incident(s) closed.") % {"count": count}
         )
 
 

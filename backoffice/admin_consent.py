@@ -281,8 +281,15 @@ class SuppressionChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(SuppressedIdentifier)
 class SuppressedIdentifierAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "short_index", "reason", "review_pending", "created_at")
-    list_filter = ("kind", "reason", "review_pending")
+    list_display = (
+        "kind",
+        "short_index",
+        "reason",
+        "channel",
+        "review_pending",
+        "created_at",
+    )
+    list_filter = ("kind", "reason", "channel", "review_pending")
 
     @admin.display(description=_("blind index"))
     def short_index(self, obj: SuppressedIdentifier) -> str:

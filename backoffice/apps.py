@@ -16,10 +16,12 @@ class BackofficeConfig(AppConfig):
 
     def ready(self) -> None:
         from backoffice.demo import seed_demo_staff
+        from backoffice.incidents import send_incident_open
         from backoffice.permissions import sync_roles_after_migrate
         from consent import hooks
 
         hooks.register_demo_seeder(10, seed_demo_staff)
+        hooks.register_violation_handler(send_incident_open)
 
         # Models added by later migrations get their role permissions too.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="backoffice_roles")

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from consent.models import AppendOnlyModel
+from consent.models import ApiClient, AppendOnlyModel, Channel, Violation
 
 
 class AccessLog(AppendOnlyModel):
@@ -176,3 +176,53 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} ({self.get_status_display()})"
+
+
+class SendIncident(models.Model):
+    """Sends a sending system made to a key that did not permit them, one incident
+    per (sending system, key, day): compliance officers are told when it opens and
+    close it once the sender's cause is found and fixed."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    client = models.ForeignKey(
+        ApiClient,
+        verbose_name=_("sending system"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+    )
+    blind_index = models.CharField(_("identifier (blind index)"), max_length=64)
+    day = models.DateField(_("day"))
+    first_violation = models.ForeignKey(
+        Violation,
+        verbose_name=_("first violation"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    violation_count = models.PositiveIntegerField(_("violations"), default=1)
+    last_sent_at = models.DateTimeField(_("last send"))
+    opened_at = models.DateTimeField(_("opened"), default=timezone.now, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    closed_by = models.CharField(_("closed by"), max_length=150, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("client", "-opened_at")
+        verbose_name = _("send incident")
+        verbose_name_plural = _("send incidents")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("client", "channel", "blind_index", "day"),
+                name="send_incident_per_client_key_day",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.channel_id} {self.blind_index[:12]}… {self.day}"

@@ -85,6 +85,7 @@ MATRIX: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("complaints", "rightsrequest", ("change",)),
         ("backoffice", "accesslog", ("view", "unmask_contact", "export_data")),
         ("backoffice", "anomalyalert", VIEW_CHANGE),
+        ("backoffice", "sendincident", VIEW_CHANGE),
         ("backoffice", "approvalrequest", (*WORK, "approve_approvalrequest")),
     ],
     AUDITOR: [

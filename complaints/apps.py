@@ -13,11 +13,15 @@ class ComplaintsConfig(AppConfig):
         from complaints.checks import check_calendar_coverage
         from complaints.demo import seed_demo_complaints
         from complaints.selectors import complaints_for_export
-        from complaints.services import complaint_create_from_spam_report
+        from complaints.services import (
+            complaint_create_from_spam_report,
+            complaint_create_from_violation,
+        )
         from consent import hooks
 
         checks.register(check_calendar_coverage)
         hooks.register_spam_report_handler(complaint_create_from_spam_report)
+        hooks.register_violation_handler(complaint_create_from_violation)
         hooks.register_export_section("complaints", complaints_for_export)
         # After the back office's staff: demo complaints are assigned to them.
         hooks.register_demo_seeder(20, seed_demo_complaints)

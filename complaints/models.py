@@ -135,6 +135,7 @@ class Complaint(models.Model):
         LETTER = "letter", _("Letter")
         REGULATOR = "regulator", _("Regulator referral")
         SENDING_SYSTEM = "sending_system", _("Sending system spam report")
+        SEND_AUDIT = "send_audit", _("Send audit")
 
     class Outcome(models.TextChoices):
         UPHELD = "upheld", _("Upheld")
@@ -214,6 +215,15 @@ class Complaint(models.Model):
         _("complainants"),
         default=1,
         help_text=_("More than one for a joint complaint."),
+    )
+    violation = models.ForeignKey(
+        "consent.Violation",
+        verbose_name=_("send violation"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
     )
     matter = models.ForeignKey(
         Matter,

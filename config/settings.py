@@ -55,8 +55,20 @@ ERASED_IDENTIFIER_GRACE_DAYS = env.int("ERASED_IDENTIFIER_GRACE_DAYS", default=3
 # How long a worker trusts an API key it looked up: a revoked key stops working in
 # every process within this many seconds.
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
+# Country calling codes where a refusal of marketing texts also refuses marketing
+# calls and the other way round (US TCPA revocation rule, 2025): "1" covers the
+# United States and Canada. Empty: texts and calls are refused separately.
+CALLS_AND_TEXTS_LINKED_CODES = frozenset(
+    int(code.lstrip("+"))
+    for code in env.list("CALLS_AND_TEXTS_LINKED_CODES", default=["1"])
+)
 # An address nobody confirmed is removed after this many days.
 UNVERIFIED_CONTACT_DAYS = env.int("UNVERIFIED_CONTACT_DAYS", default=7)
+# The controller named on consent receipts (ISO/IEC TS 27560, Kantara).
+CONSENT_CONTROLLER_NAME = env.str(
+    "CONSENT_CONTROLLER_NAME", default="Consent and preference centre"
+)
+CONSENT_CONTROLLER_CONTACT = env.str("CONSENT_CONTROLLER_CONTACT", default="")
 # Absolute base used in links that leave the site (one-click unsubscribe).
 SITE_BASE_URL = env.str("SITE_BASE_URL", default="http://127.0.0.1:8000")
 # Reverse proxies in front of the site whose X-Forwarded-For the portal's per-IP

@@ -51,6 +51,10 @@ class Holder:
     opted_out: bool = False
     # topic code -> (status, source) on this channel
     states: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # topic code -> when the standing grant on this channel was recorded
+    granted_at: dict[str, datetime] = field(default_factory=dict)
+    # when this holder proved the address (their consent counts from then on)
+    holder_since: datetime | None = None
     pause_until: datetime | None = None
     pause_holds_collections: bool = False
     quiet_hours: dict[str, str] | None = None
@@ -107,8 +111,38 @@ def _blocked(reasons: list[str], topics: Sequence[TopicInfo]) -> KeyState:
     )
 
 
-def _marketing_reasons(topic: str, holders: Sequence[Holder]) -> set[str]:
-    reasons: set[str] = set()
+@dataclass(frozen=True)
+class Refusal:
+    """A refusal of marketing kept against the identifier itself, not a customer:
+    an erased holder's (``erased``) or a STOP from a number nobody held (``stop``).
+    It holds for a marketing topic until a verified holder grants it after
+    ``since`` and after they proved the address; it never holds service messages."""
+
+    reason: str  # erased | stop
+    since: datetime
+
+    @property
+    def published(self) -> str:
+        return Reason.WITHDRAWN if self.reason == "stop" else Reason.OPT_OUT_ALL
+
+
+def _lifted(refusal: Refusal, topic: str, holders: Sequence[Holder]) -> bool:
+    for holder in holders:
+        status, _source = holder.states.get(topic, (None, None))
+        granted_at = holder.granted_at.get(topic)
+        if status != "granted" or granted_at is None or granted_at <= refusal.since:
+            continue
+        if holder.holder_since is None or granted_at >= holder.holder_since:
+            return True
+    return False
+
+
+def _marketing_reasons(
+    topic: str, holders: Sequence[Holder], refusals: Sequence[Refusal] = ()
+) -> set[str]:
+    reasons: set[str] = {
+        r.published for r in refusals if not _lifted(r, topic, holders)
+    }
     granted = False
     for holder in holders:
         if holder.opted_out or holder.customer_status != "active":
@@ -130,12 +164,16 @@ def compute(
     holders: Sequence[Holder],
     topics: Sequence[TopicInfo],
     identifier_flags: Sequence[str] = (),
+    identifier_refusals: Sequence[Refusal] = (),
 ) -> KeyState:
     """Decide what may be sent to one identifier on one channel.
 
     ``holders`` are the customers whose live contact points carry the identifier;
     ``identifier_flags`` are reasons recorded against the identifier itself (a "not
-    me" for an unknown number, an erased customer's kept refusal).
+    me" for an unknown number, a deceased customer), which block everything;
+    ``identifier_refusals`` are refusals of marketing kept against it (an erased
+    holder's, a STOP from an unknown number), which a later holder's own grant
+    lifts for that topic.
     """
     blocking: set[str] = set()
     for holder in holders:
@@ -148,7 +186,8 @@ def compute(
     if blocking:
         return _blocked(sorted(blocking), topics)
     if not holders:
-        return _blocked([Reason.NO_CONSENT], topics)
+        kept = sorted({r.published for r in identifier_refusals})
+        return _blocked(kept or [Reason.NO_CONSENT], topics)
 
     permitted: list[str] = []
     topic_reasons: dict[str, list[str]] = {}
@@ -158,7 +197,7 @@ def compute(
     )
     for topic in topics:
         if topic.marketing:
-            reasons = _marketing_reasons(topic.code, holders)
+            reasons = _marketing_reasons(topic.code, holders, identifier_refusals)
             marketing_reasons |= reasons
         else:
             held = topic.held_by_care_pause and collections_held

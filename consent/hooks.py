@@ -36,6 +36,9 @@ class _Registry:
     default_preferences: HolderPreferences = field(default_factory=HolderPreferences)
     # Opens a complaint for a spam report; returns an object with ``reference``.
     spam_report_handlers: list[Callable[..., Any]] = field(default_factory=list)
+    # Called with ``violation`` (a send to a key not permitted at send time), in the
+    # same transaction; may return an object with ``reference`` (a complaint).
+    violation_handlers: list[Callable[..., Any]] = field(default_factory=list)
     # Called with ``customer`` when its personal data is erased (same transaction).
     erasure_handlers: list[Callable[..., None]] = field(default_factory=list)
     # (name, callable(customer) -> data) sections of a customer's data export.
@@ -72,6 +75,11 @@ def holder_preferences(
 def register_spam_report_handler(handler: Callable[..., Any]) -> None:
     if handler not in registry.spam_report_handlers:
         registry.spam_report_handlers.append(handler)
+
+
+def register_violation_handler(handler: Callable[..., Any]) -> None:
+    if handler not in registry.violation_handlers:
+        registry.violation_handlers.append(handler)
 
 
 def register_erasure_handler(handler: Callable[..., None]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +35,7 @@ from consent.models import (
     InboundEvent,
     OptOut,
     SendRecord,
+    SuppressedIdentifier,
     Topic,
     Violation,
 )
@@ -55,6 +57,18 @@ EFFECTS = (*keywords.EFFECTS, WITHDRAW, INVALIDATE, RECORDED, VIOLATION)
 
 HARD = "hard"
 SOFT = "soft"
+
+# One confirmation per opt-out: a STOP repeated for the same key within this window,
+# with nothing granted since, changes nothing and is not answered again.
+STOP_CONFIRMATION_WINDOW = timedelta(hours=24)
+REPLY_ALREADY_CONFIRMED = "already_confirmed"
+
+# Replies that act by keyword, and the ledger source each records.
+REPLY_TYPES = {
+    InboundEvent.Type.SMS_REPLY: ConsentEvent.Source.SMS_KEYWORD,
+    InboundEvent.Type.WECHAT_REPLY: ConsentEvent.Source.WECHAT,
+}
+REPLY_SOURCES = tuple(REPLY_TYPES.values())
 
 # Reasons that mean somebody said no at a known moment.
 _WITHDRAWAL_REASONS = frozenset(
@@ -92,6 +106,7 @@ class _Outcome:
     consents_changed: int = 0
     contact_points_changed: int = 0
     reply_text: str | None = None
+    reply_withheld: str | None = None
     violation: dict | None = None
     complaints: list[str] = field(default_factory=list)
 
@@ -111,6 +126,17 @@ def _holders(data: InboundEventIn) -> list[ContactPoint]:
         )
         .exclude(status=ContactPoint.Status.NOT_ME)
         .select_related("customer")
+        .annotate(
+            # Read with the holders (no extra round trip): whether a repeated STOP
+            # would change anything.
+            granted_on_channel=Exists(
+                ConsentState.objects.filter(
+                    customer_id=OuterRef("customer_id"),
+                    channel=data.channel,
+                    status=ConsentState.Status.GRANTED,
+                )
+            )
+        )
         .order_by("customer_id")
     )
 
@@ -128,8 +154,11 @@ def _evidence(evidence: Evidence, data: InboundEventIn, **extra: str) -> Evidenc
 def _withdraw_channel(
     data, holders, actor, evidence, *, source: str, topic, change: ConsentChange
 ) -> int:
+    """Withdraw for every holder; returns the consent cells actually changed (a
+    withdrawal of something already withdrawn changes none)."""
+    changed = 0
     for cp in holders:
-        services.consent_withdraw(
+        event = services.consent_withdraw(
             change=change,
             customer=cp.customer,
             channel=data.channel,
@@ -140,10 +169,30 @@ def _withdraw_channel(
             contact_point=cp,
             occurred_at=data.occurred_at,
         )
-    return len(holders)
+        changed += getattr(event, "cells_changed", 0)
+    return changed
 
 
-# --- sms replies ---------------------------------------------------------------------
+def _stop_confirmed_recently(data: InboundEventIn) -> bool:
+    """A STOP for this key (identifier, channel) was confirmed by a reply text in
+    the last 24 hours, from any sending system."""
+    results = InboundEvent.objects.filter(
+        type=data.type,
+        channel=data.channel,
+        blind_index=data.blind_index,
+        effect=keywords.STOP,
+        occurred_at__gt=data.occurred_at - STOP_CONFIRMATION_WINDOW,
+        occurred_at__lte=data.occurred_at,
+    ).values_list("result", flat=True)
+    return any((result or {}).get("reply_text") for result in results)
+
+
+def _anything_granted(holders: list[ContactPoint]) -> bool:
+    """Some holder has marketing granted on the event's channel (read with them)."""
+    return any(getattr(cp, "granted_on_channel", True) for cp in holders)
+
+
+# --- sms and wechat replies -----------------------------------------------------------
 
 
 def keyword_withdrawn_states(
@@ -157,7 +206,7 @@ def keyword_withdrawn_states(
             channel=channel,
             status=ConsentState.Status.WITHDRAWN,
             event__action=ConsentEvent.Action.WITHDRAW,
-            event__source=ConsentEvent.Source.SMS_KEYWORD,
+            event__source__in=REPLY_SOURCES,
             event__contact_point__blind_index=contact_point.blind_index,
         )
         .select_related("topic", "event")
@@ -209,7 +258,7 @@ def _sms_start(
                 customer=cp.customer,
                 channel=data.channel,
                 topic=state.topic,
-                source=ConsentEvent.Source.SMS_KEYWORD,
+                source=REPLY_TYPES[data.type],
                 actor=actor,
                 notice_version=original.notice_version,
                 evidence=_evidence(
@@ -225,44 +274,72 @@ def _sms_start(
     return restored
 
 
-def _handle_sms_reply(data, holders, actor, evidence, change) -> _Outcome:
+def _handle_reply(data, holders, actor, evidence, change) -> _Outcome:
     reading = keywords.interpret(data.text)
     outcome = _Outcome(
         effect=reading.effect, needs_review=reading.needs_review, customers=len(holders)
     )
     languages = _languages(holders)
     if reading.effect == keywords.STOP:
+        if not _anything_granted(holders) and _stop_confirmed_recently(data):
+            # The same opt-out again: already in force and already confirmed.
+            outcome.reply_withheld = REPLY_ALREADY_CONFIRMED
+            return outcome
         outcome.consents_changed = _withdraw_channel(
             data,
             holders,
             actor,
             evidence,
-            source=ConsentEvent.Source.SMS_KEYWORD,
+            source=REPLY_TYPES[data.type],
             topic=None,
             change=change,
         )
-        outcome.reply_text = keywords.reply_text(keywords.STOP, languages)
+        if not holders:
+            # Nobody on file holds the number: the refusal is kept against it, so
+            # whoever registers it later starts with marketing suppressed here.
+            services.identifier_suppress(
+                kind=data.channel.address_kind,
+                address=data.identifier,
+                reason=SuppressedIdentifier.Reason.STOP,
+                channel=data.channel,
+                change=change,
+            )
+        outcome.reply_text = keywords.reply_text(
+            keywords.STOP, languages, channel=data.channel.code
+        )
     elif reading.effect == keywords.START:
         outcome.consents_changed = _sms_start(
             data=data, holders=holders, actor=actor, evidence=evidence, change=change
         )
         kind = keywords.START if outcome.consents_changed else "start_nothing"
-        outcome.reply_text = keywords.reply_text(kind, languages)
+        outcome.reply_text = keywords.reply_text(
+            kind, languages, channel=data.channel.code
+        )
     elif reading.effect == keywords.HELP:
-        outcome.reply_text = keywords.reply_text(keywords.HELP, languages)
+        outcome.reply_text = keywords.reply_text(
+            keywords.HELP, languages, channel=data.channel.code
+        )
     return outcome
 
 
 # --- e-mail unsubscribe, bounce, spam complaint ---------------------------------------
 
 
-def _handle_email_unsubscribe(data, holders, actor, evidence, change) -> _Outcome:
+def _handle_unsubscribe(data, holders, actor, evidence, change) -> _Outcome:
+    """An e-mail list's one-click unsubscribe, or a follower leaving a WeChat
+    official account (or refusing its messages): the list's topic, else the
+    channel."""
+    source = (
+        ConsentEvent.Source.WECHAT
+        if data.type == InboundEvent.Type.WECHAT_UNSUBSCRIBE
+        else ConsentEvent.Source.ONE_CLICK
+    )
     changed = _withdraw_channel(
         data,
         holders,
         actor,
         evidence,
-        source=ConsentEvent.Source.ONE_CLICK,
+        source=source,
         topic=data.topic,
         change=change,
     )
@@ -288,9 +365,7 @@ def _handle_bounce(data, holders, actor, evidence, change) -> _Outcome:
     return outcome
 
 
-def _handle_spam_complaint(
-    data, holders, actor, evidence, client, change
-) -> _Outcome:
+def _handle_spam_complaint(data, holders, actor, evidence, client, change) -> _Outcome:
     changed = _withdraw_channel(
         data,
         holders,
@@ -409,7 +484,7 @@ def _handle_sent(data, holders, client, event: InboundEvent) -> _Outcome:
         )
     if reasons:
         delay = data.occurred_at - withdrawn_at if withdrawn_at else None
-        Violation.objects.create(
+        violation = Violation.objects.create(
             client=client,
             event=event,
             channel=data.channel,
@@ -426,6 +501,11 @@ def _handle_sent(data, holders, client, event: InboundEvent) -> _Outcome:
             "withdrawn_at": withdrawn_at.isoformat() if withdrawn_at else None,
             "delay_seconds": round(delay.total_seconds()) if delay else None,
         }
+        # Compliance learns at once: an incident, and a complaint record.
+        for handler in hooks.registry.violation_handlers:
+            reference = getattr(handler(violation=violation), "reference", None)
+            if reference and reference not in outcome.complaints:
+                outcome.complaints.append(reference)
     return outcome
 
 
@@ -452,6 +532,7 @@ def _result(data: InboundEventIn, outcome: _Outcome, feed_seq: int | None) -> di
         "consents_changed": outcome.consents_changed,
         "contact_points_changed": outcome.contact_points_changed,
         "reply_text": outcome.reply_text,
+        "reply_withheld": outcome.reply_withheld,
         "violation": outcome.violation,
         "complaints": outcome.complaints,
         "feed_seq": feed_seq,
@@ -538,10 +619,13 @@ def _apply(
             return _repeat(first, data)
         holders = _holders(data)
         change.lock(*(cp.customer_id for cp in holders))
-        if data.type == InboundEvent.Type.SMS_REPLY:
-            outcome = _handle_sms_reply(data, holders, actor, evidence, change)
-        elif data.type == InboundEvent.Type.EMAIL_UNSUBSCRIBE:
-            outcome = _handle_email_unsubscribe(data, holders, actor, evidence, change)
+        if data.type in REPLY_TYPES:
+            outcome = _handle_reply(data, holders, actor, evidence, change)
+        elif data.type in (
+            InboundEvent.Type.EMAIL_UNSUBSCRIBE,
+            InboundEvent.Type.WECHAT_UNSUBSCRIBE,
+        ):
+            outcome = _handle_unsubscribe(data, holders, actor, evidence, change)
         elif data.type == InboundEvent.Type.BOUNCE:
             outcome = _handle_bounce(data, holders, actor, evidence, change)
         else:

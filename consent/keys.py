@@ -82,12 +82,13 @@ def _points(lookup: Q) -> list[ContactPoint]:
 
 
 def _states(customer_ids: set[int]) -> dict[tuple[int, int], dict]:
-    states: dict[tuple[int, int], dict[str, tuple[str, str]]] = defaultdict(dict)
+    """(customer, channel) -> {topic: (status, source, recorded at)}."""
+    states: dict[tuple[int, int], dict[str, tuple]] = defaultdict(dict)
     rows = ConsentState.objects.filter(customer_id__in=customer_ids).values_list(
-        "customer_id", "channel_id", "topic__code", "status", "source"
+        "customer_id", "channel_id", "topic__code", "status", "source", "updated_at"
     )
-    for customer_id, channel_id, topic_code, status, source in rows:
-        states[(customer_id, channel_id)][topic_code] = (status, source)
+    for customer_id, channel_id, topic_code, status, source, updated_at in rows:
+        states[(customer_id, channel_id)][topic_code] = (status, source, updated_at)
     return states
 
 
@@ -98,11 +99,16 @@ def _holder(
     prefs: dict[int, hooks.HolderPreferences],
 ) -> contactability.Holder:
     pref = prefs[cp.customer_id]
+    cells = states.get((cp.customer_id, channel.pk), {})
     return contactability.Holder(
         contact_status=cp.status,
         customer_status=cp.customer.status,
         opted_out=cp.customer_opted_out,
-        states=states.get((cp.customer_id, channel.pk), {}),
+        states={
+            topic: (status, source) for topic, (status, source, _) in cells.items()
+        },
+        granted_at={topic: at for topic, (_, _, at) in cells.items()},
+        holder_since=cp.verified_at,
         pause_until=pref.pause_until,
         pause_holds_collections=pref.pause_holds_collections,
         quiet_hours=pref.quiet_hours,
@@ -154,11 +160,18 @@ def keys_recompute(
             if is_holder(cp):
                 holders_by_index[cp.blind_index].append(cp)
     flags: dict[str, list[str]] = defaultdict(list)
-    for bi, kind, reason in SuppressedIdentifier.objects.filter(
+    # (blind index, channel id or None for all) -> refusals of marketing
+    refusals: dict[tuple[str, int | None], list] = defaultdict(list)
+    for bi, kind, reason, channel_id, created_at in SuppressedIdentifier.objects.filter(
         blind_index__in=indexes
-    ).values_list("blind_index", "kind", "reason"):
-        flags[bi].append(reason)
+    ).values_list("blind_index", "kind", "reason", "channel_id", "created_at"):
         kinds.setdefault(bi, kind)
+        if reason in SuppressedIdentifier.MARKETING_ONLY:
+            refusals[(bi, channel_id)].append(
+                contactability.Refusal(reason=reason, since=created_at)
+            )
+        else:
+            flags[bi].append(reason)
     holder_ids = {cp.customer_id for cps in holders_by_index.values() for cp in cps}
     states = _states(holder_ids)
     prefs = hooks.holder_preferences(holder_ids, now)
@@ -187,7 +200,8 @@ def keys_recompute(
         clear = holders[0].address if holders else known_identifiers.get(bi)
         for channel in channels_by_kind.get(kinds.get(bi, ""), []):
             row = existing.get((bi, channel.pk))
-            if row is None and not holders and bi not in flags:
+            kept = refusals.get((bi, None), []) + refusals.get((bi, channel.pk), [])
+            if row is None and not holders and bi not in flags and not kept:
                 # Nobody proved this address and nothing is recorded against it:
                 # it is not published at all (an unverified address is nobody's).
                 continue
@@ -195,6 +209,7 @@ def keys_recompute(
                 holders=[_holder(cp, channel, states, prefs) for cp in holders],
                 topics=topics,
                 identifier_flags=flags.get(bi, ()),
+                identifier_refusals=kept,
             )
             identifier = clear if clear is not None else (row.identifier if row else "")
             if holders:

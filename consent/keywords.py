@@ -148,10 +148,37 @@ REPLY_TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def reply_text(kind: str, languages: set[str]) -> str:
+# The same answers for a reply to a WeChat official account.
+WECHAT_REPLY_TEXTS: dict[str, dict[str, str]] = {
+    STOP: {
+        "zh-hans": "您已退订微信营销消息，将不再收到此类信息。如需恢复，请回复START。",
+        "en": "You have unsubscribed from marketing messages on WeChat and will get "
+        "no more. Reply START to undo.",
+    },
+    START: {
+        "zh-hans": "您已恢复接收此前退订的微信营销消息。回复TD可随时退订。",
+        "en": "Marketing messages on WeChat you had stopped by reply are on again. "
+        "Reply STOP at any time to stop.",
+    },
+    "start_nothing": {
+        "zh-hans": "没有可恢复的微信退订。如需重新接收营销信息，请登录营销偏好中心。",
+        "en": "There was no WeChat stop to undo. To receive marketing again, "
+        "use the preference centre.",
+    },
+    HELP: {
+        "zh-hans": "营销偏好中心：回复TD或STOP退订微信营销消息，回复START恢复。"
+        "服务类通知（如还款提醒）不受影响。",
+        "en": "Preference centre: reply STOP or TD to stop marketing messages on "
+        "WeChat, START to undo. Service messages such as repayment reminders are "
+        "not affected.",
+    },
+}
+
+
+def reply_text(kind: str, languages: set[str], *, channel: str = "sms") -> str:
     """One text in the holders' shared language, or both languages when they differ
     or nobody is known."""
-    texts = REPLY_TEXTS[kind]
+    texts = (WECHAT_REPLY_TEXTS if channel == "wechat" else REPLY_TEXTS)[kind]
     if len(languages) == 1 and (language := next(iter(languages))) in texts:
         return texts[language]
     return f"{texts['zh-hans']}\n{texts['en']}"

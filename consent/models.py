@@ -250,18 +250,37 @@ class ContactPoint(models.Model):
 class SuppressedIdentifier(models.Model):
     """An identifier kept only as a keyed hash so it stays suppressed for good.
 
-    Written when a customer is erased (their addresses are gone, the refusal stays) or
-    when someone proves an unknown number is theirs and says "not me".
+    Written when a customer is erased (their addresses are gone, the refusal stays),
+    when someone proves an unknown number is theirs and says "not me", and when a
+    number nobody on file holds replies STOP (for that channel only).
+
+    ``not_me`` and ``deceased`` block everything sent to the identifier. ``erased``
+    and ``stop`` keep a refusal of marketing only: a later verified holder is
+    contacted for service messages, and for a marketing product only once they give
+    their own consent after the refusal was recorded.
     """
 
     class Reason(models.TextChoices):
         ERASED = "erased", _("Customer data erased")
         NOT_ME = "not_me", _("Not me (unknown number)")
         DECEASED = "deceased", _("Customer deceased")
+        STOP = "stop", _("Stop reply (unknown number)")
+
+    # Reasons that refuse marketing until a later holder's own consent.
+    MARKETING_ONLY = frozenset({Reason.ERASED, Reason.STOP})
 
     kind = models.CharField(_("kind"), max_length=10, choices=AddressKind.CHOICES)
     blind_index = models.CharField(_("blind index"), max_length=64)
     reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    channel = models.ForeignKey(
+        Channel,
+        verbose_name=_("channel"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text=_("Empty: every channel of the identifier's kind."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     review_pending = models.BooleanField(_("staff review pending"), default=False)
 
@@ -270,8 +289,15 @@ class SuppressedIdentifier(models.Model):
         verbose_name_plural = _("suppressed identifiers")
         constraints = [
             models.UniqueConstraint(
-                fields=("blind_index", "reason"), name="suppressed_identifier_unique"
-            )
+                fields=("blind_index", "reason"),
+                condition=models.Q(channel__isnull=True),
+                name="suppressed_identifier_unique",
+            ),
+            models.UniqueConstraint(
+                fields=("blind_index", "reason", "channel"),
+                condition=models.Q(channel__isnull=False),
+                name="suppressed_identifier_channel_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -308,6 +334,7 @@ class ConsentEvent(AppendOnlyModel):
         PORTAL = "portal", _("Self-service portal")
         ONE_CLICK = "one_click", _("One-click unsubscribe")
         SMS_KEYWORD = "sms_keyword", _("SMS reply")
+        WECHAT = "wechat", _("WeChat reply or unsubscribe")
         API = "api", _("Sending system")
         STAFF = "staff", _("Staff")
         COMPLAINT = "complaint", _("Complaint")
@@ -686,6 +713,8 @@ class InboundEvent(models.Model):
         BOUNCE = "bounce", _("Bounce")
         SPAM_COMPLAINT = "spam_complaint", _("Spam complaint")
         SENT = "sent", _("Sent")
+        WECHAT_REPLY = "wechat_reply", _("WeChat reply")
+        WECHAT_UNSUBSCRIBE = "wechat_unsubscribe", _("WeChat unsubscribe")
 
     client = models.ForeignKey(
         ApiClient,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from preferences import views
 
@@ -44,6 +44,7 @@ urlpatterns = [
     path("account/my-data/", views.my_data, name="my_data"),
     path("account/my-data/export.json", views.export, name="export"),
     path("account/my-data/export.html", views.export_readable, name="export_readable"),
+    path("account/receipts/", include("preferences.receipt_urls")),
     path("u/<str:token>", views.unsubscribe, name="unsubscribe"),
     path("u/<str:token>/undo", views.unsubscribe_undo, name="unsubscribe_undo"),
     path("not-me/", views.not_me, name="not_me"),

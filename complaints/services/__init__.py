@@ -56,6 +56,7 @@ from complaints.services.escalation import (
 from complaints.services.intake import (
     complaint_create,
     complaint_create_from_spam_report,
+    complaint_create_from_violation,
 )
 from complaints.services.reviews import (
     complaint_review_assign,
@@ -115,6 +116,7 @@ __all__ = [
     "complaint_close",
     "complaint_create",
     "complaint_create_from_spam_report",
+    "complaint_create_from_violation",
     "complaint_deadlines_refresh",
     "complaint_decide",
     "complaint_escalations_run",

@@ -289,3 +289,41 @@ def complaint_create_from_spam_report(
         received_at=received_at,
         external_id=external_id,
     )
+
+
+def complaint_create_from_violation(*, violation) -> Complaint:
+    """A complaint record for a send the audit found not permitted: one per
+    (sending system, key, day), linked to the first violation. It names no
+    customer (nobody complained; it is the bank's own finding), so nothing is sent
+    to anyone and no consent changes: the refusal is already in force."""
+    day = timezone.localdate(violation.sent_at)
+    external_id = hashlib.sha256(
+        f"{violation.client_id}:{violation.channel_id}:{violation.blind_index}:{day}".encode()
+    ).hexdigest()
+    existing = Complaint.objects.filter(
+        source=Complaint.Source.SEND_AUDIT, external_id=external_id
+    ).first()
+    if existing is not None:
+        return existing
+    description = gettext(
+        "The send audit found a %(topic)s message sent on %(channel)s by "
+        "%(sender)s that was not permitted at send time (%(reasons)s)."
+    ) % {
+        "topic": violation.topic.code,
+        "channel": violation.channel.code,
+        "sender": violation.client.name,
+        "reasons": ", ".join(violation.reasons),
+    }
+    complaint = complaint_create(
+        source=Complaint.Source.SEND_AUDIT,
+        description=description,
+        actor=Actor.system("send_audit"),
+        channel=violation.channel,
+        topic=violation.topic,
+        category=Category.UNWANTED_MARKETING,
+        message_received_at=violation.sent_at,
+        external_id=external_id,
+    )
+    complaint.violation = violation
+    complaint.save(update_fields=["violation"])
+    return complaint

@@ -164,6 +164,43 @@ class InboundEventCreateApi(ClientApiView):
             help_text=_("The marketing topic of the list, when known; else all."),
         )
 
+    class WechatReplyInput(_EventInput):
+        type = serializers.ChoiceField(choices=[Type.WECHAT_REPLY])
+        default_channel = "wechat"
+        address_kind = AddressKind.WECHAT
+
+        channel = serializers.SlugField(required=False, default="wechat")
+        recipient = serializers.CharField(
+            max_length=512,
+            help_text=_("The follower's OpenID for the official account."),
+        )
+        text = serializers.CharField(
+            max_length=1600,
+            allow_blank=True,
+            trim_whitespace=False,
+            help_text=_("The message as received (TD, 退订, STOP, START, HELP, …)."),
+        )
+
+    class WechatUnsubscribeInput(_EventInput):
+        type = serializers.ChoiceField(choices=[Type.WECHAT_UNSUBSCRIBE])
+        default_channel = "wechat"
+        address_kind = AddressKind.WECHAT
+        marketing_topic_only = True
+
+        channel = serializers.SlugField(required=False, default="wechat")
+        recipient = serializers.CharField(
+            max_length=512,
+            help_text=_("The follower's OpenID for the official account."),
+        )
+        topic = serializers.SlugField(
+            required=False,
+            allow_blank=True,
+            help_text=_(
+                "The marketing topic of the refused template messages, when known; "
+                "else all marketing on WeChat (the follower left the account)."
+            ),
+        )
+
     class BounceInput(_EventInput):
         type = serializers.ChoiceField(choices=[Type.BOUNCE])
         channel = serializers.SlugField(required=False, default="email")
@@ -203,8 +240,9 @@ class InboundEventCreateApi(ClientApiView):
         effect = serializers.ChoiceField(
             choices=inbound.EFFECTS,
             help_text=_(
-                "stop, start, help or none for replies; withdraw; invalidate (hard "
-                "bounce); recorded or violation for sends."
+                "stop, start, help or none for SMS and WeChat replies; withdraw "
+                "(unsubscribes, spam complaints); invalidate (hard bounce); "
+                "recorded or violation for sends."
             ),
         )
         needs_review = serializers.BooleanField(
@@ -215,8 +253,8 @@ class InboundEventCreateApi(ClientApiView):
         )
         consents_changed = serializers.IntegerField(
             help_text=_(
-                "Consent ledger rows written: a withdrawal per linked customer, or a "
-                "grant per consent a start restored."
+                "Consent cells (customer, channel, product) actually changed: a "
+                "withdrawal of what was already withdrawn changes none."
             )
         )
         contact_points_changed = serializers.IntegerField(
@@ -226,6 +264,15 @@ class InboundEventCreateApi(ClientApiView):
             allow_null=True,
             help_text=_(
                 "At most one text to send back to the recipient (no marketing)."
+            ),
+        )
+        reply_withheld = serializers.ChoiceField(
+            choices=[inbound.REPLY_ALREADY_CONFIRMED],
+            allow_null=True,
+            required=False,
+            help_text=_(
+                "Why no reply text is to be sent: already_confirmed (this opt-out "
+                "was confirmed in the last 24 hours)."
             ),
         )
         violation = ViolationSerializer(allow_null=True)
@@ -241,6 +288,8 @@ class InboundEventCreateApi(ClientApiView):
         Type.BOUNCE: BounceInput,
         Type.SPAM_COMPLAINT: SpamComplaintInput,
         Type.SENT: SentInput,
+        Type.WECHAT_REPLY: WechatReplyInput,
+        Type.WECHAT_UNSUBSCRIBE: WechatUnsubscribeInput,
     }
 
     @extend_schema(
@@ -296,6 +345,25 @@ class InboundEventCreateApi(ClientApiView):
                 },
             ),
             OpenApiExample(
+                "WeChat reply",
+                request_only=True,
+                value={
+                    "type": "wechat_reply",
+                    "event_id": "wx-5521",
+                    "recipient": "oQ1xv5Zp3K8mW2dHfE7tYcN4bLsA",
+                    "text": "TD",
+                },
+            ),
+            OpenApiExample(
+                "WeChat unsubscribe",
+                request_only=True,
+                value={
+                    "type": "wechat_unsubscribe",
+                    "event_id": "wx-5522",
+                    "recipient": "oQ1xv5Zp3K8mW2dHfE7tYcN4bLsA",
+                },
+            ),
+            OpenApiExample(
                 "Hard bounce",
                 request_only=True,
                 value={
@@ -342,6 +410,7 @@ class InboundEventCreateApi(ClientApiView):
                     "contact_points_changed": 0,
                     "reply_text": "您已退订营销短信，将不再收到此类信息。"
                     "如需恢复，请回复START。",
+                    "reply_withheld": None,
                     "violation": None,
                     "complaints": [],
                     "feed_seq": 1042,

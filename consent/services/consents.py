@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from consent.catalogue import catalogue
 from consent.errors import ApplicationError
+from consent.identifiers import AddressKind
 from consent.ledger import Actor, Evidence
 from consent.models import (
     Channel,
@@ -141,6 +145,55 @@ def apply_withdraw(event: ConsentEvent) -> int:
     )
 
 
+# Channels that a refusal covers together where the law links calls and texts.
+CALLS_AND_TEXTS = {"sms": "voice", "voice": "sms"}
+
+
+def _calling_code(number: str) -> int | None:
+    try:
+        return phonenumbers.parse(number, None).country_code
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def covered_channel(
+    *,
+    customer: Customer,
+    channel: Channel | None,
+    source: str,
+    contact_point: ContactPoint | None = None,
+) -> Channel | None:
+    """The other of SMS and voice that a withdrawal also covers, or None.
+
+    Where the number's country calling code is in ``CALLS_AND_TEXTS_LINKED_CODES``
+    (+1 by default), refusing marketing texts refuses marketing calls too and the
+    other way round, however it was said (a STOP reply, a call-centre note, an
+    import). The portal is the exception: there the customer sets each channel
+    themselves, switch by switch. The number is the one the refusal came from, or
+    else any live verified phone of the customer.
+    """
+    partner = CALLS_AND_TEXTS.get(channel.code) if channel is not None else None
+    linked = settings.CALLS_AND_TEXTS_LINKED_CODES
+    if partner is None or not linked or source == ConsentEvent.Source.PORTAL:
+        return None
+    if contact_point is not None and contact_point.kind == AddressKind.PHONE:
+        numbers = [contact_point.address]
+    else:
+        numbers = [
+            cp.address
+            for cp in ContactPoint.objects.filter(
+                customer=customer,
+                kind=AddressKind.PHONE,
+                removed_at__isnull=True,
+                verified_at__isnull=False,
+            )
+        ]
+    if not any(_calling_code(number) in linked for number in numbers if number):
+        return None
+    other = catalogue().channel(partner)
+    return other if other is not None and other.is_active else None
+
+
 def consent_withdraw(
     *,
     customer: Customer,
@@ -173,6 +226,28 @@ def consent_withdraw(
             occurred_at=occurred_at,
         )
         event.cells_changed = apply_withdraw(event)
+        other = covered_channel(
+            customer=customer,
+            channel=channel,
+            source=source,
+            contact_point=contact_point,
+        )
+        event.covered = None
+        if other is not None:
+            covered = change.record(
+                customer=customer,
+                action=ConsentEvent.Action.WITHDRAW,
+                source=source,
+                actor=actor,
+                evidence=evidence,
+                channel=other,
+                topic=topic,
+                contact_point=contact_point,
+                occurred_at=occurred_at,
+                detail={"covered_by": channel.code, "rule": "calls_and_texts"},
+            )
+            event.covered = covered
+            event.cells_changed += apply_withdraw(covered)
     return event
 
 

@@ -12,7 +12,13 @@ from consent import crypto
 from consent.errors import ApplicationError
 from consent.identifiers import normalise
 from consent.ledger import Actor, Evidence
-from consent.models import ConsentEvent, ContactPoint, Customer, SuppressedIdentifier
+from consent.models import (
+    Channel,
+    ConsentEvent,
+    ContactPoint,
+    Customer,
+    SuppressedIdentifier,
+)
 from consent.services._common import (
     MSG_CONTACT_EXISTS,
     MSG_CONTACT_REMOVED,
@@ -230,17 +236,31 @@ def identifier_suppress(
     address: str,
     reason: str,
     review_pending: bool = False,
+    channel: Channel | None = None,
     change: ConsentChange | None = None,
 ) -> SuppressedIdentifier:
-    """Keep an identifier suppressed by its keyed hash alone (no clear value)."""
+    """Keep an identifier suppressed by its keyed hash alone (no clear value).
+
+    ``channel``: the refusal holds for that channel only (a STOP reply); none means
+    every channel of the identifier's kind. Recording it again moves its time to
+    now: a holder's grant lifts a marketing-only refusal only when made after it.
+    """
     normalised = normalise(kind, address)
     blind_index = ContactPoint.index_for(kind, normalised)
     actor = Actor.system("identifier_suppress")
     with joined(change, actor=actor, source=ConsentEvent.Source.SYSTEM) as change:
-        record, _created = SuppressedIdentifier.objects.get_or_create(
+        record, created = SuppressedIdentifier.objects.get_or_create(
             blind_index=blind_index,
             reason=reason,
-            defaults={"kind": kind, "review_pending": review_pending},
+            channel=channel,
+            defaults={
+                "kind": kind,
+                "review_pending": review_pending,
+                "created_at": change.now,
+            },
         )
+        if not created and reason in SuppressedIdentifier.MARKETING_ONLY:
+            record.created_at = change.now
+            record.save(update_fields=["created_at"])
         change.touch_identifier(blind_index, known=normalised)
     return record

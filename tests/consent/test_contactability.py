@@ -103,3 +103,43 @@ def test_preferences_combine_to_the_most_protective():
     assert state.max_per_week == 2
     assert state.personalisation is False
     assert state.quiet_hours["start"] == "20:00"
+
+
+def test_a_refusal_kept_against_the_identifier_holds_marketing_only():
+    from datetime import timedelta
+
+    from consent.contactability import Refusal
+
+    since = datetime(2026, 6, 1, tzinfo=UTC)
+    stop = [Refusal(reason="stop", since=since)]
+    erased = [Refusal(reason="erased", since=since)]
+
+    # Nobody holds it: everything is blocked, with the refusal as the reason.
+    alone = compute(holders=[], topics=TOPICS, identifier_refusals=stop)
+    assert alone.permitted_topics == [] and alone.reasons == [Reason.WITHDRAWN]
+
+    before = Holder(
+        states={"credit_card": GRANTED},
+        granted_at={"credit_card": since - timedelta(days=1)},
+    )
+    state = compute(holders=[before], topics=TOPICS, identifier_refusals=erased)
+    assert state.permitted_topics == ["collections", "repayment_reminder"]
+    assert state.topic_reasons["credit_card"] == [Reason.OPT_OUT_ALL]
+
+    after = Holder(
+        states={"credit_card": GRANTED},
+        granted_at={"credit_card": since + timedelta(days=1)},
+        holder_since=since + timedelta(hours=1),
+    )
+    state = compute(holders=[after], topics=TOPICS, identifier_refusals=stop)
+    assert "credit_card" in state.permitted_topics and not state.suppressed
+    assert state.topic_reasons["wealth"] == [Reason.WITHDRAWN]
+
+    # A grant made before the holder proved the address does not lift it.
+    early = Holder(
+        states={"credit_card": GRANTED},
+        granted_at={"credit_card": since + timedelta(days=1)},
+        holder_since=since + timedelta(days=2),
+    )
+    state = compute(holders=[early], topics=TOPICS, identifier_refusals=stop)
+    assert "credit_card" not in state.permitted_topics

@@ -164,8 +164,12 @@ def test_erasing_one_holder_of_a_shared_phone_keeps_it_suppressed(
     request = services.erasure_request_create(customer=customer)
     services.erasure_request_carry_out(request=request, staff_user=staff)
     key = Contactability.objects.get(channel=sms)
-    # The person who asked for erasure must never be contacted again on it.
-    assert key.suppressed and key.permitted_topics == []
+    # The person who asked for erasure gets no marketing on it again; the other
+    # holder's grant predates the erasure and does not lift it. Service messages
+    # still reach the other holder.
+    assert key.suppressed and "credit_card" not in key.permitted_topics
+    assert key.topic_reasons["credit_card"] == ["opt_out_all"]
+    assert "security_alert" in key.permitted_topics
     # The other holder still uses the number, so it stays published in clear.
     assert key.identifier == "+8613800138000"
 

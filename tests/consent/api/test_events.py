@@ -629,7 +629,8 @@ def test_spam_complaint_withdraws_the_channel_as_a_complaint(
         recipient="li.wei@example.com",
         topic="credit_card",
     ).json()
-    assert body["effect"] == "withdraw" and body["consents_changed"] == 1
+    # The whole channel: both granted products changed.
+    assert body["effect"] == "withdraw" and body["consents_changed"] == 2
     assert ConsentEvent.objects.filter(
         action="withdraw",
         source="complaint",
