@@ -143,3 +143,8 @@ def test_only_the_customers_own_receipts(
     client.logout()
     response = client.get(f"/account/receipts/{theirs.seq}.json")
     assert response.status_code == 302 and "sign-in" in response["Location"]
+
+
+def test_history_links_to_the_latest_receipt(portal_client):
+    page = portal_client.get("/account/history/").content.decode()
+    assert 'href="/account/receipts/latest.json"' in page
