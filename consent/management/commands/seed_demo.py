@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from consent import hooks, services
+from consent.checkpoints import checkpoint_seal
 from consent.ledger import Actor, Evidence
 from consent.models import Channel, Customer, NoticeVersion, Topic
 
@@ -75,6 +76,8 @@ class Command(BaseCommand):
         # complaints assigned to them).
         for _order, seeder in hooks.registry.demo_seeders:
             seeder(stdout=self.stdout)
+        # No beat runs beside the development server: seal what the demo wrote.
+        checkpoint_seal()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {sum(created)} new customers "
