@@ -94,6 +94,7 @@ PIDS="$PIDS $!"
     >"$RUN/gunicorn.log" 2>&1 &
 PIDS="$PIDS $!"
 .venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 \
+    --queues fast,celery,housekeeping \
     --hostname "smoke@%h" >"$RUN/worker.log" 2>&1 &
 PIDS="$PIDS $!"
 .venv/bin/celery -A config beat --loglevel=INFO --schedule "$RUN/beat-schedule" \
