@@ -337,7 +337,7 @@ def _run_consent_restore(approval: ApprovalRequest, approver) -> dict:
     return {"ledger_seq": event.seq}
 
 
-def _apply_import_row(row: dict, approval: ApprovalRequest, approver) -> int:
+def _apply_import_row(row: dict, approval: ApprovalRequest, approver):
     from consent.services import consent_grant, consent_withdraw
 
     kwargs = {
@@ -358,31 +358,45 @@ def _apply_import_row(row: dict, approval: ApprovalRequest, approver) -> int:
         )
     else:
         event = consent_withdraw(**kwargs)
-    return event.seq
+    return event
 
 
 def _run_consent_import(approval: ApprovalRequest, approver) -> dict:
-    """Apply valid rows in this one transaction; a row refused now is reported and
-    rolled back alone (savepoint), the rest still apply."""
-    report = []
-    applied = 0
-    for row in approval.payload["rows"]:
-        if row["errors"]:
-            report.append(
-                {"line": row["line"], "status": "skipped", "errors": row["errors"]}
-            )
-            continue
-        try:
-            with transaction.atomic():
-                seq = _apply_import_row(row, approval, approver)
-        except (ApplicationError, ValidationError) as exc:
-            report.append(
-                {"line": row["line"], "status": "failed", "errors": [_error_text(exc)]}
-            )
-            continue
-        applied += 1
-        report.append({"line": row["line"], "status": "applied", "ledger_seq": seq})
-    return {"applied": applied, "rows": report}
+    """Apply valid rows in one unit of work (one transaction, keys published once);
+    a row refused now is reported and rolled back alone (savepoint), the rest still
+    apply. Ledger positions are known once the unit has appended its rows."""
+    from consent.unit import consent_change
+
+    report, applied = [], []
+    with consent_change(
+        actor=Actor.staff(approval.requested_by),
+        source="import",
+        evidence=_evidence(approval, approver),
+    ):
+        for row in approval.payload["rows"]:
+            if row["errors"]:
+                report.append(
+                    {"line": row["line"], "status": "skipped", "errors": row["errors"]}
+                )
+                continue
+            try:
+                with transaction.atomic():
+                    event = _apply_import_row(row, approval, approver)
+            except (ApplicationError, ValidationError) as exc:
+                report.append(
+                    {
+                        "line": row["line"],
+                        "status": "failed",
+                        "errors": [_error_text(exc)],
+                    }
+                )
+                continue
+            entry = {"line": row["line"], "status": "applied"}
+            report.append(entry)
+            applied.append((entry, event))
+    for entry, event in applied:
+        entry["ledger_seq"] = event.seq
+    return {"applied": len(applied), "rows": report}
 
 
 def _run_api_client_channels(approval: ApprovalRequest, approver) -> dict:
