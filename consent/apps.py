@@ -7,4 +7,7 @@ class ConsentConfig(AppConfig):
     verbose_name = _("Consent")
 
     def ready(self) -> None:
-        from consent import signals  # noqa: F401
+        from consent import (
+            signals,  # noqa: F401
+            tasks,  # noqa: F401  (named by services: register them)
+        )

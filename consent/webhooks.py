@@ -43,6 +43,7 @@ from consent.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from consent.task_names import task
 
 EVENT_TYPE = "suppression.changes"
 SECRET_PREFIX = "whsec_"
@@ -102,10 +103,12 @@ def webhook_endpoint_create(
     return endpoint, secret
 
 
-def _enqueue_after_commit(endpoint: WebhookEndpoint) -> None:
-    from consent.tasks import webhook_deliver_task
+# The delivery task runs webhook_deliver; it is named here, not imported.
+DELIVER_TASK = "consent.tasks.webhook_deliver_task"
 
-    transaction.on_commit(lambda: webhook_deliver_task.delay(endpoint.pk))
+
+def _enqueue_after_commit(endpoint: WebhookEndpoint) -> None:
+    transaction.on_commit(lambda: task(DELIVER_TASK, endpoint.pk).delay())
 
 
 @transaction.atomic
@@ -372,12 +375,10 @@ def webhook_endpoints_due(*, now: datetime | None = None) -> list[int]:
 
 def webhook_dispatch(*, now: datetime | None = None) -> int:
     """Queue one delivery task per due webhook (at most one queued per webhook)."""
-    from consent.tasks import webhook_deliver_task
-
     queued = 0
     for endpoint_id in webhook_endpoints_due(now=now):
         if cache.add(f"webhook-queued:{endpoint_id}", 1, 5):
-            webhook_deliver_task.delay(endpoint_id)
+            task(DELIVER_TASK, endpoint_id).delay()
             queued += 1
     return queued
 

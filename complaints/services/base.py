@@ -23,6 +23,7 @@ from consent.errors import ApplicationError
 from consent.identifiers import mask
 from consent.ledger import Actor
 from consent.models import ContactPoint
+from consent.task_names import task
 
 MSG_DESCRIPTION_REQUIRED = _("Please describe what happened.")
 MSG_ILLEGAL_TRANSITION = _("A complaint cannot go from %(from)s to %(to)s.")
@@ -318,8 +319,5 @@ def _require_open(complaint: Complaint) -> None:
 
 
 def task_signature(name: str, *args):
-    """A task of ``complaints.tasks`` by name: the tasks call these services, so
-    the services name the tasks rather than import them."""
-    from celery import current_app
-
-    return current_app.signature(f"complaints.tasks.{name}", args=args, immutable=True)
+    """A task of ``complaints.tasks`` by name (see ``consent.task_names``)."""
+    return task(f"complaints.tasks.{name}", *args)
