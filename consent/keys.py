@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, Subquery
 
-from consent import contactability, hooks
+from consent import check_keys, contactability, hooks
 from consent.catalogue import catalogue, catalogue_version
 from consent.models import (
     Channel,
+    CheckKey,
     ConsentState,
     Contactability,
     ContactPoint,
@@ -41,11 +42,13 @@ KEY_FIELDS = [
 @dataclass
 class KeyUpdate:
     """A key whose state changed: the row to write (its ``seq`` is set when the
-    ordering step numbers the feed) and the state for its feed row."""
+    ordering step numbers the feed), the state for its feed row and the check's
+    narrow copy."""
 
     row: Contactability
     state: contactability.KeyState
     created: bool
+    check: CheckKey
 
 
 def is_holder(cp: ContactPoint) -> bool:
@@ -183,6 +186,7 @@ def keys_recompute(
         contactability.TopicInfo(t.code, t.is_marketing, t.held_by_care_pause)
         for t in current.topics
     ]
+    bits = {t.code: t.bit for t in current.topics}
     channels_by_kind: dict[str, list[Channel]] = defaultdict(list)
     for channel in current.channels:
         channels_by_kind[channel.address_kind].append(channel)
@@ -233,5 +237,8 @@ def keys_recompute(
             for name, value in state.as_fields().items():
                 setattr(row, name, value)
             row.updated_at = now
-            updates.append(KeyUpdate(row=row, state=state, created=created))
+            check = check_keys.pack(
+                channel_id=channel.pk, blind_index=bi, state=state, bits=bits
+            )
+            updates.append(KeyUpdate(row, state, created, check))
     return updates

@@ -26,6 +26,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from consent import check_keys
 from consent import keys as key_state
 from consent.ledger import Actor, Evidence, ledger_seal
 from consent.models import (
@@ -257,6 +258,7 @@ class ConsentChange:
         ]
         if self.feed:
             SuppressionChange.objects.bulk_create(self.feed)
+        check_keys.write([u.check for u in updates])
         head.save(update_fields=["ledger_seq", "ledger_hash", "feed_seq"])
 
 
