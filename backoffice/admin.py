@@ -661,6 +661,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
 # Admin for the other apps' models that the back office serves (registered on import).
 from backoffice import (  # noqa: E402, F401
     admin_api_clients,
+    admin_assisted,
     admin_consent,
     admin_events,
     admin_webhooks,
