@@ -5,40 +5,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('preferences', '0003_identity_check_and_setting_changes'),
+        ("preferences", "0003_identity_check_and_setting_changes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='nextofkinreport',
-            name='hold',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='preferences.carepause', verbose_name='marketing held by'),
+            model_name="nextofkinreport",
+            name="hold",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="preferences.carepause",
+                verbose_name="marketing held by",
+            ),
         ),
         migrations.AddField(
-            model_name='nextofkinreport',
-            name='kind',
-            field=models.CharField(choices=[('death', 'Death reported'), ('care_pause', 'Care pause asked for')], default='death', max_length=12, verbose_name='kind'),
+            model_name="nextofkinreport",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("death", "Death reported"),
+                    ("care_pause", "Care pause asked for"),
+                ],
+                default="death",
+                max_length=12,
+                verbose_name="kind",
+            ),
         ),
         migrations.AddField(
-            model_name='nextofkinreport',
-            name='pause_reason',
-            field=models.CharField(blank=True, choices=[('illness', 'Illness or hospital stay'), ('bereavement', 'Bereavement'), ('hardship', 'Financial hardship'), ('other', 'Other'), ('death_report', 'Death reported, being checked')], max_length=12, verbose_name='pause reason'),
+            model_name="nextofkinreport",
+            name="pause_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("illness", "Illness or hospital stay"),
+                    ("bereavement", "Bereavement"),
+                    ("hardship", "Financial hardship"),
+                    ("other", "Other"),
+                    ("death_report", "Death reported, being checked"),
+                ],
+                max_length=12,
+                verbose_name="pause reason",
+            ),
         ),
         migrations.AddField(
-            model_name='nextofkinreport',
-            name='pause_until',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='pause asked until'),
+            model_name="nextofkinreport",
+            name="pause_until",
+            field=models.DateTimeField(
+                blank=True, null=True, verbose_name="pause asked until"
+            ),
         ),
         migrations.AddField(
-            model_name='nextofkinreport',
-            name='replaced_pause',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='preferences.carepause', verbose_name="customer's pause it replaced"),
+            model_name="nextofkinreport",
+            name="replaced_pause",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="preferences.carepause",
+                verbose_name="customer's pause it replaced",
+            ),
         ),
         migrations.AlterField(
-            model_name='carepause',
-            name='reason',
-            field=models.CharField(choices=[('illness', 'Illness or hospital stay'), ('bereavement', 'Bereavement'), ('hardship', 'Financial hardship'), ('other', 'Other'), ('death_report', 'Death reported, being checked')], max_length=12, verbose_name='reason'),
+            model_name="carepause",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("illness", "Illness or hospital stay"),
+                    ("bereavement", "Bereavement"),
+                    ("hardship", "Financial hardship"),
+                    ("other", "Other"),
+                    ("death_report", "Death reported, being checked"),
+                ],
+                max_length=12,
+                verbose_name="reason",
+            ),
         ),
     ]
