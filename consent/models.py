@@ -360,6 +360,8 @@ class ConsentEvent(AppendOnlyModel):
         WECHAT = "wechat", _("WeChat reply or unsubscribe")
         API = "api", _("Sending system")
         STAFF = "staff", _("Staff")
+        CALL_CENTRE = "call_centre", _("Call centre")
+        BRANCH = "branch", _("Branch")
         COMPLAINT = "complaint", _("Complaint")
         IMPORT = "import", _("Import")
         SYSTEM = "system", _("System")
