@@ -27,7 +27,7 @@ def remove_assisted_roles(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("backoffice", "0006_send_incidents"),
-        ("consent", "0012_consent_sources_call_centre_and_branch"),
+        ("consent", "0013_consent_sources_call_centre_and_branch"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consent", "0011_wechat_events"),
+        ("consent", "0012_topic_bit_check_keys"),
     ]
 
     operations = [
