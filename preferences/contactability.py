@@ -83,7 +83,7 @@ def holder_preferences_sql(customers_sql: str, now: datetime):
     their parameters and the function that turns their values into preferences."""
     from django.db.models.expressions import RawSQL
 
-    ids = RawSQL(customers_sql, [])
+    ids = RawSQL(f"SELECT unnest(ARRAY({customers_sql}))", [])
     parts = []
     for query in (_rows(Q(pk__in=ids), now), _caps(Q(customer_id__in=ids))):
         sql, params = query.query.sql_with_params()

@@ -24,6 +24,7 @@ from consent import check_keys, contactability, crypto, hooks
 from consent.ledger import canonical_payload, lock_head, row_hash
 from consent.models import (
     Channel,
+    CheckKey,
     ConsentEvent,
     ConsentState,
     Contactability,
@@ -129,7 +130,15 @@ class Command(BaseCommand):
         if self.postgres:
             # Fresh statistics, or the planner guesses on millions of new rows.
             with connection.cursor() as cursor:
-                for model in (Contactability, SuppressionChange, ContactPoint):
+                for model in (
+                    Customer,
+                    ContactPoint,
+                    ConsentState,
+                    OptOut,
+                    Contactability,
+                    SuppressionChange,
+                    CheckKey,
+                ):
                     cursor.execute(f"ANALYZE {model._meta.db_table}")
         self.stdout.write(
             f"Seeded {count} customers; ledger at {head.ledger_seq}, "
