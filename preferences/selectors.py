@@ -49,6 +49,8 @@ class MatrixCell:
     channel: Channel
     topic: Topic
     on: bool
+    # Off, and no confirmed address on the channel: it cannot be switched on.
+    needs_address: bool = False
 
     @property
     def value(self) -> str:
@@ -89,6 +91,15 @@ class PreferenceMatrix:
         return len(self.shown_on)
 
     @property
+    def channels_without_address(self) -> list[Channel]:
+        """Channels with a switch that cannot be switched on for want of a
+        confirmed address."""
+        blocked = {
+            cell.channel.pk for row in self.rows for cell in row.cells if cell.needs_address
+        }
+        return [c for c in self.channels if c.pk in blocked]
+
+    @property
     def channel_rows(self) -> list[MatrixChannelRow]:
         """The same cells with channels as rows (the per-channel layout)."""
         return [
@@ -97,10 +108,24 @@ class PreferenceMatrix:
         ]
 
 
+def confirmed_address_kinds(*, customer: Customer) -> set[str]:
+    """The kinds of address (phone, email, …) the customer holds a confirmed, usable
+    address of. A marketing channel can be switched on only with one (double
+    opt-in: an unconfirmed address carries nothing)."""
+    return set(
+        customer.contact_points.filter(
+            removed_at__isnull=True,
+            verified_at__isnull=False,
+            status=ContactPoint.Status.ACTIVE,
+        ).values_list("kind", flat=True)
+    )
+
+
 def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
-    """Channels × marketing topics with the customer's current consent: four queries
+    """Channels × marketing topics with the customer's current consent: five queries
     whatever the size of the catalogue."""
     channels = list(Channel.objects.filter(is_active=True))
+    kinds = confirmed_address_kinds(customer=customer)
     all_topics = list(Topic.objects.filter(is_active=True))
     granted = set(
         ConsentState.objects.granted()
@@ -113,7 +138,12 @@ def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
         MatrixRow(
             topic=topic,
             cells=[
-                MatrixCell(channel, topic, (channel.pk, topic.pk) in granted)
+                MatrixCell(
+                    channel,
+                    topic,
+                    on := (channel.pk, topic.pk) in granted,
+                    needs_address=not on and channel.address_kind not in kinds,
+                )
                 for channel in channels
             ],
         )

@@ -20,3 +20,16 @@ def sign_in_code_task(*, kind: str, value: str, ip: str) -> None:
     from preferences.portal_actions import sign_in_code_send
 
     sign_in_code_send(kind=kind, value=value, ip=ip)
+
+
+@shared_task
+def contact_point_confirmation_task(contact_point_id: int) -> bool:
+    """Ask the holder of an address staff or an import added to confirm it."""
+    from preferences.services import contact_point_confirmation_request
+
+    return contact_point_confirmation_request(contact_point_id=contact_point_id)
+
+
+def contact_point_unconfirmed(contact_point_id: int) -> None:
+    """The consent hook (called after commit): queue the confirmation request."""
+    contact_point_confirmation_task.delay(contact_point_id)

@@ -47,6 +47,7 @@ urlpatterns = [
     path("account/receipts/", include("preferences.receipt_urls")),
     path("u/<str:token>", views.unsubscribe, name="unsubscribe"),
     path("u/<str:token>/undo", views.unsubscribe_undo, name="unsubscribe_undo"),
+    path("confirm/<str:token>", views.contact_confirm, name="contact_confirm"),
     path("not-me/", views.not_me, name="not_me"),
     path("not-me/code/", views.not_me_code, name="not_me_code"),
     path("next-of-kin/", views.next_of_kin, name="next_of_kin"),

@@ -23,7 +23,7 @@ from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 from consent.links import InvalidLink, undo_target, undo_token, unsubscribe_target
 from consent.models import Channel, ConsentEvent, ContactPoint, NoticeVersion, OptOut
-from preferences import forms, portal_actions, selectors, services
+from preferences import confirm_links, forms, portal_actions, selectors, services
 from preferences.auth import (
     client_ip,
     customer_login_required,
@@ -260,6 +260,8 @@ def preferences(request):
                 evidence=_evidence(request),
             )
         except ApplicationError as exc:
+            if exc.code == "no_confirmed_address":
+                return _preferences_refused(request, customer, exc)
             messages.error(request, str(exc.message))
         else:
             if events:
@@ -277,6 +279,25 @@ def preferences(request):
         request,
         "portal/preferences.html",
         {"matrix": matrix, "by_channel": by_channel},
+    )
+
+
+def _preferences_refused(request, customer, exc: ApplicationError):
+    """A switch on a channel without a confirmed address (a forged form: the page
+    disables it): the page comes back as saved before, with the error."""
+    return render(
+        request,
+        "portal/preferences.html",
+        {
+            "matrix": selectors.preference_matrix(customer=customer),
+            "by_channel": request.GET.get("by") == "channel",
+            "error": True,
+            "matrix_error": {
+                "channel": exc.extra.get("channel", ""),
+                "message": str(exc.message),
+            },
+        },
+        status=400,
     )
 
 
@@ -770,6 +791,30 @@ def unsubscribe_undo(request, token: str):
         request,
         "portal/unsubscribe_undone.html",
         {"target": target, "restored": restored, "error": error, "token": token},
+    )
+
+
+# --- confirming an address by its link (double opt-in) ---
+
+
+@require_http_methods(["GET", "POST"])
+def contact_confirm(request, token: str):
+    """The link in a confirmation request. GET only shows what would be confirmed
+    (mail scanners open links); the button's POST confirms."""
+    try:
+        point = confirm_links.confirm_target(token)
+    except confirm_links.InvalidConfirmLink:
+        return render(request, "portal/contact_confirm_invalid.html", status=400)
+    if request.method == "POST":
+        try:
+            services.contact_point_link_confirm(
+                token=token, evidence=_evidence(request, via="confirm_link")
+            )
+        except confirm_links.InvalidConfirmLink:  # confirmed in between
+            return render(request, "portal/contact_confirm_invalid.html", status=400)
+        return render(request, "portal/contact_confirm_done.html", {"point": point})
+    return render(
+        request, "portal/contact_confirm.html", {"point": point, "token": token}
     )
 
 

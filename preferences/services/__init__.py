@@ -38,6 +38,8 @@ from preferences.services.contact_points import (
     contact_point_add_and_send,
     contact_point_code_confirm,
     contact_point_code_resend,
+    contact_point_confirmation_request,
+    contact_point_link_confirm,
     contact_point_remove_own,
 )
 from preferences.services.contact_rules import (
@@ -88,6 +90,8 @@ __all__ = [
     "contact_point_add_and_send",
     "contact_point_code_confirm",
     "contact_point_code_resend",
+    "contact_point_confirmation_request",
+    "contact_point_link_confirm",
     "contact_point_remove_own",
     "erasure_request_carry_out",
     "erasure_request_create",
