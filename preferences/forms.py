@@ -211,6 +211,21 @@ class CarePauseForm(forms.Form):
         return timezone.make_aware(datetime.combine(until, datetime.min.time()))
 
 
+class ProfileTagsClearForm(forms.Form):
+    """Clear one tag (``tag``) or all of them (no ``tag``)."""
+
+    prefix = "tags"  # shares its page with the personalisation form
+    tag = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    refuse = forms.BooleanField(
+        label=_("Also refuse marketing chosen from my profile"),
+        required=False,
+        help_text=_(
+            "Bank systems then keep no profile tags for you and choose no marketing "
+            "from your personal characteristics (PIPL art. 24)."
+        ),
+    )
+
+
 class PersonalisationForm(forms.Form):
     refuse = forms.BooleanField(
         label=_("Do not choose marketing for me based on my profile"),

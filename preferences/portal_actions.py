@@ -30,6 +30,7 @@ from consent.models import (
     Customer,
     NoticeVersion,
     OptOut,
+    ProfileTag,
     Topic,
 )
 from preferences import services
@@ -301,10 +302,38 @@ def frequency_caps_save(
 def personalisation_save(*, customer: Customer, allowed: bool) -> Preference:
     before = Preference.objects.filter(customer=customer).first()
     was_allowed = before.personalisation_allowed if before else True
-    pref = services.personalisation_set(customer=customer, allowed=allowed)
+    if not allowed and ProfileTag.objects.filter(customer=customer).exists():
+        # A refusal keeps no profile: the tags go in the same step (ledgered).
+        services.profile_tags_clear(customer=customer, refuse_personalisation=True)
+        pref = Preference.objects.get(customer=customer)
+    else:
+        pref = services.personalisation_set(customer=customer, allowed=allowed)
     if was_allowed != allowed:
         _log(customer, SettingChange.Kind.PERSONALISATION, {"allowed": allowed})
     return pref
+
+
+@transaction.atomic
+def profile_tags_clear_save(
+    *,
+    customer: Customer,
+    tag_id: int | None,
+    refuse_personalisation: bool,
+    evidence: Evidence,
+) -> int:
+    """Clear one profile tag or all, and refuse personalisation if asked (one
+    step, also kept in the customer's own history)."""
+    before = Preference.objects.filter(customer=customer).first()
+    was_allowed = before.personalisation_allowed if before else True
+    count = services.profile_tags_clear(
+        customer=customer,
+        tag_id=tag_id,
+        refuse_personalisation=refuse_personalisation,
+        evidence=evidence,
+    )
+    if refuse_personalisation and was_allowed:
+        _log(customer, SettingChange.Kind.PERSONALISATION, {"allowed": False})
+    return count
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from consent import hooks
 from consent.models import (
@@ -20,6 +21,7 @@ from consent.models import (
     Customer,
     NoticeVersion,
     OptOut,
+    ProfileTag,
     Topic,
 )
 from preferences.models import (
@@ -189,6 +191,16 @@ def contact_points_of(*, customer: Customer) -> list[ContactPoint]:
     )
 
 
+def profile_tags_shown(*, customer: Customer) -> list[ProfileTag]:
+    """Every profile tag bank systems pushed for the customer, newest first, with
+    the system that set it (one query)."""
+    return list(
+        ProfileTag.objects.filter(customer=customer)
+        .select_related("client")
+        .order_by("-set_at", "client__name", "code")
+    )
+
+
 def erasure_request_pending(*, customer: Customer) -> ErasureRequest | None:
     return customer.erasure_requests.filter(
         status=ErasureRequest.Status.PENDING
@@ -249,6 +261,11 @@ def describe_event(event: ConsentEvent) -> str:
         ConsentEvent.Action.CONTACT_INVALID: _("%(address)s stopped working"),
         ConsentEvent.Action.CONTACT_RESTORED: _("%(address)s was restored"),
     }
+    if action == ConsentEvent.Action.PROFILE_TAGS_CLEARED:
+        count = (event.detail or {}).get("count", 0)
+        return ngettext(
+            "Cleared %(count)d profile tag", "Cleared %(count)d profile tags", count
+        ) % {"count": count}
     text = texts.get(action, event.get_action_display())
     return text % words if "%(" in text else text
 
@@ -462,6 +479,15 @@ def customer_export(*, customer: Customer) -> dict:
                 pref.preferred_channel.code if pref.preferred_channel_id else None
             ),
             "personalisation_allowed": pref.personalisation_allowed,
+            "profile_tags": [
+                {
+                    "code": t.code,
+                    "label": t.label,
+                    "set_by": t.client.name,
+                    "set_at": _iso(t.set_at),
+                }
+                for t in profile_tags_shown(customer=customer)
+            ],
             "frequency_caps": {
                 cap.channel.code: cap.max_per_week
                 for cap in customer.frequency_caps.select_related("channel")

@@ -21,6 +21,11 @@ urlpatterns = [
     path("account/frequency/", views.frequency, name="frequency"),
     path("account/care-pause/", views.care_pause, name="care_pause"),
     path("account/personalisation/", views.personalisation, name="personalisation"),
+    path(
+        "account/personalisation/tags/clear/",
+        views.profile_tags_clear,
+        name="profile_tags_clear",
+    ),
     path("account/contact-points/", views.contact_points, name="contact_points"),
     path(
         "account/contact-points/add/", views.contact_point_add, name="contact_point_add"

@@ -511,7 +511,46 @@ def personalisation(request):
         )
         messages.success(request, _("Your choice is saved."))
         return redirect("portal:personalisation")
-    return render(request, "portal/personalisation.html", {"form": form})
+    return render(
+        request,
+        "portal/personalisation.html",
+        {
+            "form": form,
+            "tags": selectors.profile_tags_shown(customer=customer),
+            "clear_form": forms.ProfileTagsClearForm(),
+            "allowed": pref.personalisation_allowed,
+        },
+    )
+
+
+@customer_login_required
+@require_POST
+def profile_tags_clear(request):
+    """Clear one profile tag or all of them; optionally refuse personalisation."""
+    form = forms.ProfileTagsClearForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The form was incomplete. Nothing was changed."))
+        return redirect("portal:personalisation")
+    refuse = form.cleaned_data["refuse"]
+    try:
+        count = portal_actions.profile_tags_clear_save(
+            customer=request.customer,
+            tag_id=form.cleaned_data["tag"],
+            refuse_personalisation=refuse,
+            evidence=_evidence(request),
+        )
+    except ApplicationError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("portal:personalisation")
+    text = ngettext(
+        "%(count)d profile tag cleared.", "%(count)d profile tags cleared.", count
+    ) % {"count": count}
+    if refuse:
+        text = _("%(cleared)s Marketing is no longer chosen from your profile.") % {
+            "cleared": text
+        }
+    messages.success(request, text)
+    return redirect("portal:personalisation")
 
 
 @customer_login_required

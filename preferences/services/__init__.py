@@ -50,6 +50,7 @@ from preferences.services.contact_rules import (
     personalisation_set,
     preference_update,
 )
+from preferences.services.profile_tags import MSG_NO_TAGS, profile_tags_clear
 from preferences.services.requests import (
     erasure_request_carry_out,
     erasure_request_create,
@@ -77,6 +78,7 @@ __all__ = [
     "MSG_LAST_VERIFIED",
     "MSG_LOCKED",
     "MSG_NOK_IDENTIFY",
+    "MSG_NO_TAGS",
     "MSG_NOK_NO_CUSTOMER",
     "MSG_NOTICE_OUTDATED",
     "MSG_PAUSE_END",
@@ -110,6 +112,7 @@ __all__ = [
     "one_time_code_issue",
     "personalisation_set",
     "preference_update",
+    "profile_tags_clear",
     "sign_in_finish",
     "sign_in_start",
 ]
