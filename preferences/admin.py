@@ -4,9 +4,12 @@ next-of-kin reports. Actions call services; the admin never edits these rows."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.admin_mixins import AuditedAdminMixin
+from backoffice.models import AccessLog
 from consent.errors import ApplicationError
 from preferences import services
 from preferences.models import (
@@ -97,25 +100,39 @@ class ErasureRequestAdmin(_ReadOnly):
 
 @admin.register(NotMeReport)
 class NotMeReportAdmin(_ReadOnly):
+    """Reports that an address is not the customer's, and customers' contests of
+    such a flag (``contested_by``), which staff accept or reject."""
+
     list_display = (
         "masked",
         "kind",
         "contact_points",
+        "contested_by",
         "reported_at",
         "reviewed_at",
         "reviewed_by",
+        "decision",
     )
-    list_filter = ("kind", ("reviewed_at", admin.EmptyFieldListFilter))
+    list_filter = (
+        "kind",
+        ("reviewed_at", admin.EmptyFieldListFilter),
+        ("contested_by", admin.EmptyFieldListFilter),
+        "decision",
+    )
+    list_select_related = ("contested_by",)
     readonly_fields = (
         "masked",
         "kind",
         "blind_index",
         "contact_points",
+        "contested_by",
+        "contact_point",
         "reported_at",
         "reviewed_at",
         "reviewed_by",
+        "decision",
     )
-    actions = ("mark_reviewed",)
+    actions = ("mark_reviewed", "accept_contest", "reject_contest")
 
     def has_change_permission(self, request, obj=None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
@@ -130,6 +147,61 @@ class NotMeReportAdmin(_ReadOnly):
                 report=obj, staff_user=user
             ),
             _("%(count)d report(s) reviewed."),
+        )
+
+    def _decide(self, request, queryset, decide, done_message) -> None:
+        def run(report, user):
+            with transaction.atomic():
+                decide(report, user)
+                self.audit(
+                    request, AccessLog.Action.CHANGE, report, fields=["decision"]
+                )
+
+        _run(self, request, queryset, run, done_message)
+
+    @admin.action(
+        description=_("Accept the contest: ask for the restore (four-eyes)"),
+        permissions=("change",),
+    )
+    def accept_contest(self, request, queryset):
+        from backoffice.services import approval_request_contact_restore
+
+        def accept(report, user):
+            services.not_me_contest_decide(
+                report=report,
+                staff_user=user,
+                decision=NotMeReport.Decision.RESTORE_REQUESTED,
+            )
+            approval_request_contact_restore(
+                contact_point=report.contact_point,
+                requested_by=user,
+                reason=gettext(
+                    "The customer contested the not-me flag and proved by a code "
+                    "that they hold the address (report %(id)s)."
+                )
+                % {"id": report.pk},
+            )
+
+        self._decide(
+            request,
+            queryset,
+            accept,
+            _("%(count)d contest(s) accepted; the restore waits for a second approver."),
+        )
+
+    @admin.action(
+        description=_("Reject the contest: not me stays"), permissions=("change",)
+    )
+    def reject_contest(self, request, queryset):
+        self._decide(
+            request,
+            queryset,
+            lambda report, user: services.not_me_contest_decide(
+                report=report,
+                staff_user=user,
+                decision=NotMeReport.Decision.UPHELD,
+            ),
+            _("%(count)d contest(s) rejected."),
         )
 
 

@@ -37,6 +37,7 @@ from preferences import services
 from preferences.models import (
     CarePause,
     IdentityCheck,
+    NotMeReport,
     OneTimeCode,
     Preference,
     SettingChange,
@@ -493,6 +494,8 @@ def not_me_contest_start(*, contact_point: ContactPoint, ip: str) -> None:
     """The customer says a number marked "not me" is theirs: send it a code."""
     if contact_point.status != ContactPoint.Status.NOT_ME:
         raise ApplicationError(MSG_NOT_NOT_ME, code="not_not_me")
+    if services.not_me_contest_open_for(contact_point=contact_point) is not None:
+        raise ApplicationError(services.MSG_CONTEST_OPEN, code="contest_open")
     services.one_time_code_issue(
         purpose=OneTimeCode.Purpose.VERIFY_CONTACT,
         target=CodeTarget(kind=contact_point.kind, normalised=contact_point.address),
@@ -501,29 +504,20 @@ def not_me_contest_start(*, contact_point: ContactPoint, ip: str) -> None:
     )
 
 
-@transaction.atomic
 def not_me_contest_finish(
-    *, contact_point: ContactPoint, code: str, ip: str, evidence: Evidence
-) -> ContactPoint:
-    """A code received on the number proves the customer holds it now: the flag is
-    cleared (a ledger event), and marketing follows the customer's own choices
-    again. Consents are not changed."""
+    *, contact_point: ContactPoint, code: str, ip: str
+) -> NotMeReport:
+    """A code received on the number shows the customer holds it now; staff decide
+    (the one who said "not me" proved it too), so a task opens and the flag stays
+    until then."""
     if contact_point.status != ContactPoint.Status.NOT_ME:
         raise ApplicationError(MSG_NOT_NOT_ME, code="not_not_me")
+    if services.not_me_contest_open_for(contact_point=contact_point) is not None:
+        raise ApplicationError(services.MSG_CONTEST_OPEN, code="contest_open")
     services.one_time_code_check(
         purpose=OneTimeCode.Purpose.VERIFY_CONTACT,
         blind_index=contact_point.blind_index,
         code=code,
         ip=ip,
     )
-    return consent_services.contact_point_restore(
-        contact_point=contact_point,
-        source=ConsentEvent.Source.PORTAL,
-        actor=Actor.customer(contact_point.customer),
-        evidence=Evidence(
-            ip=evidence.ip,
-            user_agent=evidence.user_agent,
-            request_id=evidence.request_id,
-            extra=(*evidence.extra, ("proof", "code_to_address"), ("via", "contest")),
-        ),
-    )
+    return services.not_me_contest_open(contact_point=contact_point)

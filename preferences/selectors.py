@@ -28,6 +28,7 @@ from preferences.models import (
     CarePause,
     ErasureRequest,
     FrequencyCap,
+    NotMeReport,
     Preference,
     SettingChange,
 )
@@ -198,6 +199,16 @@ def profile_tags_shown(*, customer: Customer) -> list[ProfileTag]:
         ProfileTag.objects.filter(customer=customer)
         .select_related("client")
         .order_by("-set_at", "client__name", "code")
+    )
+
+
+def contact_points_contested(*, customer: Customer) -> set[int]:
+    """Ids of the customer's addresses whose "not me" contest staff have not
+    decided yet."""
+    return set(
+        NotMeReport.objects.filter(
+            contested_by=customer, reviewed_at__isnull=True
+        ).values_list("contact_point_id", flat=True)
     )
 
 

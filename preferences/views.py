@@ -557,6 +557,9 @@ def profile_tags_clear(request):
 @require_GET
 def contact_points(request):
     points = selectors.contact_points_of(customer=request.customer)
+    contested = selectors.contact_points_contested(customer=request.customer)
+    for point in points:
+        point.contest_open = point.pk in contested
     return render(request, "portal/contact_points.html", {"points": points})
 
 
@@ -627,9 +630,12 @@ def contact_point_verify(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def contact_point_contest(request, pk: int):
     """A number someone else marked "not me": the customer proves it is theirs
-    with a code sent to it."""
+    with a code sent to it, and staff decide."""
     point = _own_point(request, pk)
     if point.status != ContactPoint.Status.NOT_ME:
+        return redirect("portal:contact_points")
+    if services.not_me_contest_open_for(contact_point=point) is not None:
+        messages.info(request, str(services.MSG_CONTEST_OPEN))
         return redirect("portal:contact_points")
     form = forms.CodeForm(
         request.POST if request.POST.get("action") == "confirm" else None
@@ -648,17 +654,17 @@ def contact_point_contest(request, pk: int):
     elif request.method == "POST" and form.is_valid():
         try:
             portal_actions.not_me_contest_finish(
-                contact_point=point,
-                code=form.cleaned_data["code"],
-                ip=_ip(request),
-                evidence=_evidence(request),
+                contact_point=point, code=form.cleaned_data["code"], ip=_ip(request)
             )
         except ApplicationError as exc:
             _form_error(form, exc, "code")
         else:
             messages.success(
                 request,
-                _("%(address)s is yours again. Your own choices apply to it.")
+                _(
+                    "Thank you. Bank staff will check that %(address)s is yours. "
+                    "Until they have, nothing is sent to it."
+                )
                 % {"address": point.masked},
             )
             return redirect("portal:contact_points")

@@ -50,6 +50,12 @@ from preferences.services.contact_rules import (
     personalisation_set,
     preference_update,
 )
+from preferences.services.contests import (
+    MSG_CONTEST_OPEN,
+    not_me_contest_decide,
+    not_me_contest_open,
+    not_me_contest_open_for,
+)
 from preferences.services.profile_tags import MSG_NO_TAGS, profile_tags_clear
 from preferences.services.requests import (
     erasure_request_carry_out,
@@ -75,6 +81,7 @@ __all__ = [
     "LOCK_TIME",
     "MSG_CODE_EXPIRED",
     "MSG_CODE_WRONG",
+    "MSG_CONTEST_OPEN",
     "MSG_LAST_VERIFIED",
     "MSG_LOCKED",
     "MSG_NOK_IDENTIFY",
@@ -103,6 +110,9 @@ __all__ = [
     "next_of_kin_report_confirm",
     "next_of_kin_report_create",
     "next_of_kin_report_reject",
+    "not_me_contest_decide",
+    "not_me_contest_open",
+    "not_me_contest_open_for",
     "not_me_finish",
     "not_me_report_review",
     "not_me_start",
