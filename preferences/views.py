@@ -30,7 +30,6 @@ from preferences.auth import (
     portal_login,
     portal_logout,
 )
-from preferences.models import CarePause
 from preferences.services import CodeTarget
 
 PENDING_SIGN_IN = "portal_sign_in"
@@ -462,7 +461,7 @@ def care_pause(request):
             "scope": pause.scope,
             "reason": pause.reason,
         }
-    form = forms.CarePauseForm(_data(request), initial=initial)
+    form = forms.CarePauseForm(_data(request), initial=initial, running=pause)
     if request.method == "POST":
         if request.POST.get("action") == "end":
             portal_actions.care_pause_end(customer=customer)
@@ -479,11 +478,7 @@ def care_pause(request):
             except ValidationError as exc:
                 _form_error(form, exc)
             else:
-                narrowed = (
-                    pause is not None
-                    and pause.holds_collections
-                    and form.cleaned_data["scope"] == CarePause.Scope.MARKETING
-                )
+                narrowed = form.narrows
                 messages.success(
                     request,
                     _(

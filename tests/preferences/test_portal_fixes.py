@@ -199,7 +199,7 @@ def test_marketing_again_without_the_tick_is_an_error_and_changes_nothing(
 # --- care pause -----------------------------------------------------------------------
 
 
-def test_change_the_pause_is_prefilled_and_says_when_it_narrows(
+def test_change_the_pause_is_prefilled_and_asks_before_it_narrows(
     portal_client, customer
 ):
     until = timezone.localdate() + timedelta(days=20)
@@ -215,9 +215,19 @@ def test_change_the_pause_is_prefilled_and_says_when_it_narrows(
     assert f'value="{until.isoformat()}"' in page
     assert re.search(r'value="marketing\+collections"[^>]*checked', page)
     assert re.search(r'value="illness"[^>]*checked', page)
+    # Narrowing is never silent: it asks first and changes nothing until confirmed.
+    narrower = {"until": until.isoformat(), "scope": "marketing", "reason": "illness"}
+    events = ConsentEvent.objects.count()
+    asked = portal_client.post(reverse("portal:care_pause"), narrower)
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "confirm that collections messages may be sent again" in page
+    assert 'name="confirm_narrow"' in page
+    assert ConsentEvent.objects.count() == events
+    assert CarePause.objects.active_at(timezone.now()).get().holds_collections
     response = portal_client.post(
         reverse("portal:care_pause"),
-        {"until": until.isoformat(), "scope": "marketing", "reason": "illness"},
+        {**narrower, "confirm_narrow": "on"},
         follow=True,
     )
     assert "collections messages are no longer paused" in response.content.decode()
