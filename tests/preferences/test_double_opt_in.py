@@ -247,3 +247,19 @@ def test_a_forged_grant_without_a_confirmed_address_is_refused_and_changes_nothi
     assert ConsentEvent.objects.count() == events
     assert SuppressionChange.objects.count() == feed
     assert not ConsentState.objects.filter(customer=customer).exists()
+
+
+def test_the_pages_speak_chinese(portal_client, customer, outbox):
+    add_email(customer, "holder@example.com", verified=False)
+    portal_client.cookies["django_language"] = "zh-hans"
+    page = portal_client.get(PAGE).content.decode()
+    assert "请先添加联系方式" in page and "电子邮件：没有已确认的联系方式。" in page
+    listing = portal_client.get(reverse("portal:contact_points")).content.decode()
+    assert "待确认" in listing and "重新发送验证码" in listing
+    response = portal_client.post(
+        reverse("portal:contact_point_add"),
+        {"kind": "email", "address": "second@example.com"},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert response.status_code == 302
+    assert "请确认您的联系方式" == outbox[-1].subject

@@ -39,7 +39,7 @@ def test_accepting_asks_for_a_four_eyes_restore(
 ):
     officer = staff_user(COMPLIANCE_OFFICER, username="olga")
     response = _act(otp_admin_client(officer), "accept_contest", contest)
-    assert "1 contest(s) accepted" in response.content.decode()
+    assert "1 contest(s) accepted;" in response.content.decode()
     contest.refresh_from_db()
     assert contest.decision == NotMeReport.Decision.RESTORE_REQUESTED
     assert contest.reviewed_by == "olga"

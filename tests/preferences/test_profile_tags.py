@@ -113,3 +113,11 @@ def test_the_data_export_lists_the_tags(portal_client, tags):
         ("young_family", "crm"),
         ("traveller", "cards-analytics"),
     }
+
+
+def test_the_tags_page_speaks_chinese(portal_client, tags):
+    portal_client.cookies["django_language"] = "zh-hans"
+    page = portal_client.get(PAGE).content.decode()
+    assert "您的画像标签" in page and "清除我的全部画像标签" in page
+    response = portal_client.post(CLEAR, {"tags-tag": tags[0].pk}, follow=True)
+    assert "已清除 1 个画像标签。" in response.content.decode()
