@@ -186,7 +186,7 @@ class NotMeReportAdmin(_ReadOnly):
             request,
             queryset,
             accept,
-            _("%(count)d contest(s) accepted; the restore waits for a second approver."),
+            _("%(count)d contest(s) accepted; a second approver restores the number."),
         )
 
     @admin.action(

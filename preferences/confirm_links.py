@@ -42,7 +42,9 @@ def confirm_token(contact_point: ContactPoint) -> str:
 
 
 def confirm_url(contact_point: ContactPoint) -> str:
-    path = reverse("portal:contact_confirm", kwargs={"token": confirm_token(contact_point)})
+    path = reverse(
+        "portal:contact_confirm", kwargs={"token": confirm_token(contact_point)}
+    )
     return settings.SITE_BASE_URL.rstrip("/") + path
 
 

@@ -8,9 +8,8 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from consent import hooks
 from consent.models import (
@@ -98,7 +97,10 @@ class PreferenceMatrix:
         """Channels with a switch that cannot be switched on for want of a
         confirmed address."""
         blocked = {
-            cell.channel.pk for row in self.rows for cell in row.cells if cell.needs_address
+            cell.channel.pk
+            for row in self.rows
+            for cell in row.cells
+            if cell.needs_address
         }
         return [c for c in self.channels if c.pk in blocked]
 

@@ -59,9 +59,7 @@ ERRORS = {
         "permission_denied",
         str(MSG_TAGS_SCOPE),
     ),
-    404: _error(
-        "No active customer with this reference.", "not_found", "Not found."
-    ),
+    404: _error("No active customer with this reference.", "not_found", "Not found."),
     429: _error(
         "Over the client's requests per minute; see Retry-After.",
         "throttled",
