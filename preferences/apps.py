@@ -13,7 +13,9 @@ class PreferencesConfig(AppConfig):
         from preferences.erasure import forget_customer
 
         hooks.register_preference_provider(
-            contactability.holder_preferences, default=contactability.DEFAULT
+            contactability.holder_preferences,
+            default=contactability.DEFAULT,
+            sql=contactability.holder_preferences_sql,
         )
         hooks.register_erasure_handler(forget_customer)
         hooks.register_unconfirmed_contact_handler(tasks.contact_point_unconfirmed)
