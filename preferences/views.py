@@ -541,10 +541,12 @@ def profile_tags_clear(request):
     text = ngettext(
         "%(count)d profile tag cleared.", "%(count)d profile tags cleared.", count
     ) % {"count": count}
-    if refuse:
+    if refuse and count:
         text = _("%(cleared)s Marketing is no longer chosen from your profile.") % {
             "cleared": text
         }
+    elif refuse:
+        text = _("Your choice is saved.")
     messages.success(request, text)
     return redirect("portal:personalisation")
 

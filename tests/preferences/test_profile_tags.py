@@ -121,3 +121,11 @@ def test_the_tags_page_speaks_chinese(portal_client, tags):
     assert "您的画像标签" in page and "清除我的全部画像标签" in page
     response = portal_client.post(CLEAR, {"tags-tag": tags[0].pk}, follow=True)
     assert "已清除 1 个画像标签。" in response.content.decode()
+
+
+def test_refusing_without_tags_from_the_tags_form(portal_client, customer):
+    response = portal_client.post(CLEAR, {"tags-refuse": "on"}, follow=True)
+    assert "Your choice is saved." in response.content.decode()
+    assert Preference.objects.get(customer=customer).personalisation_allowed is False
+    assert not ConsentEvent.objects.filter(action="profile_tags_cleared").exists()
+    assert ConsentEvent.objects.filter(action="personalisation_set").exists()
