@@ -21,6 +21,10 @@ from preferences.models import (
     Preference,
 )
 
+MSG_DECIDE_CONTEST = _(
+    "A customer's contest is decided with Accept or Reject, not marked reviewed."
+)
+
 
 class _ReadOnly(AuditedAdminMixin, admin.ModelAdmin):
     """Every view and search of these customer records is access-logged."""
@@ -139,15 +143,13 @@ class NotMeReportAdmin(_ReadOnly):
 
     @admin.action(description=_("Mark as reviewed"))
     def mark_reviewed(self, request, queryset):
-        _run(
-            self,
-            request,
-            queryset,
-            lambda obj, user: services.not_me_report_review(
-                report=obj, staff_user=user
-            ),
-            _("%(count)d report(s) reviewed."),
-        )
+        def review(report, user):
+            if report.contested_by_id is not None:
+                # A contest is closed by its decision, never by a plain review.
+                raise ApplicationError(MSG_DECIDE_CONTEST, code="decide_contest")
+            return services.not_me_report_review(report=report, staff_user=user)
+
+        _run(self, request, queryset, review, _("%(count)d report(s) reviewed."))
 
     def _decide(self, request, queryset, decide, done_message) -> None:
         def run(report, user):

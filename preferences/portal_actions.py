@@ -33,7 +33,7 @@ from consent.models import (
     ProfileTag,
     Topic,
 )
-from preferences import services
+from preferences import selectors, services
 from preferences.models import (
     CarePause,
     IdentityCheck,
@@ -357,7 +357,8 @@ def care_pause_end(*, customer: Customer) -> int:
 
 def choices_before_stop_all(*, customer: Customer) -> list[ConsentState]:
     """The grants that "stop all marketing" withdrew: the customer may restore them
-    in one confirmed step (each as a fresh grant citing today's notice)."""
+    in one confirmed step (each as a fresh grant citing today's notice). Only on
+    channels the customer still holds a confirmed address for (double opt-in)."""
     opt_out = OptOut.objects.filter(customer=customer).first()
     if opt_out is None:
         return []
@@ -367,6 +368,9 @@ def choices_before_stop_all(*, customer: Customer) -> list[ConsentState]:
             status=ConsentState.Status.WITHDRAWN,
             event_id=opt_out.event_id,
             channel__is_active=True,
+            channel__address_kind__in=selectors.confirmed_address_kinds(
+                customer=customer
+            ),
             topic__is_active=True,
             topic__kind=Topic.Kind.MARKETING,
         )

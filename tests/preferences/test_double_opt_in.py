@@ -263,3 +263,28 @@ def test_the_pages_speak_chinese(portal_client, customer, outbox):
     )
     assert response.status_code == 302
     assert "请确认您的联系方式" == outbox[-1].subject
+
+
+def test_marketing_again_restores_nothing_on_a_channel_without_a_confirmed_address(
+    portal_client, customer, sms, email_channel, credit_card, notice_en
+):
+    grant(customer, sms, credit_card, notice_en)
+    grant(customer, email_channel, credit_card, notice_en)  # no e-mail address held
+    portal_client.post(reverse("portal:stop_all"), {"confirm": "yes"})
+    page = portal_client.get(reverse("portal:marketing_again")).content.decode()
+    assert 'value="sms:credit_card"' in page
+    assert 'value="email:credit_card"' not in page
+    portal_client.post(
+        reverse("portal:marketing_again"),
+        {
+            "confirm": "yes",
+            "restore": ["sms:credit_card", "email:credit_card"],  # forged
+            "notice_version": notice_en.pk,
+        },
+    )
+    granted = set(
+        ConsentState.objects.granted()
+        .filter(customer=customer)
+        .values_list("channel__code", "topic__code")
+    )
+    assert granted == {("sms", "credit_card")}

@@ -83,3 +83,13 @@ def test_an_auditor_cannot_decide(contest, staff_user, otp_admin_client):
     _act(browser, "reject_contest", contest)
     contest.refresh_from_db()
     assert contest.reviewed_at is None and contest.decision == ""
+
+
+def test_a_contest_is_not_closed_by_a_plain_review(
+    contest, staff_user, otp_admin_client
+):
+    browser = otp_admin_client(staff_user(COMPLIANCE_OFFICER, username="olga"))
+    response = _act(browser, "mark_reviewed", contest)
+    assert "decided with Accept or Reject" in response.content.decode()
+    contest.refresh_from_db()
+    assert contest.reviewed_at is None
