@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from consent.models import ContactPoint
+from consent.models import ContactPoint, Customer
 
 SALT = "preferences.contact-confirm.v1"
 
@@ -57,7 +57,12 @@ def confirm_target(token: str) -> ContactPoint:
         raise InvalidConfirmLink from exc
     point = (
         ContactPoint.objects.select_related("customer")
-        .filter(pk=pk, removed_at__isnull=True, verified_at__isnull=True)
+        .filter(
+            pk=pk,
+            removed_at__isnull=True,
+            verified_at__isnull=True,
+            customer__status=Customer.Status.ACTIVE,
+        )
         .first()
     )
     if (

@@ -103,6 +103,7 @@ def contact_point_confirmation_request(*, contact_point_id: int) -> bool:
             removed_at__isnull=True,
             verified_at__isnull=True,
             kind__in=CONFIRMABLE_KINDS,
+            customer__status=Customer.Status.ACTIVE,
         )
         .select_related("customer")
         .first()

@@ -288,3 +288,22 @@ def test_marketing_again_restores_nothing_on_a_channel_without_a_confirmed_addre
         .values_list("channel__code", "topic__code")
     )
     assert granted == {("sms", "credit_card")}
+
+
+def test_no_request_and_no_confirmation_for_a_customer_no_longer_active(
+    client, customer, outbox
+):
+    from preferences.services import contact_point_confirmation_request
+
+    point = add_email(customer, "holder@example.com", verified=False)
+    token = confirm_links.confirm_token(point)
+    customer.status = "deceased"
+    customer.save(update_fields=["status"])
+    sent = len(outbox)
+    assert contact_point_confirmation_request(contact_point_id=point.pk) is False
+    assert len(outbox) == sent
+    assert (
+        client.post(reverse("portal:contact_confirm", args=[token])).status_code == 400
+    )
+    point.refresh_from_db()
+    assert not point.is_verified
