@@ -92,6 +92,7 @@ class ApiClientAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "channel_codes",
+                    "may_push_profile_tags",
                     "rate_per_minute",
                     "request_link",
                     "rotation_link",
@@ -99,7 +100,9 @@ class ApiClientAdmin(admin.ModelAdmin):
             },
         ),
     )
-    readonly_fields = ("channel_codes", "request_link")
+    # The profile-tags scope is set when the client is registered
+    # (``create_api_client --profile-tags``), never widened here.
+    readonly_fields = ("channel_codes", "may_push_profile_tags", "request_link")
     # Shown on the change page only.
     change_readonly = ("rotation_link",)
     inlines = (SenderFeedPositionInline, ApiKeyInline)

@@ -68,9 +68,14 @@ def _issue_key(client: ApiClient) -> IssuedKey:
 
 @transaction.atomic
 def api_client_create(
-    *, name: str, channel_codes: Iterable[str], rate_per_minute: int = 600
+    *,
+    name: str,
+    channel_codes: Iterable[str],
+    rate_per_minute: int = 600,
+    may_push_profile_tags: bool = False,
 ) -> tuple[ApiClient, IssuedKey]:
-    """Register a sending system with its channels, an HMAC key and a first API key."""
+    """Register a sending system with its channels, an HMAC key and a first API key.
+    ``may_push_profile_tags``: the profile-tags scope (personalisation)."""
     name = (name or "").strip()
     if ApiClient.objects.filter(name=name).exists():
         raise ValidationError({"name": MSG_NAME_TAKEN}, code="name_taken")
@@ -80,6 +85,7 @@ def api_client_create(
         name=name,
         hmac_key_encrypted=crypto.encrypt(hmac_key),
         rate_per_minute=rate_per_minute,
+        may_push_profile_tags=may_push_profile_tags,
     )
     client.full_clean()
     client.save()

@@ -21,6 +21,7 @@ from consent.models import (
     Contactability,
     ContactPoint,
     Customer,
+    ProfileTag,
     SuppressedIdentifier,
     SuppressionChange,
 )
@@ -49,6 +50,7 @@ def customer_erase(
         ContactPoint.objects.filter(customer=customer).update(
             address_encrypted="", removed_at=change.now
         )
+        ProfileTag.objects.filter(customer=customer).delete()
         for handler in hooks.registry.erasure_handlers:
             handler(customer=customer)
         customer.display_name_encrypted = ""

@@ -51,6 +51,11 @@ class _Registry:
     )
     # Compare another app's projection with the ledger: () -> difference lines.
     projection_checks: list[Callable[[], list[str]]] = field(default_factory=list)
+    # Called after commit with the id of an address staff or an import added
+    # unverified: its holder is asked to confirm it (double opt-in).
+    unconfirmed_contact_handlers: list[Callable[[int], None]] = field(
+        default_factory=list
+    )
     # (order, callable(stdout=…)) pairs run by ``seed_demo`` after the core's demo
     # customers.
     demo_seeders: list[tuple[int, Callable[..., Any]]] = field(default_factory=list)
@@ -93,6 +98,16 @@ def register_violation_handler(handler: Callable[..., Any]) -> None:
 def register_erasure_handler(handler: Callable[..., None]) -> None:
     if handler not in registry.erasure_handlers:
         registry.erasure_handlers.append(handler)
+
+
+def register_unconfirmed_contact_handler(handler: Callable[[int], None]) -> None:
+    if handler not in registry.unconfirmed_contact_handlers:
+        registry.unconfirmed_contact_handlers.append(handler)
+
+
+def contact_point_unconfirmed(contact_point_id: int) -> None:
+    for handler in registry.unconfirmed_contact_handlers:
+        handler(contact_point_id)
 
 
 def register_demo_seeder(order: int, seeder: Callable[..., Any]) -> None:

@@ -352,6 +352,7 @@ class ConsentEvent(AppendOnlyModel):
         PERSONALISATION_SET = "personalisation_set", _("Personalisation choice set")
         CARE_PAUSE_START = "care_pause_start", _("Care pause started")
         CARE_PAUSE_END = "care_pause_end", _("Care pause ended")
+        PROFILE_TAGS_CLEARED = "profile_tags_cleared", _("Profile tags cleared")
 
     class Source(models.TextChoices):
         PORTAL = "portal", _("Self-service portal")
@@ -711,6 +712,14 @@ class ApiClient(models.Model):
         help_text=_("The client's own key for identifier_format=hmac."),
     )
     rate_per_minute = models.PositiveIntegerField(_("requests per minute"), default=600)
+    may_push_profile_tags = models.BooleanField(
+        _("may push profile tags"),
+        default=False,
+        help_text=_(
+            "Scope: the client may read and replace the profile tags it pushed for "
+            "customers (personalisation)."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -756,6 +765,46 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} {self.prefix}…"
+
+
+class ProfileTag(models.Model):
+    """A profile tag: a characteristic a bank system derived about a customer that
+    marketing uses to choose what to offer (personalisation), such as "young
+    family" or "frequent traveller".
+
+    Each system pushes and replaces only its own tags. The customer sees every tag
+    in the portal (label, which system, when) and can clear them; clearing is a
+    ledger event (PIPL art. 24). A customer who refused personalisation gets none.
+    """
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="profile_tags",
+    )
+    client = models.ForeignKey(
+        ApiClient,
+        verbose_name=_("set by"),
+        on_delete=models.CASCADE,
+        related_name="profile_tags",
+    )
+    code = models.SlugField(_("code"), max_length=64)
+    label = models.CharField(_("label"), max_length=200)
+    set_at = models.DateTimeField(_("set"))
+
+    class Meta:
+        ordering = ("customer", "client", "code")
+        verbose_name = _("profile tag")
+        verbose_name_plural = _("profile tags")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("customer", "client", "code"), name="profile_tag_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.client_id}:{self.code}"
 
 
 class InboundEvent(models.Model):

@@ -4,9 +4,12 @@ next-of-kin reports. Actions call services; the admin never edits these rows."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.admin_mixins import AuditedAdminMixin
+from backoffice.models import AccessLog
 from consent.errors import ApplicationError
 from preferences import services
 from preferences.models import (
@@ -16,6 +19,10 @@ from preferences.models import (
     NextOfKinReport,
     NotMeReport,
     Preference,
+)
+
+MSG_DECIDE_CONTEST = _(
+    "A customer's contest is decided with Accept or Reject, not marked reviewed."
 )
 
 
@@ -97,39 +104,106 @@ class ErasureRequestAdmin(_ReadOnly):
 
 @admin.register(NotMeReport)
 class NotMeReportAdmin(_ReadOnly):
+    """Reports that an address is not the customer's, and customers' contests of
+    such a flag (``contested_by``), which staff accept or reject."""
+
     list_display = (
         "masked",
         "kind",
         "contact_points",
+        "contested_by",
         "reported_at",
         "reviewed_at",
         "reviewed_by",
+        "decision",
     )
-    list_filter = ("kind", ("reviewed_at", admin.EmptyFieldListFilter))
+    list_filter = (
+        "kind",
+        ("reviewed_at", admin.EmptyFieldListFilter),
+        ("contested_by", admin.EmptyFieldListFilter),
+        "decision",
+    )
+    list_select_related = ("contested_by",)
     readonly_fields = (
         "masked",
         "kind",
         "blind_index",
         "contact_points",
+        "contested_by",
+        "contact_point",
         "reported_at",
         "reviewed_at",
         "reviewed_by",
+        "decision",
     )
-    actions = ("mark_reviewed",)
+    actions = ("mark_reviewed", "accept_contest", "reject_contest")
 
     def has_change_permission(self, request, obj=None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
 
     @admin.action(description=_("Mark as reviewed"))
     def mark_reviewed(self, request, queryset):
-        _run(
-            self,
+        def review(report, user):
+            if report.contested_by_id is not None:
+                # A contest is closed by its decision, never by a plain review.
+                raise ApplicationError(MSG_DECIDE_CONTEST, code="decide_contest")
+            return services.not_me_report_review(report=report, staff_user=user)
+
+        _run(self, request, queryset, review, _("%(count)d report(s) reviewed."))
+
+    def _decide(self, request, queryset, decide, done_message) -> None:
+        def run(report, user):
+            with transaction.atomic():
+                decide(report, user)
+                self.audit(
+                    request, AccessLog.Action.CHANGE, report, fields=["decision"]
+                )
+
+        _run(self, request, queryset, run, done_message)
+
+    @admin.action(
+        description=_("Accept the contest: ask for the restore (four-eyes)"),
+        permissions=("change",),
+    )
+    def accept_contest(self, request, queryset):
+        from backoffice.services import approval_request_contact_restore
+
+        def accept(report, user):
+            services.not_me_contest_decide(
+                report=report,
+                staff_user=user,
+                decision=NotMeReport.Decision.RESTORE_REQUESTED,
+            )
+            approval_request_contact_restore(
+                contact_point=report.contact_point,
+                requested_by=user,
+                reason=gettext(
+                    "The customer contested the not-me flag and proved by a code "
+                    "that they hold the address (report %(id)s)."
+                )
+                % {"id": report.pk},
+            )
+
+        self._decide(
             request,
             queryset,
-            lambda obj, user: services.not_me_report_review(
-                report=obj, staff_user=user
+            accept,
+            _("%(count)d contest(s) accepted; a second approver restores the number."),
+        )
+
+    @admin.action(
+        description=_("Reject the contest: not me stays"), permissions=("change",)
+    )
+    def reject_contest(self, request, queryset):
+        self._decide(
+            request,
+            queryset,
+            lambda report, user: services.not_me_contest_decide(
+                report=report,
+                staff_user=user,
+                decision=NotMeReport.Decision.UPHELD,
             ),
-            _("%(count)d report(s) reviewed."),
+            _("%(count)d contest(s) rejected."),
         )
 
 

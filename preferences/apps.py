@@ -8,7 +8,7 @@ class PreferencesConfig(AppConfig):
 
     def ready(self) -> None:
         from consent import hooks
-        from preferences import contactability, replay
+        from preferences import contactability, replay, tasks
         from preferences.demo import seed_demo_identity_checks
         from preferences.erasure import forget_customer
 
@@ -18,5 +18,6 @@ class PreferencesConfig(AppConfig):
             sql=contactability.holder_preferences_sql,
         )
         hooks.register_erasure_handler(forget_customer)
+        hooks.register_unconfirmed_contact_handler(tasks.contact_point_unconfirmed)
         hooks.register_projection_check(replay.preference_check)
         hooks.register_demo_seeder(5, seed_demo_identity_checks)

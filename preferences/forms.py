@@ -180,6 +180,12 @@ class FrequencyCapForm(forms.Form):
         return {c: self.cleaned_data.get(f"cap_{c.code}") for c in self.channels}
 
 
+MSG_PAUSE_NARROWS = _(
+    "Your pause now also holds collections messages. To pause marketing only, "
+    "confirm that collections messages may be sent again."
+)
+
+
 class CarePauseForm(forms.Form):
     until = forms.DateField(
         label=_("Pause until"),
@@ -199,6 +205,31 @@ class CarePauseForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
+    confirm_narrow = forms.BooleanField(
+        label=_("Yes, send collections messages again; keep marketing paused"),
+        required=False,
+    )
+
+    def __init__(self, *args, running: CarePause | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.running = running
+
+    @property
+    def narrows(self) -> bool:
+        """The change would stop holding collections messages the running pause
+        holds."""
+        return (
+            self.running is not None
+            and self.running.holds_collections
+            and self.cleaned_data.get("scope") == CarePause.Scope.MARKETING
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self.narrows and not data.get("confirm_narrow"):
+            self.add_error("confirm_narrow", MSG_PAUSE_NARROWS)
+        return data
+
     def clean_until(self):
         until = self.cleaned_data["until"]
         today = timezone.localdate()
@@ -209,6 +240,21 @@ class CarePauseForm(forms.Form):
     def ends_at(self) -> datetime:
         until = self.cleaned_data["until"]
         return timezone.make_aware(datetime.combine(until, datetime.min.time()))
+
+
+class ProfileTagsClearForm(forms.Form):
+    """Clear one tag (``tag``) or all of them (no ``tag``)."""
+
+    prefix = "tags"  # shares its page with the personalisation form
+    tag = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    refuse = forms.BooleanField(
+        label=_("Also refuse marketing chosen from my profile"),
+        required=False,
+        help_text=_(
+            "Bank systems then keep no profile tags for you and choose no marketing "
+            "from your personal characteristics (PIPL art. 24)."
+        ),
+    )
 
 
 class PersonalisationForm(forms.Form):

@@ -244,7 +244,19 @@ class NotMeReport(models.Model):
 
     The address is already suppressed when this row exists; staff review whether
     the customer record needs correcting.
+
+    A contest is the other side: a customer whose address someone else marked "not
+    me" proved with a code that they hold it (``contested_by``). The flag stays
+    until staff decide: accepting asks for the restore through four-eyes approval,
+    rejecting keeps everything to the address stopped.
     """
+
+    class Decision(models.TextChoices):
+        RESTORE_REQUESTED = (
+            "restore_requested",
+            _("Contest accepted: restore asked for (four-eyes)"),
+        )
+        UPHELD = "upheld", _("Contest rejected: not me stays")
 
     kind = models.CharField(_("kind"), max_length=10)
     blind_index = models.CharField(_("identifier (blind index)"), max_length=64)
@@ -253,6 +265,28 @@ class NotMeReport(models.Model):
     reported_at = models.DateTimeField(_("reported"), default=timezone.now)
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     reviewed_by = models.CharField(_("reviewed by"), max_length=150, blank=True)
+    contested_by = models.ForeignKey(
+        Customer,
+        verbose_name=_("contested by customer"),
+        on_delete=models.PROTECT,
+        related_name="not_me_contests",
+        null=True,
+        blank=True,
+    )
+    contact_point = models.ForeignKey(
+        "consent.ContactPoint",
+        verbose_name=_("contested address"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    decision = models.CharField(
+        _("decision on the contest"),
+        max_length=20,
+        choices=Decision.choices,
+        blank=True,
+    )
 
     class Meta:
         ordering = ("-reported_at",)

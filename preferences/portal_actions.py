@@ -30,12 +30,14 @@ from consent.models import (
     Customer,
     NoticeVersion,
     OptOut,
+    ProfileTag,
     Topic,
 )
-from preferences import services
+from preferences import selectors, services
 from preferences.models import (
     CarePause,
     IdentityCheck,
+    NotMeReport,
     OneTimeCode,
     Preference,
     SettingChange,
@@ -289,10 +291,38 @@ def frequency_caps_save(
 def personalisation_save(*, customer: Customer, allowed: bool) -> Preference:
     before = Preference.objects.filter(customer=customer).first()
     was_allowed = before.personalisation_allowed if before else True
-    pref = services.personalisation_set(customer=customer, allowed=allowed)
+    if not allowed and ProfileTag.objects.filter(customer=customer).exists():
+        # A refusal keeps no profile: the tags go in the same step (ledgered).
+        services.profile_tags_clear(customer=customer, refuse_personalisation=True)
+        pref = Preference.objects.get(customer=customer)
+    else:
+        pref = services.personalisation_set(customer=customer, allowed=allowed)
     if was_allowed != allowed:
         _log(customer, SettingChange.Kind.PERSONALISATION, {"allowed": allowed})
     return pref
+
+
+@transaction.atomic
+def profile_tags_clear_save(
+    *,
+    customer: Customer,
+    tag_id: int | None,
+    refuse_personalisation: bool,
+    evidence: Evidence,
+) -> int:
+    """Clear one profile tag or all, and refuse personalisation if asked (one
+    step, also kept in the customer's own history)."""
+    before = Preference.objects.filter(customer=customer).first()
+    was_allowed = before.personalisation_allowed if before else True
+    count = services.profile_tags_clear(
+        customer=customer,
+        tag_id=tag_id,
+        refuse_personalisation=refuse_personalisation,
+        evidence=evidence,
+    )
+    if refuse_personalisation and was_allowed:
+        _log(customer, SettingChange.Kind.PERSONALISATION, {"allowed": False})
+    return count
 
 
 @transaction.atomic
@@ -327,7 +357,8 @@ def care_pause_end(*, customer: Customer) -> int:
 
 def choices_before_stop_all(*, customer: Customer) -> list[ConsentState]:
     """The grants that "stop all marketing" withdrew: the customer may restore them
-    in one confirmed step (each as a fresh grant citing today's notice)."""
+    in one confirmed step (each as a fresh grant citing today's notice). Only on
+    channels the customer still holds a confirmed address for (double opt-in)."""
     opt_out = OptOut.objects.filter(customer=customer).first()
     if opt_out is None:
         return []
@@ -337,6 +368,9 @@ def choices_before_stop_all(*, customer: Customer) -> list[ConsentState]:
             status=ConsentState.Status.WITHDRAWN,
             event_id=opt_out.event_id,
             channel__is_active=True,
+            channel__address_kind__in=selectors.confirmed_address_kinds(
+                customer=customer
+            ),
             topic__is_active=True,
             topic__kind=Topic.Kind.MARKETING,
         )
@@ -452,6 +486,8 @@ def not_me_contest_start(*, contact_point: ContactPoint, ip: str) -> None:
     """The customer says a number marked "not me" is theirs: send it a code."""
     if contact_point.status != ContactPoint.Status.NOT_ME:
         raise ApplicationError(MSG_NOT_NOT_ME, code="not_not_me")
+    if services.not_me_contest_open_for(contact_point=contact_point) is not None:
+        raise ApplicationError(services.MSG_CONTEST_OPEN, code="contest_open")
     services.one_time_code_issue(
         purpose=OneTimeCode.Purpose.VERIFY_CONTACT,
         target=CodeTarget(kind=contact_point.kind, normalised=contact_point.address),
@@ -460,29 +496,20 @@ def not_me_contest_start(*, contact_point: ContactPoint, ip: str) -> None:
     )
 
 
-@transaction.atomic
 def not_me_contest_finish(
-    *, contact_point: ContactPoint, code: str, ip: str, evidence: Evidence
-) -> ContactPoint:
-    """A code received on the number proves the customer holds it now: the flag is
-    cleared (a ledger event), and marketing follows the customer's own choices
-    again. Consents are not changed."""
+    *, contact_point: ContactPoint, code: str, ip: str
+) -> NotMeReport:
+    """A code received on the number shows the customer holds it now; staff decide
+    (the one who said "not me" proved it too), so a task opens and the flag stays
+    until then."""
     if contact_point.status != ContactPoint.Status.NOT_ME:
         raise ApplicationError(MSG_NOT_NOT_ME, code="not_not_me")
+    if services.not_me_contest_open_for(contact_point=contact_point) is not None:
+        raise ApplicationError(services.MSG_CONTEST_OPEN, code="contest_open")
     services.one_time_code_check(
         purpose=OneTimeCode.Purpose.VERIFY_CONTACT,
         blind_index=contact_point.blind_index,
         code=code,
         ip=ip,
     )
-    return consent_services.contact_point_restore(
-        contact_point=contact_point,
-        source=ConsentEvent.Source.PORTAL,
-        actor=Actor.customer(contact_point.customer),
-        evidence=Evidence(
-            ip=evidence.ip,
-            user_agent=evidence.user_agent,
-            request_id=evidence.request_id,
-            extra=(*evidence.extra, ("proof", "code_to_address"), ("via", "contest")),
-        ),
-    )
+    return services.not_me_contest_open(contact_point=contact_point)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from consent import hooks
@@ -20,12 +20,14 @@ from consent.models import (
     Customer,
     NoticeVersion,
     OptOut,
+    ProfileTag,
     Topic,
 )
 from preferences.models import (
     CarePause,
     ErasureRequest,
     FrequencyCap,
+    NotMeReport,
     Preference,
     SettingChange,
 )
@@ -49,6 +51,8 @@ class MatrixCell:
     channel: Channel
     topic: Topic
     on: bool
+    # Off, and no confirmed address on the channel: it cannot be switched on.
+    needs_address: bool = False
 
     @property
     def value(self) -> str:
@@ -89,6 +93,18 @@ class PreferenceMatrix:
         return len(self.shown_on)
 
     @property
+    def channels_without_address(self) -> list[Channel]:
+        """Channels with a switch that cannot be switched on for want of a
+        confirmed address."""
+        blocked = {
+            cell.channel.pk
+            for row in self.rows
+            for cell in row.cells
+            if cell.needs_address
+        }
+        return [c for c in self.channels if c.pk in blocked]
+
+    @property
     def channel_rows(self) -> list[MatrixChannelRow]:
         """The same cells with channels as rows (the per-channel layout)."""
         return [
@@ -97,10 +113,24 @@ class PreferenceMatrix:
         ]
 
 
+def confirmed_address_kinds(*, customer: Customer) -> set[str]:
+    """The kinds of address (phone, email, …) the customer holds a confirmed, usable
+    address of. A marketing channel can be switched on only with one (double
+    opt-in: an unconfirmed address carries nothing)."""
+    return set(
+        customer.contact_points.filter(
+            removed_at__isnull=True,
+            verified_at__isnull=False,
+            status=ContactPoint.Status.ACTIVE,
+        ).values_list("kind", flat=True)
+    )
+
+
 def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
-    """Channels × marketing topics with the customer's current consent: four queries
+    """Channels × marketing topics with the customer's current consent: five queries
     whatever the size of the catalogue."""
     channels = list(Channel.objects.filter(is_active=True))
+    kinds = confirmed_address_kinds(customer=customer)
     all_topics = list(Topic.objects.filter(is_active=True))
     granted = set(
         ConsentState.objects.granted()
@@ -113,7 +143,12 @@ def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
         MatrixRow(
             topic=topic,
             cells=[
-                MatrixCell(channel, topic, (channel.pk, topic.pk) in granted)
+                MatrixCell(
+                    channel,
+                    topic,
+                    on := (channel.pk, topic.pk) in granted,
+                    needs_address=not on and channel.address_kind not in kinds,
+                )
                 for channel in channels
             ],
         )
@@ -156,6 +191,26 @@ def contact_points_of(*, customer: Customer) -> list[ContactPoint]:
         customer.contact_points.filter(removed_at__isnull=True).order_by(
             "kind", "created_at"
         )
+    )
+
+
+def profile_tags_shown(*, customer: Customer) -> list[ProfileTag]:
+    """Every profile tag bank systems pushed for the customer, newest first, with
+    the system that set it (one query)."""
+    return list(
+        ProfileTag.objects.filter(customer=customer)
+        .select_related("client")
+        .order_by("-set_at", "client__name", "code")
+    )
+
+
+def contact_points_contested(*, customer: Customer) -> set[int]:
+    """Ids of the customer's addresses whose "not me" contest staff have not
+    decided yet."""
+    return set(
+        NotMeReport.objects.filter(
+            contested_by=customer, reviewed_at__isnull=True
+        ).values_list("contact_point_id", flat=True)
     )
 
 
@@ -219,6 +274,11 @@ def describe_event(event: ConsentEvent) -> str:
         ConsentEvent.Action.CONTACT_INVALID: _("%(address)s stopped working"),
         ConsentEvent.Action.CONTACT_RESTORED: _("%(address)s was restored"),
     }
+    if action == ConsentEvent.Action.PROFILE_TAGS_CLEARED:
+        count = (event.detail or {}).get("count", 0)
+        return ngettext(
+            "Cleared %(count)d profile tag", "Cleared %(count)d profile tags", count
+        ) % {"count": count}
     text = texts.get(action, event.get_action_display())
     return text % words if "%(" in text else text
 
@@ -432,6 +492,15 @@ def customer_export(*, customer: Customer) -> dict:
                 pref.preferred_channel.code if pref.preferred_channel_id else None
             ),
             "personalisation_allowed": pref.personalisation_allowed,
+            "profile_tags": [
+                {
+                    "code": t.code,
+                    "label": t.label,
+                    "set_by": t.client.name,
+                    "set_at": _iso(t.set_at),
+                }
+                for t in profile_tags_shown(customer=customer)
+            ],
             "frequency_caps": {
                 cap.channel.code: cap.max_per_week
                 for cap in customer.frequency_caps.select_related("channel")

@@ -29,3 +29,16 @@ def sign_in_code_task(*, kind: str, value: str, ip: str) -> None:
         # Over the hourly limit since the page checked: nothing is sent, as the page
         # said nothing either way.
         return
+
+
+@shared_task
+def contact_point_confirmation_task(contact_point_id: int) -> bool:
+    """Ask the holder of an address staff or an import added to confirm it."""
+    from preferences.services import contact_point_confirmation_request
+
+    return contact_point_confirmation_request(contact_point_id=contact_point_id)
+
+
+def contact_point_unconfirmed(contact_point_id: int) -> None:
+    """The consent hook (called after commit): queue the confirmation request."""
+    contact_point_confirmation_task.delay(contact_point_id)

@@ -21,6 +21,11 @@ urlpatterns = [
     path("account/frequency/", views.frequency, name="frequency"),
     path("account/care-pause/", views.care_pause, name="care_pause"),
     path("account/personalisation/", views.personalisation, name="personalisation"),
+    path(
+        "account/personalisation/tags/clear/",
+        views.profile_tags_clear,
+        name="profile_tags_clear",
+    ),
     path("account/contact-points/", views.contact_points, name="contact_points"),
     path(
         "account/contact-points/add/", views.contact_point_add, name="contact_point_add"
@@ -47,6 +52,7 @@ urlpatterns = [
     path("account/receipts/", include("preferences.receipt_urls")),
     path("u/<str:token>", views.unsubscribe, name="unsubscribe"),
     path("u/<str:token>/undo", views.unsubscribe_undo, name="unsubscribe_undo"),
+    path("confirm/<str:token>", views.contact_confirm, name="contact_confirm"),
     path("not-me/", views.not_me, name="not_me"),
     path("not-me/code/", views.not_me_code, name="not_me_code"),
     path("next-of-kin/", views.next_of_kin, name="next_of_kin"),

@@ -23,14 +23,14 @@ from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 from consent.links import InvalidLink, undo_target, undo_token, unsubscribe_target
 from consent.models import Channel, ConsentEvent, ContactPoint, NoticeVersion, OptOut
-from preferences import forms, portal_actions, selectors, services
+from preferences import confirm_links, forms, portal_actions, selectors, services
 from preferences.auth import (
     client_ip,
     customer_login_required,
     portal_login,
     portal_logout,
 )
-from preferences.models import CarePause, NextOfKinReport
+from preferences.models import NextOfKinReport
 from preferences.services import CodeTarget
 
 PENDING_SIGN_IN = "portal_sign_in"
@@ -260,6 +260,8 @@ def preferences(request):
                 evidence=_evidence(request),
             )
         except ApplicationError as exc:
+            if exc.code == "no_confirmed_address":
+                return _preferences_refused(request, customer, exc)
             messages.error(request, str(exc.message))
         else:
             if events:
@@ -277,6 +279,25 @@ def preferences(request):
         request,
         "portal/preferences.html",
         {"matrix": matrix, "by_channel": by_channel},
+    )
+
+
+def _preferences_refused(request, customer, exc: ApplicationError):
+    """A switch on a channel without a confirmed address (a forged form: the page
+    disables it): the page comes back as saved before, with the error."""
+    return render(
+        request,
+        "portal/preferences.html",
+        {
+            "matrix": selectors.preference_matrix(customer=customer),
+            "by_channel": request.GET.get("by") == "channel",
+            "error": True,
+            "matrix_error": {
+                "channel": exc.extra.get("channel", ""),
+                "message": str(exc.message),
+            },
+        },
+        status=400,
     )
 
 
@@ -441,7 +462,7 @@ def care_pause(request):
             "scope": pause.scope,
             "reason": pause.reason,
         }
-    form = forms.CarePauseForm(_data(request), initial=initial)
+    form = forms.CarePauseForm(_data(request), initial=initial, running=pause)
     if request.method == "POST":
         if request.POST.get("action") == "end":
             portal_actions.care_pause_end(customer=customer)
@@ -458,11 +479,7 @@ def care_pause(request):
             except ValidationError as exc:
                 _form_error(form, exc)
             else:
-                narrowed = (
-                    pause is not None
-                    and pause.holds_collections
-                    and form.cleaned_data["scope"] == CarePause.Scope.MARKETING
-                )
+                narrowed = form.narrows
                 messages.success(
                     request,
                     _(
@@ -490,13 +507,57 @@ def personalisation(request):
         )
         messages.success(request, _("Your choice is saved."))
         return redirect("portal:personalisation")
-    return render(request, "portal/personalisation.html", {"form": form})
+    return render(
+        request,
+        "portal/personalisation.html",
+        {
+            "form": form,
+            "tags": selectors.profile_tags_shown(customer=customer),
+            "clear_form": forms.ProfileTagsClearForm(),
+            "allowed": pref.personalisation_allowed,
+        },
+    )
+
+
+@customer_login_required
+@require_POST
+def profile_tags_clear(request):
+    """Clear one profile tag or all of them; optionally refuse personalisation."""
+    form = forms.ProfileTagsClearForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The form was incomplete. Nothing was changed."))
+        return redirect("portal:personalisation")
+    refuse = form.cleaned_data["refuse"]
+    try:
+        count = portal_actions.profile_tags_clear_save(
+            customer=request.customer,
+            tag_id=form.cleaned_data["tag"],
+            refuse_personalisation=refuse,
+            evidence=_evidence(request),
+        )
+    except ApplicationError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("portal:personalisation")
+    text = ngettext(
+        "%(count)d profile tag cleared.", "%(count)d profile tags cleared.", count
+    ) % {"count": count}
+    if refuse and count:
+        text = _("%(cleared)s Marketing is no longer chosen from your profile.") % {
+            "cleared": text
+        }
+    elif refuse:
+        text = _("Your choice is saved.")
+    messages.success(request, text)
+    return redirect("portal:personalisation")
 
 
 @customer_login_required
 @require_GET
 def contact_points(request):
     points = selectors.contact_points_of(customer=request.customer)
+    contested = selectors.contact_points_contested(customer=request.customer)
+    for point in points:
+        point.contest_open = point.pk in contested
     return render(request, "portal/contact_points.html", {"points": points})
 
 
@@ -567,9 +628,12 @@ def contact_point_verify(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def contact_point_contest(request, pk: int):
     """A number someone else marked "not me": the customer proves it is theirs
-    with a code sent to it."""
+    with a code sent to it, and staff decide."""
     point = _own_point(request, pk)
     if point.status != ContactPoint.Status.NOT_ME:
+        return redirect("portal:contact_points")
+    if services.not_me_contest_open_for(contact_point=point) is not None:
+        messages.info(request, str(services.MSG_CONTEST_OPEN))
         return redirect("portal:contact_points")
     form = forms.CodeForm(
         request.POST if request.POST.get("action") == "confirm" else None
@@ -588,17 +652,17 @@ def contact_point_contest(request, pk: int):
     elif request.method == "POST" and form.is_valid():
         try:
             portal_actions.not_me_contest_finish(
-                contact_point=point,
-                code=form.cleaned_data["code"],
-                ip=_ip(request),
-                evidence=_evidence(request),
+                contact_point=point, code=form.cleaned_data["code"], ip=_ip(request)
             )
         except ApplicationError as exc:
             _form_error(form, exc, "code")
         else:
             messages.success(
                 request,
-                _("%(address)s is yours again. Your own choices apply to it.")
+                _(
+                    "Thank you. Bank staff will check that %(address)s is yours. "
+                    "Until they have, nothing is sent to it."
+                )
                 % {"address": point.masked},
             )
             return redirect("portal:contact_points")
@@ -770,6 +834,30 @@ def unsubscribe_undo(request, token: str):
         request,
         "portal/unsubscribe_undone.html",
         {"target": target, "restored": restored, "error": error, "token": token},
+    )
+
+
+# --- confirming an address by its link (double opt-in) ---
+
+
+@require_http_methods(["GET", "POST"])
+def contact_confirm(request, token: str):
+    """The link in a confirmation request. GET only shows what would be confirmed
+    (mail scanners open links); the button's POST confirms."""
+    try:
+        point = confirm_links.confirm_target(token)
+    except confirm_links.InvalidConfirmLink:
+        return render(request, "portal/contact_confirm_invalid.html", status=400)
+    if request.method == "POST":
+        try:
+            services.contact_point_link_confirm(
+                token=token, evidence=_evidence(request, via="confirm_link")
+            )
+        except confirm_links.InvalidConfirmLink:  # confirmed in between
+            return render(request, "portal/contact_confirm_invalid.html", status=400)
+        return render(request, "portal/contact_confirm_done.html", {"point": point})
+    return render(
+        request, "portal/contact_confirm.html", {"point": point, "token": token}
     )
 
 

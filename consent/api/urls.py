@@ -4,6 +4,7 @@ from django.urls import path
 
 from consent.api import views
 from consent.api.events import InboundEventCreateApi
+from consent.api.profile_tags import CustomerProfileTagsApi
 
 app_name = "api"
 
@@ -27,6 +28,11 @@ urlpatterns = [
         "suppression/status",
         views.SuppressionStatusApi.as_view(),
         name="suppression-status",
+    ),
+    path(
+        "customers/<str:external_ref>/profile-tags",
+        CustomerProfileTagsApi.as_view(),
+        name="customer-profile-tags",
     ),
     path(
         "events",

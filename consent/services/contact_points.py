@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
-from consent import crypto
+from consent import crypto, hooks
 from consent.errors import ApplicationError
 from consent.identifiers import normalise
 from consent.ledger import Actor, Evidence
@@ -40,7 +41,8 @@ def contact_point_add(
 ) -> ContactPoint:
     """Add an address (normalised, encrypted, indexed). Raises ValidationError on a
     badly formed address, with nothing written. Until it is verified the address is
-    nobody's: it makes nothing contactable."""
+    nobody's: it makes nothing contactable (double opt-in). An unverified address
+    that staff or an import added gets a confirmation request after commit."""
     require_evidence(source=source, actor=actor)
     normalised = normalise(kind, address)
     blind_index = ContactPoint.index_for(kind, normalised)
@@ -57,6 +59,9 @@ def contact_point_add(
             contact_point = ContactPoint(
                 customer=customer, kind=kind, blind_index=blind_index
             )
+        # Added again after a removal: the address starts over (its time to be
+        # confirmed, and links sent before, count from now).
+        contact_point.created_at = change.now
         contact_point.address_encrypted = crypto.encrypt(normalised)
         contact_point.removed_at = None
         contact_point.status = ContactPoint.Status.ACTIVE
@@ -72,6 +77,11 @@ def contact_point_add(
             evidence=evidence,
         )
         change.touch_identifier(blind_index)
+        if not verified and source != ConsentEvent.Source.PORTAL:
+            # Staff or an import typed it: its holder is asked to confirm it (the
+            # portal asks in its own flow, with the customer watching).
+            pk = contact_point.pk
+            transaction.on_commit(lambda: hooks.contact_point_unconfirmed(pk))
     return contact_point
 
 

@@ -38,6 +38,8 @@ from preferences.services.contact_points import (
     contact_point_add_and_send,
     contact_point_code_confirm,
     contact_point_code_resend,
+    contact_point_confirmation_request,
+    contact_point_link_confirm,
     contact_point_remove_own,
 )
 from preferences.services.contact_rules import (
@@ -48,6 +50,13 @@ from preferences.services.contact_rules import (
     personalisation_set,
     preference_update,
 )
+from preferences.services.contests import (
+    MSG_CONTEST_OPEN,
+    not_me_contest_decide,
+    not_me_contest_open,
+    not_me_contest_open_for,
+)
+from preferences.services.profile_tags import MSG_NO_TAGS, profile_tags_clear
 from preferences.services.requests import (
     erasure_request_carry_out,
     erasure_request_create,
@@ -73,9 +82,11 @@ __all__ = [
     "LOCK_TIME",
     "MSG_CODE_EXPIRED",
     "MSG_CODE_WRONG",
+    "MSG_CONTEST_OPEN",
     "MSG_LAST_VERIFIED",
     "MSG_LOCKED",
     "MSG_NOK_IDENTIFY",
+    "MSG_NO_TAGS",
     "MSG_NOK_NO_CUSTOMER",
     "MSG_NOTICE_OUTDATED",
     "MSG_PAUSE_END",
@@ -89,6 +100,8 @@ __all__ = [
     "contact_point_add_and_send",
     "contact_point_code_confirm",
     "contact_point_code_resend",
+    "contact_point_confirmation_request",
+    "contact_point_link_confirm",
     "contact_point_remove_own",
     "erasure_request_carry_out",
     "erasure_request_create",
@@ -99,6 +112,9 @@ __all__ = [
     "next_of_kin_report_create",
     "next_of_kin_report_hold",
     "next_of_kin_report_reject",
+    "not_me_contest_decide",
+    "not_me_contest_open",
+    "not_me_contest_open_for",
     "not_me_finish",
     "not_me_report_review",
     "not_me_start",
@@ -108,6 +124,7 @@ __all__ = [
     "one_time_code_issue",
     "personalisation_set",
     "preference_update",
+    "profile_tags_clear",
     "sign_in_finish",
     "sign_in_start",
 ]

@@ -48,8 +48,11 @@ def _incr(key: str, timeout: timedelta) -> int:
         return 1
 
 
-def _send_keys(blind_index: str, ip: str) -> list[str]:
-    return [f"portal:codes:id:{blind_index}", f"portal:codes:ip:{ip}"]
+def _send_keys(blind_index: str, ip: str | None) -> list[str]:
+    """``ip`` None: a request the bank sends on its own (an address staff or an
+    import added), counted against the address only."""
+    keys = [f"portal:codes:id:{blind_index}"]
+    return keys if ip is None else [*keys, f"portal:codes:ip:{ip}"]
 
 
 def _fail_keys(blind_index: str, ip: str) -> list[str]:
@@ -60,7 +63,7 @@ def _lock_key(fail_key: str) -> str:
     return fail_key.replace(":fails:", ":lock:")
 
 
-def _check_send_allowed(blind_index: str, ip: str) -> None:
+def _check_send_allowed(blind_index: str, ip: str | None) -> None:
     if any((cache.get(k) or 0) >= CODES_PER_HOUR for k in _send_keys(blind_index, ip)):
         raise ApplicationError(MSG_TOO_MANY_CODES, code="throttled")
     for key in _send_keys(blind_index, ip):

@@ -62,13 +62,16 @@ def one_time_code_issue(
     *,
     purpose: str,
     target: CodeTarget,
-    ip: str,
+    ip: str | None,
     deliver: bool = True,
     contact_point: ContactPoint | None = None,
+    confirm_url: str = "",
 ) -> None:
     """Count the request against the throttles, then (if ``deliver``) store a fresh
     code's hash and send the code. Callers pass ``deliver=False`` for addresses that
-    may not sign in, so the answer looks the same either way."""
+    may not sign in, so the answer looks the same either way. ``ip`` None: the bank
+    asks on its own (counted against the address only). ``confirm_url``: the message
+    asks to confirm the address and offers the link beside the code."""
     blind_index = target.blind_index
     _check_send_allowed(blind_index, ip)
     if not deliver:
@@ -88,15 +91,25 @@ def one_time_code_issue(
     )
     from consent.tasks import send_message_task
 
+    if confirm_url:
+        subject = gettext("Please confirm your contact details")
+        body = gettext(
+            "This address was added to your bank record. No marketing is sent to "
+            "it until you confirm it. Your code is %(code)s (valid for 10 minutes), "
+            "or open this link: %(url)s . Never share them. If this is not you, "
+            "ignore this message."
+        ) % {"code": code, "url": confirm_url}
+    else:
+        subject = gettext("Your verification code")
+        body = gettext(
+            "Your verification code is %(code)s. It is valid for 10 minutes. "
+            "Never share it. If you did not ask for it, ignore this message."
+        ) % {"code": code}
     send_message_task.delay(
         to=target.normalised,
         kind=target.kind,
-        subject=gettext("Your verification code"),
-        body=gettext(
-            "Your verification code is %(code)s. It is valid for 10 minutes. "
-            "Never share it. If you did not ask for it, ignore this message."
-        )
-        % {"code": code},
+        subject=subject,
+        body=body,
         purpose=f"otp_{purpose}",
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from consent import services as consent_services
 from consent.errors import ApplicationError
@@ -16,6 +17,7 @@ from consent.models import (
     Topic,
 )
 from consent.unit import consent_change
+from preferences.selectors import confirmed_address_kinds
 from preferences.services._common import (
     MSG_NOTICE_OUTDATED,
 )
@@ -38,6 +40,24 @@ def _check_notice(notice_version: NoticeVersion) -> None:
 
 
 GRANT, WITHDRAW = ConsentEvent.Action.GRANT, ConsentEvent.Action.WITHDRAW
+
+MSG_NO_CONFIRMED_ADDRESS = _(
+    "%(channel)s cannot be switched on: we hold no confirmed address for it. "
+    "Add an address first and confirm it."
+)
+
+
+def _check_confirmed_addresses(*, customer: Customer, grants: list) -> None:
+    """Double opt-in: a channel is switched on only with a confirmed address for it
+    (the page disables such a switch; this refuses a forged form)."""
+    kinds = confirmed_address_kinds(customer=customer)
+    for channel, _topic, _status in grants:
+        if channel.address_kind not in kinds:
+            raise ApplicationError(
+                MSG_NO_CONFIRMED_ADDRESS % {"channel": channel.label},
+                code="no_confirmed_address",
+                extra={"channel": channel.code},
+            )
 
 
 def consent_matrix_apply(
@@ -82,6 +102,7 @@ def consent_matrix_apply(
                 cells.append((channel, topic, ConsentState.Status.WITHDRAWN))
         grants = [c for c in cells if c[2] == ConsentState.Status.GRANTED]
         if grants:
+            _check_confirmed_addresses(customer=customer, grants=grants)
             consent_services.grant_check(
                 change=change,
                 customer=customer,

@@ -1,8 +1,16 @@
-"""The customer's own addresses: add with a code, confirm, remove."""
+"""The customer's own addresses: add with a code, confirm, remove.
+
+Double opt-in: a new address carries nothing until its holder confirms it, by the
+code in the portal or the link in the same message. Addresses staff or an import
+add get the same request, sent by the bank on its own.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 
 from consent import services as consent_services
 from consent.errors import ApplicationError
@@ -12,6 +20,7 @@ from consent.models import (
     ContactPoint,
     Customer,
 )
+from preferences import confirm_links
 from preferences.models import (
     OneTimeCode,
 )
@@ -26,6 +35,11 @@ from preferences.services.codes import (
     one_time_code_check,
     one_time_code_issue,
 )
+
+logger = logging.getLogger(__name__)
+
+MSG_ALREADY_CONFIRMED = _("This address is already confirmed.")
+CONFIRMABLE_KINDS = ("phone", "email")
 
 # --- contact points ---
 
@@ -48,6 +62,7 @@ def contact_point_add_and_send(
         target=target,
         ip=ip,
         contact_point=contact_point,
+        confirm_url=confirm_links.confirm_url(contact_point),
     )
     return contact_point
 
@@ -60,12 +75,63 @@ def _check_send_allowed_preview(target: CodeTarget, ip: str) -> None:
         raise ApplicationError(MSG_TOO_MANY_CODES, code="throttled")
 
 
-def contact_point_code_resend(*, contact_point: ContactPoint, ip: str) -> None:
+def _confirmation_send(*, contact_point: ContactPoint, ip: str | None) -> None:
+    if contact_point.is_verified or contact_point.status != ContactPoint.Status.ACTIVE:
+        raise ApplicationError(MSG_ALREADY_CONFIRMED, code="already_confirmed")
     one_time_code_issue(
         purpose=OneTimeCode.Purpose.VERIFY_CONTACT,
         target=CodeTarget(kind=contact_point.kind, normalised=contact_point.address),
         ip=ip,
         contact_point=contact_point,
+        confirm_url=confirm_links.confirm_url(contact_point),
+    )
+
+
+def contact_point_code_resend(*, contact_point: ContactPoint, ip: str) -> None:
+    """Send a fresh code and link to an address waiting for confirmation (the same
+    throttles as every code)."""
+    _confirmation_send(contact_point=contact_point, ip=ip)
+
+
+def contact_point_confirmation_request(*, contact_point_id: int) -> bool:
+    """Ask the holder of an address staff or an import added to confirm it. Returns
+    whether a request went out (not for a confirmed, removed or flagged address,
+    nor past the hourly limit of codes for it)."""
+    contact_point = (
+        ContactPoint.objects.filter(
+            pk=contact_point_id,
+            removed_at__isnull=True,
+            verified_at__isnull=True,
+            kind__in=CONFIRMABLE_KINDS,
+            customer__status=Customer.Status.ACTIVE,
+        )
+        .select_related("customer")
+        .first()
+    )
+    if contact_point is None:
+        return False
+    try:
+        _confirmation_send(contact_point=contact_point, ip=None)
+    except ApplicationError as exc:
+        logger.info("confirmation request not sent: %s", exc.code)
+        return False
+    return True
+
+
+def contact_point_link_confirm(*, token: str, evidence: Evidence) -> ContactPoint:
+    """The holder opened the link sent to the address: it is confirmed. Raises
+    ``confirm_links.InvalidConfirmLink`` for a bad, old or spent link."""
+    contact_point = confirm_links.confirm_target(token)
+    return consent_services.contact_point_verify(
+        contact_point=contact_point,
+        source=ConsentEvent.Source.PORTAL,
+        actor=Actor.public("confirm_link"),
+        evidence=Evidence(
+            ip=evidence.ip,
+            user_agent=evidence.user_agent,
+            request_id=evidence.request_id,
+            extra=(*evidence.extra, ("proof", "link_to_address")),
+        ),
     )
 
 

@@ -15,8 +15,11 @@ from django.utils import timezone
 from complaints.links import report_token
 from consent import links
 from consent import services as consent_services
+from consent.api_clients import api_client_create
 from consent.ledger import Actor
 from consent.models import Channel, ConsentEvent, NoticeVersion, Topic
+from consent.profile_tags import TagInput, profile_tags_replace
+from preferences.confirm_links import confirm_token
 from preferences.portal_actions import identity_check_set
 from tests.factories import CustomerFactory, add_email, add_phone, grant
 
@@ -98,11 +101,20 @@ def world(catalogue, outbox):
     consent_services.consent_opt_out_all(
         customer=stopped, source="portal", actor=Actor.customer(stopped)
     )
+    # A profile tag a bank system pushed.
+    crm, _key = api_client_create(
+        name="crm", channel_codes=["email"], may_push_profile_tags=True
+    )
+    profile_tags_replace(
+        customer=customer, client=crm, tags=[TagInput("young_family", "Young family")]
+    )
+    unverified = customer.contact_points.get(verified_at__isnull=True)
     return {
         "customer": customer,
         "complaint": complaint,
+        "confirm": reverse("portal:contact_confirm", args=[confirm_token(unverified)]),
         "flagged": flagged,
-        "unverified": customer.contact_points.get(verified_at__isnull=True),
+        "unverified": unverified,
         "unsubscribe": links.unsubscribe_path(
             customer=customer, channel=email, topic=Topic.objects.get(code="wealth")
         ),
@@ -163,6 +175,8 @@ def test_every_portal_page_passes_axe(browser, live_server, outbox, world, axe):
         ("next-of-kin-care-pause", "/next-of-kin/care-pause/"),
         ("unsubscribe", w["unsubscribe"]),
         ("link-invalid", "/u/not-a-token"),
+        ("contact-confirm", w["confirm"]),
+        ("contact-confirm-invalid", "/confirm/not-a-token"),
         ("report", w["report"]),
     ]
     problems: list[str] = []

@@ -199,7 +199,7 @@ def test_marketing_again_without_the_tick_is_an_error_and_changes_nothing(
 # --- care pause -----------------------------------------------------------------------
 
 
-def test_change_the_pause_is_prefilled_and_says_when_it_narrows(
+def test_change_the_pause_is_prefilled_and_asks_before_it_narrows(
     portal_client, customer
 ):
     until = timezone.localdate() + timedelta(days=20)
@@ -215,9 +215,19 @@ def test_change_the_pause_is_prefilled_and_says_when_it_narrows(
     assert f'value="{until.isoformat()}"' in page
     assert re.search(r'value="marketing\+collections"[^>]*checked', page)
     assert re.search(r'value="illness"[^>]*checked', page)
+    # Narrowing is never silent: it asks first and changes nothing until confirmed.
+    narrower = {"until": until.isoformat(), "scope": "marketing", "reason": "illness"}
+    events = ConsentEvent.objects.count()
+    asked = portal_client.post(reverse("portal:care_pause"), narrower)
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "confirm that collections messages may be sent again" in page
+    assert 'name="confirm_narrow"' in page
+    assert ConsentEvent.objects.count() == events
+    assert CarePause.objects.active_at(timezone.now()).get().holds_collections
     response = portal_client.post(
         reverse("portal:care_pause"),
-        {"until": until.isoformat(), "scope": "marketing", "reason": "illness"},
+        {**narrower, "confirm_narrow": "on"},
         follow=True,
     )
     assert "collections messages are no longer paused" in response.content.decode()
@@ -245,11 +255,12 @@ def test_radios_are_not_invalid_before_any_input(portal_client):
 # --- not me, contested ----------------------------------------------------------------
 
 
-def test_customer_contests_a_not_me_flag_with_a_code(
+def test_customer_contests_a_not_me_flag_with_a_code_and_staff_decide(
     portal_client, customer, phone_point, last_code, sms, credit_card, notice_en
 ):
     from consent import services
     from consent.ledger import Actor
+    from preferences.models import NotMeReport
 
     add_email(customer, "holder@example.com")
     grant(customer, sms, credit_card, notice_en)
@@ -262,13 +273,23 @@ def test_customer_contests_a_not_me_flag_with_a_code(
     portal_client.post(contest, {"action": "send"})
     wrong = portal_client.post(contest, {"action": "confirm", "code": "000000"})
     assert "not correct" in wrong.content.decode() or last_code() == "000000"
+    assert not NotMeReport.objects.exists()
     response = portal_client.post(contest, {"action": "confirm", "code": last_code()})
     assert response.status_code == 302
+    # A task for staff; the flag stays until they decide.
+    report = NotMeReport.objects.get()
+    assert report.contested_by == customer and report.contact_point == phone_point
+    assert report.reviewed_at is None
     phone_point.refresh_from_db()
-    assert phone_point.status == ContactPoint.Status.ACTIVE
-    event = ConsentEvent.objects.filter(action="contact_restored").get()
-    assert event.actor == f"customer:{customer.external_ref}"
-    assert event.evidence["proof"] == "code_to_address"
+    assert phone_point.status == ContactPoint.Status.NOT_ME
+    assert not ConsentEvent.objects.filter(action="contact_restored").exists()
+    listing = portal_client.get(reverse("portal:contact_points")).content.decode()
+    assert "bank staff are checking it" in listing
+    assert contest not in listing
+    # Asking again opens no second task.
+    again = portal_client.post(contest, {"action": "send"}, follow=True)
+    assert "Bank staff are checking it" in again.content.decode()
+    assert NotMeReport.objects.count() == 1
 
 
 def test_contest_is_only_for_own_not_me_numbers(portal_client, customer, phone_point):

@@ -18,6 +18,11 @@ class Command(BaseCommand):
             "--channels", required=True, help="Comma-separated codes, e.g. sms,email."
         )
         parser.add_argument("--rate-per-minute", type=int, default=600)
+        parser.add_argument(
+            "--profile-tags",
+            action="store_true",
+            help="Scope: the client may push and read its own customers' profile tags.",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -25,9 +30,13 @@ class Command(BaseCommand):
                 name=options["name"],
                 channel_codes=options["channels"].split(","),
                 rate_per_minute=options["rate_per_minute"],
+                may_push_profile_tags=options["profile_tags"],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         channels = ",".join(sorted(client.channels.values_list("code", flat=True)))
-        self.stdout.write(f"Client {client.name} (channels: {channels}); API key:")
+        scope = ", profile tags" if client.may_push_profile_tags else ""
+        self.stdout.write(
+            f"Client {client.name} (channels: {channels}{scope}); API key:"
+        )
         self.stdout.write(issued.clear)
