@@ -630,5 +630,6 @@ from backoffice import (  # noqa: E402, F401
     admin_api_clients,
     admin_consent,
     admin_events,
+    admin_reviews,
     admin_webhooks,
 )

@@ -108,6 +108,8 @@ class _Outcome:
     reply_text: str | None = None
     reply_withheld: str | None = None
     violation: dict | None = None
+    # A refusal kept against the identifier itself (nobody on file holds it).
+    identifier_suppressed: bool = False
     complaints: list[str] = field(default_factory=list)
 
 
@@ -280,7 +282,26 @@ def _handle_reply(data, holders, actor, evidence, change) -> _Outcome:
         effect=reading.effect, needs_review=reading.needs_review, customers=len(holders)
     )
     languages = _languages(holders)
-    if reading.effect == keywords.STOP:
+    if reading.effect == keywords.NOT_ME:
+        # The person answering says the number is not the addressee's: the
+        # portal's "this is not me", proved by the reply coming from the number.
+        result = services.identifier_mark_not_me(
+            kind=data.channel.address_kind,
+            address=data.identifier,
+            source=REPLY_TYPES[data.type],
+            actor=actor,
+            evidence=evidence,
+            change=change,
+            via=data.type,
+        )
+        outcome.customers = result.linked
+        outcome.contact_points_changed = len(result.marked)
+        outcome.identifier_suppressed = result.linked == 0
+        # Not the customers' language: the person is not one of them.
+        outcome.reply_text = keywords.reply_text(
+            keywords.NOT_ME, set(), channel=data.channel.code
+        )
+    elif reading.effect == keywords.STOP:
         if not _anything_granted(holders) and _stop_confirmed_recently(data):
             # The same opt-out again: already in force and already confirmed.
             outcome.reply_withheld = REPLY_ALREADY_CONFIRMED
@@ -297,6 +318,7 @@ def _handle_reply(data, holders, actor, evidence, change) -> _Outcome:
         if not holders:
             # Nobody on file holds the number: the refusal is kept against it, so
             # whoever registers it later starts with marketing suppressed here.
+            outcome.identifier_suppressed = True
             services.identifier_suppress(
                 kind=data.channel.address_kind,
                 address=data.identifier,
@@ -536,6 +558,7 @@ def _result(data: InboundEventIn, outcome: _Outcome, feed_seq: int | None) -> di
         "violation": outcome.violation,
         "complaints": outcome.complaints,
         "feed_seq": feed_seq,
+        "identifier_suppressed": outcome.identifier_suppressed,
     }
 
 
@@ -657,10 +680,22 @@ def _finish(event: InboundEvent, data, outcome: _Outcome, feed_seq: int | None):
     event.effect = outcome.effect
     event.needs_review = outcome.needs_review
     event.result = _result(data, outcome, feed_seq)
+    if outcome.needs_review:
+        # Applied first, reviewed after: the queue wants it within a business day.
+        event.review_status = InboundEvent.ReviewStatus.PENDING
+        event.review_due_at = hooks.review_due(timezone.now())
     if event.pk is None:
         event.save(force_insert=True)
     else:
-        event.save(update_fields=["effect", "needs_review", "result"])
+        event.save(
+            update_fields=[
+                "effect",
+                "needs_review",
+                "result",
+                "review_status",
+                "review_due_at",
+            ]
+        )
 
 
 def send_record_purge(*, now: datetime | None = None) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -64,6 +66,14 @@ class Channel(BilingualNameMixin):
         return self.code
 
 
+# Service topics that always reach the customer: nobody may mark them refusable.
+ALWAYS_ON_TOPICS = frozenset({"security_alert"})
+MSG_ALWAYS_ON = _("Security alerts are always sent; customers cannot switch them off.")
+MSG_REFUSABLE_SERVICE_ONLY = _(
+    "Only service topics can be marked as refusable; marketing topics always are."
+)
+
+
 class Topic(BilingualNameMixin):
     """What a message is about. Marketing topics need consent; service topics do not."""
 
@@ -78,6 +88,14 @@ class Topic(BilingualNameMixin):
         default=False,
         help_text=_("Service topics (collections) that a care pause can hold."),
     )
+    customer_may_refuse = models.BooleanField(
+        _("customer may switch off"),
+        default=False,
+        help_text=_(
+            "Informational service messages that customers may switch off in the "
+            "portal. Never for security alerts."
+        ),
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -85,9 +103,40 @@ class Topic(BilingualNameMixin):
         ordering = ("kind", "position", "code")
         verbose_name = _("topic")
         verbose_name_plural = _("topics")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(customer_may_refuse=False)
+                | (
+                    models.Q(kind="service")
+                    & ~models.Q(code__in=sorted(ALWAYS_ON_TOPICS))
+                ),
+                name="topic_refusable_service_only",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        super().clean()
+        if self.customer_may_refuse and self.code in ALWAYS_ON_TOPICS:
+            raise ValidationError(
+                {"customer_may_refuse": MSG_ALWAYS_ON}, code="always_on"
+            )
+        if self.customer_may_refuse and self.kind != self.Kind.SERVICE:
+            raise ValidationError(
+                {"customer_may_refuse": MSG_REFUSABLE_SERVICE_ONLY},
+                code="refusable_service_only",
+            )
+
+    @property
+    def is_refusable_service(self) -> bool:
+        """A service topic the customer may switch off."""
+        return (
+            self.kind == self.Kind.SERVICE
+            and self.customer_may_refuse
+            and self.code not in ALWAYS_ON_TOPICS
+        )
 
     @property
     def is_marketing(self) -> bool:
@@ -716,6 +765,11 @@ class InboundEvent(models.Model):
         WECHAT_REPLY = "wechat_reply", _("WeChat reply")
         WECHAT_UNSUBSCRIBE = "wechat_unsubscribe", _("WeChat unsubscribe")
 
+    class ReviewStatus(models.TextChoices):
+        PENDING = "pending", _("To review")
+        CONFIRMED = "confirmed", _("Confirmed")
+        UNDONE = "undone", _("Undone")
+
     client = models.ForeignKey(
         ApiClient,
         verbose_name=_("client"),
@@ -742,6 +796,24 @@ class InboundEvent(models.Model):
     effect = models.CharField(_("effect"), max_length=20, blank=True)
     result = models.JSONField(_("result"), default=dict, blank=True)
     needs_review = models.BooleanField(_("needs review"), default=False)
+    # The review queue of replies read from plain language (applied first).
+    review_status = models.CharField(
+        _("review"), max_length=10, choices=ReviewStatus.choices, blank=True
+    )
+    review_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("review owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    review_due_at = models.DateTimeField(_("review due"), null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    reviewed_by = models.CharField(_("reviewed by"), max_length=150, blank=True)
+    review_alerted_at = models.DateTimeField(
+        _("overdue alert sent"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ("-received_at",)
@@ -752,9 +824,42 @@ class InboundEvent(models.Model):
                 fields=("client", "event_id"), name="inbound_event_idempotency"
             )
         ]
+        indexes = [
+            models.Index(
+                fields=("review_status", "review_due_at"),
+                name="inbound_event_review_queue",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.client} {self.type} {self.event_id}"
+
+
+class ReplyReviewQuerySet(models.QuerySet):
+    def open(self) -> ReplyReviewQuerySet:
+        return self.filter(review_status=InboundEvent.ReviewStatus.PENDING)
+
+    def overdue(self, now) -> ReplyReviewQuerySet:
+        return self.open().filter(review_due_at__lt=now)
+
+
+class ReplyReviewManager(models.Manager.from_queryset(ReplyReviewQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().exclude(review_status="")
+
+
+class ReplyReview(InboundEvent):
+    """A reply read from plain language ("不需要", "wrong number"): applied at once
+    (withdrawal beats grant), then a person confirms the reading or undoes it,
+    within one business day. The work queue over the inbound events."""
+
+    objects = ReplyReviewManager()
+
+    class Meta:
+        proxy = True
+        ordering = ("review_due_at",)
+        verbose_name = _("reply to review")
+        verbose_name_plural = _("replies to review")
 
 
 class SendRecord(models.Model):

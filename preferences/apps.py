@@ -11,10 +11,12 @@ class PreferencesConfig(AppConfig):
         from preferences import contactability, replay
         from preferences.demo import seed_demo_identity_checks
         from preferences.erasure import forget_customer
+        from preferences.services.requests import not_me_report_open
 
         hooks.register_preference_provider(
             contactability.holder_preferences, default=contactability.DEFAULT
         )
         hooks.register_erasure_handler(forget_customer)
+        hooks.register_not_me_report_handler(not_me_report_open)
         hooks.register_projection_check(replay.preference_check)
         hooks.register_demo_seeder(5, seed_demo_identity_checks)

@@ -240,13 +240,18 @@ class InboundEventCreateApi(ClientApiView):
         effect = serializers.ChoiceField(
             choices=inbound.EFFECTS,
             help_text=_(
-                "stop, start, help or none for SMS and WeChat replies; withdraw "
+                "not_me, stop, start, help or none for SMS and WeChat replies "
+                "(not_me: the reply says the number is not the addressee's, and "
+                "everything to it stops); withdraw "
                 "(unsubscribes, spam complaints); invalidate (hard bounce); "
                 "recorded or violation for sends."
             ),
         )
         needs_review = serializers.BooleanField(
-            help_text=_("A stop read from plain language rather than a keyword.")
+            help_text=_(
+                "A stop or not-me read from plain language rather than a keyword: "
+                "applied now, and reviewed by staff within one business day."
+            )
         )
         customers = serializers.IntegerField(
             help_text=_("Customers linked to the recipient.")
@@ -258,7 +263,10 @@ class InboundEventCreateApi(ClientApiView):
             )
         )
         contact_points_changed = serializers.IntegerField(
-            help_text=_("Contact points marked invalid by a hard bounce.")
+            help_text=_(
+                "Contact points marked invalid by a hard bounce, or marked not-me "
+                "by a reply saying the number is not the addressee's."
+            )
         )
         reply_text = serializers.CharField(
             allow_null=True,

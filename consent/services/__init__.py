@@ -32,6 +32,7 @@ from consent.services.contact_points import (
     contact_point_restore,
     contact_point_verify,
     contact_points_unverified_expire,
+    identifier_mark_not_me,
     identifier_suppress,
 )
 from consent.services.publish import contactability_publish
@@ -63,5 +64,6 @@ __all__ = [
     "contact_points_unverified_expire",
     "contactability_publish",
     "grant_check",
+    "identifier_mark_not_me",
     "identifier_suppress",
 ]
