@@ -354,6 +354,9 @@ Pull a snapshot once, follow `changes` from its `X-Feed-Seq`, and `check`
 recipients before each send; push what you see (replies, bounces) to `events`.
 """,
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "UnsubscribeScopeEnum": "consent.services.unsubscribe.UnsubscribeScope",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

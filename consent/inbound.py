@@ -92,6 +92,8 @@ class InboundEventIn:
     # False when the sender left the time out (it is then "now", which a repeat
     # cannot match).
     occurred_at_given: bool = True
+    # An unsubscribe's reach: product (the list it came from), channel or all.
+    scope: str = services.UnsubscribeScope.PRODUCT
 
     @property
     def blind_index(self) -> str:
@@ -349,22 +351,30 @@ def _handle_reply(data, holders, actor, evidence, change) -> _Outcome:
 
 def _handle_unsubscribe(data, holders, actor, evidence, change) -> _Outcome:
     """An e-mail list's one-click unsubscribe, or a follower leaving a WeChat
-    official account (or refusing its messages): the list's topic, else the
-    channel."""
+    official account (or refusing its messages), at the event's scope: the list's
+    product (the channel when the list is not known), the channel, or all
+    marketing. The same service as the one-click page."""
     source = (
         ConsentEvent.Source.WECHAT
         if data.type == InboundEvent.Type.WECHAT_UNSUBSCRIBE
         else ConsentEvent.Source.ONE_CLICK
     )
-    changed = _withdraw_channel(
-        data,
-        holders,
-        actor,
-        evidence,
-        source=source,
-        topic=data.topic,
-        change=change,
-    )
+    evidence = _evidence(evidence, data, scope=data.scope)
+    changed = 0
+    for cp in holders:
+        done = services.consent_unsubscribe(
+            change=change,
+            customer=cp.customer,
+            channel=data.channel,
+            topic=data.topic,
+            scope=data.scope,
+            source=source,
+            actor=actor,
+            evidence=evidence,
+            contact_point=cp,
+            occurred_at=data.occurred_at,
+        )
+        changed += done.cells_changed
     return _Outcome(effect=WITHDRAW, customers=len(holders), consents_changed=changed)
 
 

@@ -704,11 +704,11 @@ def unsubscribe(request, token: str):
     # RFC 8058: a mail client's one-click POST means the list the message came
     # from; the page's buttons say which scope the person chose.
     scope = (
-        portal_actions.UnsubscribeScope.TOPIC
+        portal_actions.UnsubscribeScope.PRODUCT
         if one_click
-        else request.POST.get("scope", portal_actions.UnsubscribeScope.TOPIC)
+        else consent_services.unsubscribe_scope(request.POST.get("scope"))
     )
-    if scope not in portal_actions.UnsubscribeScope.CHOICES:
+    if scope is None:
         return _invalid_link(request)
     event, undoable = portal_actions.one_click_unsubscribe_scoped(
         customer=target.customer,

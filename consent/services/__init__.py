@@ -36,6 +36,12 @@ from consent.services.contact_points import (
     identifier_suppress,
 )
 from consent.services.publish import contactability_publish
+from consent.services.unsubscribe import (
+    Unsubscribed,
+    UnsubscribeScope,
+    consent_unsubscribe,
+    unsubscribe_scope,
+)
 
 __all__ = [
     "MSG_ACTOR_REQUIRED",
@@ -49,11 +55,14 @@ __all__ = [
     "MSG_OPT_IN_PORTAL_ONLY",
     "MSG_SERVICE_TOPIC",
     "MSG_SOURCE_REQUIRED",
+    "UnsubscribeScope",
+    "Unsubscribed",
     "apply_withdraw",
     "consent_grant",
     "consent_opt_in_all",
     "consent_opt_out_all",
     "consent_states_write",
+    "consent_unsubscribe",
     "consent_withdraw",
     "contact_point_add",
     "contact_point_mark_invalid",
@@ -66,4 +75,5 @@ __all__ = [
     "grant_check",
     "identifier_mark_not_me",
     "identifier_suppress",
+    "unsubscribe_scope",
 ]

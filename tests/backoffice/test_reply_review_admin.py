@@ -94,7 +94,9 @@ def test_assign_to_me_confirm_and_undo_from_the_admin(
         "granted"
     )
     logged = AccessLog.objects.filter(
-        username="olga", action=AccessLog.Action.CHANGE, object_type="consent.replyreview"
+        username="olga",
+        action=AccessLog.Action.CHANGE,
+        object_type="consent.replyreview",
     )
     assert logged.count() == 3
 

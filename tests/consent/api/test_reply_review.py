@@ -35,7 +35,12 @@ NUMBER = "+8613800138000"
 def reply(api, event_id: str, text: str, recipient: str = NUMBER):
     response = api.post(
         EVENTS,
-        {"type": "sms_reply", "event_id": event_id, "recipient": recipient, "text": text},
+        {
+            "type": "sms_reply",
+            "event_id": event_id,
+            "recipient": recipient,
+            "text": text,
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -48,7 +53,9 @@ def granted(customer, phone_point, sms, credit_card, notice_en):
     return customer
 
 
-@pytest.mark.parametrize("text", ["我不是机主", "这个号码换人了", "this isn't my phone"])
+@pytest.mark.parametrize(
+    "text", ["我不是机主", "这个号码换人了", "this isn't my phone"]
+)
 def test_not_me_reply_stops_everything_for_every_linked_customer(
     api, granted, sms, credit_card, notice_en, text
 ):
@@ -161,7 +168,9 @@ def test_undo_keeps_a_refusal_said_again_since(
     reply(api, "gw-u1", "不需要")
     reply(api, "gw-u2", "退订")  # already withdrawn: changes nothing, still a no
     officer = staff_user(COMPLIANCE_OFFICER)
-    assert reviews.reply_review_undo(review=ReplyReview.objects.get(), user=officer) == 0
+    assert (
+        reviews.reply_review_undo(review=ReplyReview.objects.get(), user=officer) == 0
+    )
     state = ConsentState.objects.get(customer=granted, channel=sms, topic=credit_card)
     assert state.status == "withdrawn"
 
@@ -184,7 +193,9 @@ def test_undo_restores_contact_points_a_misread_not_me_marked(
 def test_confirm_closes_and_keeps_the_stop(api, granted, sms, credit_card, staff_user):
     reply(api, "gw-c", "烦死了")
     officer = staff_user(COMPLIANCE_OFFICER)
-    review = reviews.reply_review_confirm(review=ReplyReview.objects.get(), user=officer)
+    review = reviews.reply_review_confirm(
+        review=ReplyReview.objects.get(), user=officer
+    )
     assert review.review_status == "confirmed" and review.review_owner == officer
     assert ConsentState.objects.get(customer=granted, topic=credit_card).status == (
         "withdrawn"
