@@ -120,6 +120,7 @@ _NOT_ME_EN = re.compile(
     r"[a-z]+(?: [a-z]+)?$)"
 )
 
+
 @dataclass(frozen=True)
 class Interpretation:
     """The effect a reply asks for; ``needs_review`` marks a stop or a not-me read
