@@ -16,6 +16,11 @@ urlpatterns = [
     path("account/", views.dashboard, name="dashboard"),
     path("account/preferences/", views.preferences, name="preferences"),
     path("account/preferences/stop-all/", views.stop_all, name="stop_all"),
+    path(
+        "account/preferences/service/",
+        views.service_messages,
+        name="service_messages",
+    ),
     path("account/preferences/again/", views.marketing_again, name="marketing_again"),
     path("account/contact-settings/", views.contact_settings, name="contact_settings"),
     path("account/frequency/", views.frequency, name="frequency"),

@@ -280,6 +280,39 @@ def preferences(request):
     )
 
 
+@customer_login_required
+@require_POST
+def service_messages(request):
+    """Switch off (or back on) the service messages the customer may refuse."""
+    customer = request.customer
+    notice = NoticeVersion.objects.filter(
+        pk=request.POST.get("notice_version") or None
+    ).first()
+    if notice is None:
+        messages.error(request, _("The form was incomplete. Nothing was changed."))
+        return redirect("portal:preferences")
+    try:
+        events = services.service_messages_apply(
+            customer=customer,
+            shown_on=_cells(request.POST.getlist("shown")),
+            wanted_on=_cells(request.POST.getlist("cell")),
+            notice_version=notice,
+            evidence=_evidence(request),
+        )
+    except ApplicationError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        if events:
+            messages.success(
+                request,
+                _("Saved: %(count)d change(s). Sending systems know at once.")
+                % {"count": len(events)},
+            )
+        else:
+            messages.info(request, _("Nothing was changed."))
+    return redirect("portal:preferences")
+
+
 def _preferences_unsaved(request, customer):
     """Enter on a switch sends the form through its first submit button, which
     saves nothing: the page comes back with the switches as they were set and the

@@ -39,3 +39,10 @@ def require_evidence(*, source: str, actor: Actor | str) -> None:
 def require_marketing(topic: Topic | None) -> None:
     if topic is not None and not topic.is_marketing:
         raise ApplicationError(MSG_SERVICE_TOPIC, code="service_topic")
+
+
+def require_marketing_or_refusable(topic: Topic | None) -> None:
+    """Marketing, or a service topic customers may switch off (never security
+    alerts)."""
+    if topic is not None and not topic.is_marketing and not topic.is_refusable_service:
+        raise ApplicationError(MSG_SERVICE_TOPIC, code="service_topic")
