@@ -179,10 +179,7 @@ def keys_recompute(
     current = catalogue(
         (points[0].catalogue_version or 0) if points else catalogue_version()
     )
-    topics = [
-        contactability.TopicInfo(t.code, t.is_marketing, t.held_by_care_pause)
-        for t in current.topics
-    ]
+    topics = [contactability.TopicInfo.of(t) for t in current.topics]
     channels_by_kind: dict[str, list[Channel]] = defaultdict(list)
     for channel in current.channels:
         channels_by_kind[channel.address_kind].append(channel)
