@@ -138,6 +138,7 @@ def _holders(data: InboundEventIn) -> list[ContactPoint]:
                     customer_id=OuterRef("customer_id"),
                     channel=data.channel,
                     status=ConsentState.Status.GRANTED,
+                    topic__kind=Topic.Kind.MARKETING,
                 )
             )
         )

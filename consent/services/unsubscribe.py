@@ -98,7 +98,9 @@ def consent_unsubscribe(
             return Unsubscribed([event], event.cells_changed, state is not None)
         if (
             not ConsentState.objects.granted()
-            .filter(customer=customer, channel=channel)
+            .filter(
+                customer=customer, channel=channel, topic__kind=Topic.Kind.MARKETING
+            )
             .exists()
         ):
             return Unsubscribed()
