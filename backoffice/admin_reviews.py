@@ -13,7 +13,7 @@ from backoffice.admin_mixins import AuditedAdminMixin
 from backoffice.models import AccessLog
 from consent import reviews
 from consent.errors import ApplicationError
-from consent.models import InboundEvent, ReplyReview
+from consent.models import ConsentRequest, InboundEvent, ReplyReview
 
 
 class OwnerFilter(admin.SimpleListFilter):
@@ -165,3 +165,33 @@ class ReplyReviewAdmin(AuditedAdminMixin, admin.ModelAdmin):
             "review_status",
             _("%(count)d reply review(s) undone; what they stopped is restored."),
         )
+
+
+@admin.register(ConsentRequest)
+class ConsentRequestAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Who asked which customer for which consent, and the answer (read-only)."""
+
+    list_display = ("created_at", "customer", "channel", "topic", "client", "status")
+    list_filter = ("status", "channel", "topic", "client")
+    list_select_related = ("customer", "channel", "topic", "client")
+    search_fields = ("customer__external_ref",)
+    fields = (
+        "customer",
+        "channel",
+        "topic",
+        "client",
+        "status",
+        "created_at",
+        "answered_at",
+        "answer_event",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

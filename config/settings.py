@@ -64,6 +64,9 @@ CALLS_AND_TEXTS_LINKED_CODES = frozenset(
 )
 # An address nobody confirmed is removed after this many days.
 UNVERIFIED_CONTACT_DAYS = env.int("UNVERIFIED_CONTACT_DAYS", default=7)
+# No nagging: after a customer refused a consent, nobody may ask them for it again
+# (API consent request, portal prompt) for this many days.
+CONSENT_REQUEST_QUIET_DAYS = env.int("CONSENT_REQUEST_QUIET_DAYS", default=180)
 # The controller named on consent receipts (ISO/IEC TS 27560, Kantara).
 CONSENT_CONTROLLER_NAME = env.str(
     "CONSENT_CONTROLLER_NAME", default="Consent and preference centre"

@@ -1048,3 +1048,67 @@ class WebhookDelivery(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.message_id} #{self.attempt}"
+
+
+class ConsentRequest(models.Model):
+    """Asking a customer for a marketing consent they have not given: a sending
+    system's request (API) shown to the customer as a prompt in the portal.
+
+    No nagging: after the customer refused that consent (a withdrawal, "stop all
+    marketing", or "no" to an earlier prompt), asking again is refused for
+    ``CONSENT_REQUEST_QUIET_DAYS``. The customer's own grant is always allowed.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for the customer")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="consent_requests",
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+    )
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("topic"), on_delete=models.PROTECT, related_name="+"
+    )
+    client = models.ForeignKey(
+        ApiClient,
+        verbose_name=_("asked by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    created_at = models.DateTimeField(_("asked"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    answer_event = models.ForeignKey(
+        ConsentEvent,
+        verbose_name=_("answer in the ledger"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("consent request")
+        verbose_name_plural = _("consent requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("customer", "channel", "topic"),
+                condition=models.Q(status="pending"),
+                name="consent_request_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.channel_id}/{self.topic_id} {self.status}"

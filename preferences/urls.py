@@ -14,6 +14,11 @@ urlpatterns = [
     path("sign-in/shared/", views.shared_identifier, name="shared_identifier"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("account/", views.dashboard, name="dashboard"),
+    path(
+        "account/requests/<int:pk>/",
+        views.consent_request_answer,
+        name="consent_request_answer",
+    ),
     path("account/preferences/", views.preferences, name="preferences"),
     path("account/preferences/stop-all/", views.stop_all, name="stop_all"),
     path(

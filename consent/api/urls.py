@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from consent.api import views
+from consent.api.consent_requests import ConsentRequestCreateApi
 from consent.api.events import InboundEventCreateApi
 
 app_name = "api"
@@ -32,5 +33,10 @@ urlpatterns = [
         "events",
         InboundEventCreateApi.as_view(channel_access="write"),
         name="events",
+    ),
+    path(
+        "consent-requests",
+        ConsentRequestCreateApi.as_view(),
+        name="consent-requests",
     ),
 ]

@@ -125,3 +125,17 @@ def test_other_roles_cannot_act_on_the_queue(
     client.post(QUEUE, {"action": "undo", "_selected_action": [review.pk]})
     review.refresh_from_db()
     assert review.review_status == "pending"
+
+
+def test_consent_requests_are_listed_read_only(staff_user, otp_admin_client, customer):
+    from consent.models import Channel, ConsentRequest, Topic
+
+    ConsentRequest.objects.create(
+        customer=customer,
+        channel=Channel.objects.get(code="sms"),
+        topic=Topic.objects.get(code="credit_card"),
+    )
+    client = otp_admin_client(staff_user(COMPLIANCE_OFFICER))
+    page = client.get("/admin/consent/consentrequest/")
+    assert page.status_code == 200 and customer.external_ref in page.content.decode()
+    assert client.get("/admin/consent/consentrequest/add/").status_code == 403
