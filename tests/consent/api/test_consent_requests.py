@@ -179,3 +179,9 @@ def test_schema_documents_the_quiet_period(client):
     operation = schema["paths"]["/api/v1/consent-requests"]["post"]
     assert "409" in operation["responses"]
     assert "quiet_period" in operation["description"]
+
+
+def test_the_prompt_is_translated(api, signed_in, customer):
+    ask(api, customer)
+    page = signed_in.get("/account/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "是否愿意接收我们的优惠信息？" in page and "不用了，谢谢" in page
