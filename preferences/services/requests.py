@@ -71,7 +71,13 @@ def not_me_report_open(
     *, kind: str, normalised: str, blind_index: str, contact_points: int, via: str
 ) -> NotMeReport:
     """The correction task of a "not me" (portal page or reply): staff review
-    whether the customer record needs correcting. Registered as a consent hook."""
+    whether the customer record needs correcting. Registered as a consent hook. A
+    report still waiting for staff is not opened twice for the same address."""
+    waiting = NotMeReport.objects.filter(
+        blind_index=blind_index, reviewed_at__isnull=True
+    ).first()
+    if waiting is not None:
+        return waiting
     return NotMeReport.objects.create(
         kind=kind,
         blind_index=blind_index,

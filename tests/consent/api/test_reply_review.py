@@ -222,3 +222,10 @@ def test_overdue_reviews_alert_owner_and_officers_once(
     assert review.review_alerted_at == later
     recipients = {m.to for m in outbox if m.purpose == "reply_review_overdue"}
     assert recipients == {officer.email, "owner"}
+
+
+def test_a_repeated_not_me_reply_opens_one_correction_task(api, granted):
+    reply(api, "gw-nm-a", "我不是机主")
+    body = reply(api, "gw-nm-b", "打错了")
+    assert body["effect"] == "not_me" and body["contact_points_changed"] == 0
+    assert NotMeReport.objects.count() == 1
