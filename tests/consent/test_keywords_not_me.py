@@ -172,3 +172,12 @@ def test_not_me_has_reply_texts_in_both_languages():
     text = keywords.reply_text(NOT_ME, set())
     assert "停止" in text and "nothing more" in text
     assert interpret("hello").effect == NONE
+
+
+def test_interpret_reply_command_names_not_me(capsys):
+    from django.core.management import call_command
+
+    call_command("interpret_reply", "我不是机主")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == NOT_ME
+    assert "queued for review" in out[-1]
