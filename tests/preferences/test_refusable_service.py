@@ -182,3 +182,31 @@ def test_one_holders_refusal_holds_a_shared_number():
         "account_news",
         "security_alert",
     ]
+
+
+def test_check_refuses_a_switched_off_service_topic(
+    customer, phone_point, sms, news, notice_en
+):
+    from rest_framework.test import APIClient
+
+    from consent.api_clients import api_client_create
+
+    services.consent_withdraw(
+        customer=customer,
+        channel=sms,
+        topic=news,
+        source="portal",
+        actor=Actor.customer(customer),
+    )
+    _client, issued = api_client_create(name="gateway", channel_codes=["sms"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.clear}")
+    body = {"channel": "sms", "recipients": [NUMBER], "at": "2026-01-05T04:00:00Z"}
+    refused = api.post(
+        "/api/v1/suppression/check", {**body, "topic": "account_news"}, format="json"
+    ).json()["results"][0]
+    assert refused["allowed"] is False and "withdrawn" in refused["reasons"]
+    alert = api.post(
+        "/api/v1/suppression/check", {**body, "topic": "security_alert"}, format="json"
+    ).json()["results"][0]
+    assert alert["allowed"] is True

@@ -185,3 +185,19 @@ def test_the_prompt_is_translated(api, signed_in, customer):
     ask(api, customer)
     page = signed_in.get("/account/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "是否愿意接收我们的优惠信息？" in page and "不用了，谢谢" in page
+
+
+def test_another_customers_request_cannot_be_answered(
+    api, signed_in, sms, credit_card, notice_en
+):
+    from tests.factories import CustomerFactory
+
+    other = CustomerFactory()
+    body = ask(api, other).json()
+    response = signed_in.post(
+        f"/account/requests/{body['id']}/",
+        {"answer": "yes", "notice_version": notice_en.pk},
+    )
+    assert response.status_code == 404
+    assert ConsentRequest.objects.get().status == "pending"
+    assert not ConsentState.objects.filter(customer=other).exists()
