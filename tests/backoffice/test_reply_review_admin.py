@@ -139,3 +139,25 @@ def test_consent_requests_are_listed_read_only(staff_user, otp_admin_client, cus
     page = client.get("/admin/consent/consentrequest/")
     assert page.status_code == 200 and customer.external_ref in page.content.decode()
     assert client.get("/admin/consent/consentrequest/add/").status_code == 403
+
+
+def test_queue_page_runs_a_fixed_number_of_queries(
+    queued, api, staff_user, otp_admin_client, django_assert_max_num_queries
+):
+    officer = staff_user(COMPLIANCE_OFFICER)
+    client = otp_admin_client(officer)
+    client.get(QUEUE)  # warm the session and permission caches
+    for n in range(5):
+        api.post(
+            "/api/v1/events",
+            {
+                "type": "sms_reply",
+                "event_id": f"gw-n{n}",
+                "recipient": f"+861390013900{n}",
+                "text": "不需要",
+            },
+            format="json",
+        )
+    assert ReplyReview.objects.count() == 7
+    with django_assert_max_num_queries(20):
+        assert client.get(QUEUE).status_code == 200
