@@ -112,6 +112,8 @@ class _Outcome:
     violation: dict | None = None
     # A refusal kept against the identifier itself (nobody on file holds it).
     identifier_suppressed: bool = False
+    # When a reply read from plain language must be reviewed by.
+    review_due_at: datetime | None = None
     complaints: list[str] = field(default_factory=list)
 
 
@@ -655,6 +657,9 @@ def _apply(
         change.lock(*(cp.customer_id for cp in holders))
         if data.type in REPLY_TYPES:
             outcome = _handle_reply(data, holders, actor, evidence, change)
+            if outcome.needs_review:
+                # Read before the ordering step, which must stay a few statements.
+                outcome.review_due_at = hooks.review_due(change.now)
         elif data.type in (
             InboundEvent.Type.EMAIL_UNSUBSCRIBE,
             InboundEvent.Type.WECHAT_UNSUBSCRIBE,
@@ -694,7 +699,7 @@ def _finish(event: InboundEvent, data, outcome: _Outcome, feed_seq: int | None):
     if outcome.needs_review:
         # Applied first, reviewed after: the queue wants it within a business day.
         event.review_status = InboundEvent.ReviewStatus.PENDING
-        event.review_due_at = hooks.review_due(timezone.now())
+        event.review_due_at = outcome.review_due_at
     if event.pk is None:
         event.save(force_insert=True)
     else:
