@@ -21,6 +21,7 @@ from backoffice import services
 from backoffice.audit import anomaly_alert_review
 from backoffice.incidents import send_incident_close
 from backoffice.models import AccessLog, AnomalyAlert, ApprovalRequest, SendIncident
+from consent import staff_grants
 from consent.errors import ApplicationError
 from consent.models import (
     ApiClient,
@@ -283,13 +284,26 @@ class ApprovalRequestForm(forms.ModelForm):
         NoticeVersion.objects.all(),
         label=_("notice version the customer agreed to"),
         required=False,
+        help_text=_("On a call: the version read out to the customer."),
+    )
+    customer_act = forms.ChoiceField(
+        label=_("evidence of the customer's own act"),
+        choices=(("", "---------"), *staff_grants.ACT_CHOICES),
+        required=False,
+    )
+    act_reference = forms.CharField(
+        label=_("call recording or signed form reference"),
+        required=False,
+        max_length=100,
     )
     file = forms.FileField(
         label=_("CSV file"),
         required=False,
         help_text=_(
             "Columns: customer_ref, channel, topic, action (grant or withdraw), "
-            "notice (code:version:language), occurred_at (optional, ISO 8601)."
+            "notice (code:version:language), occurred_at (optional, ISO 8601); "
+            "grant rows also customer_act (recorded_call or signed_form) and "
+            "act_reference."
         ),
     )
     api_client = forms.ModelChoiceField(
@@ -362,12 +376,22 @@ class ApprovalRequestForm(forms.ModelForm):
                 contact_point=point, requested_by=user, reason=reason
             )
         if kind == Kind.CONSENT_RESTORE:
-            self._need(cleaned, "customer_ref", "channel", "topic", "notice_version")
+            self._need(
+                cleaned,
+                "customer_ref",
+                "channel",
+                "topic",
+                "notice_version",
+                "customer_act",
+                "act_reference",
+            )
             return services.approval_request_consent_restore(
                 customer=self._customer(cleaned["customer_ref"]),
                 channel=cleaned["channel"],
                 topic=cleaned["topic"],
                 notice_version=cleaned["notice_version"],
+                customer_act=cleaned["customer_act"],
+                act_reference=cleaned["act_reference"],
                 requested_by=user,
                 reason=reason,
             )
@@ -433,7 +457,16 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         (_("Clear a not-me or invalid flag"), {"fields": ("contact_point",)}),
         (
             _("Restore marketing consent"),
-            {"fields": ("customer_ref", "channel", "topic", "notice_version")},
+            {
+                "fields": (
+                    "customer_ref",
+                    "channel",
+                    "topic",
+                    "notice_version",
+                    "customer_act",
+                    "act_reference",
+                )
+            },
         ),
         (_("Bulk import of consents"), {"fields": ("file",)}),
         (
@@ -628,6 +661,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
 # Admin for the other apps' models that the back office serves (registered on import).
 from backoffice import (  # noqa: E402, F401
     admin_api_clients,
+    admin_assisted,
     admin_consent,
     admin_events,
     admin_reviews,

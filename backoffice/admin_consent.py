@@ -3,7 +3,11 @@ everyone, superusers included; changes go through services, never through forms.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.admin_mixins import AuditedAdminMixin, approval_request_link
@@ -141,10 +145,36 @@ class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("external_ref", "status", "preferred_language", "created_at")
     list_filter = ("status", "preferred_language")
     search_fields = ("external_ref",)
-    fields = ("external_ref", "status", "preferred_language", "created_at", "erased_at")
-    readonly_fields = ("external_ref", "status", "created_at", "erased_at")
+    fields = (
+        "external_ref",
+        "status",
+        "preferred_language",
+        "created_at",
+        "erased_at",
+        "assisted_link",
+    )
+    readonly_fields = (
+        "external_ref",
+        "status",
+        "created_at",
+        "erased_at",
+        "assisted_link",
+    )
     inlines = (ContactPointInline, ConsentStateInline)
     actions = ("export_masked_csv",)
+
+    @admin.display(description=_("call centre or branch"))
+    def assisted_link(self, obj: Customer) -> str:
+        """Record what the customer asks on a call or at a counter."""
+        if obj is None or obj.pk is None:
+            return "-"
+        url = reverse("admin:backoffice_assistedrecord_add")
+        return format_html(
+            '<a href="{}?{}">{}</a>',
+            url,
+            urlencode({"customer_ref": obj.external_ref}),
+            _("Record a withdrawal, not me or care pause"),
+        )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

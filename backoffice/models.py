@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from consent.models import ApiClient, AppendOnlyModel, Channel, Violation
+from consent.models import ApiClient, AppendOnlyModel, Channel, Customer, Violation
 
 
 class AccessLog(AppendOnlyModel):
@@ -226,3 +226,57 @@ class SendIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} {self.channel_id} {self.blind_index[:12]}… {self.day}"
+
+
+class AssistedRecord(AppendOnlyModel):
+    """A customer's wish taken by the call centre or at a branch and recorded at once,
+    without a second approver: it only ever stops or holds contact (a withdrawal,
+    "not me", a care pause). The call or visit reference is the evidence, kept here
+    and in the ledger rows it wrote. Append-only."""
+
+    class Kind(models.TextChoices):
+        WITHDRAWAL = "withdrawal", _("Withdrawal of marketing consent")
+        NOT_ME = "not_me", _("Not me (wrong recipient)")
+        CARE_PAUSE = "care_pause", _("Care pause")
+
+    class Via(models.TextChoices):
+        CALL_CENTRE = "call_centre", _("Call centre")
+        BRANCH = "branch", _("Branch")
+
+    class OnBehalfOf(models.TextChoices):
+        CUSTOMER = "customer", _("The customer")
+        NEXT_OF_KIN = "next_of_kin", _("Next of kin")
+
+    kind = models.CharField(_("what was recorded"), max_length=12, choices=Kind.choices)
+    via = models.CharField(_("taken by"), max_length=12, choices=Via.choices)
+    reference = models.CharField(_("call or visit reference"), max_length=100)
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    on_behalf_of = models.CharField(
+        _("asked by"),
+        max_length=12,
+        choices=OnBehalfOf.choices,
+        default=OnBehalfOf.CUSTOMER,
+    )
+    relationship = models.CharField(_("relationship"), max_length=40, blank=True)
+    summary = models.CharField(_("summary"), max_length=300)
+    ledger_events = models.JSONField(_("ledger rows (ids)"), default=list, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+
+    class Meta:
+        ordering = ("-recorded_at",)
+        verbose_name = _("call centre or branch record")
+        verbose_name_plural = _("call centre and branch records")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.reference}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 from backoffice.roles import (
     ALL_ROLES,
     AUDITOR,
+    BRANCH,
+    CALL_CENTRE,
     COMPLAINT_HANDLER,
     COMPLAINT_REVIEWER,
     COMPLIANCE_OFFICER,
@@ -22,6 +24,17 @@ VIEW_CHANGE = ("view", "change")
 VIEW_ADD = ("view", "add")
 WORK = ("view", "add", "change")
 ALL_MODELS = "*"
+
+# Call-centre agents and branch staff record what the customer says, at once: they
+# look a customer up (access-logged) and add assisted records, nothing else.
+ASSISTED = [
+    ("backoffice", "assistedrecord", VIEW_ADD),
+    ("consent", "customer", VIEW),
+    ("consent", "contactpoint", VIEW),
+    ("consent", "consentstate", VIEW),
+    ("consent", "channel", VIEW),
+    ("consent", "topic", VIEW),
+]
 
 # (app label, model name or "*", actions). Actions are view/add/change/delete or a
 # full custom codename such as "unmask_contact".
@@ -89,7 +102,10 @@ MATRIX: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("backoffice", "anomalyalert", VIEW_CHANGE),
         ("backoffice", "sendincident", VIEW_CHANGE),
         ("backoffice", "approvalrequest", (*WORK, "approve_approvalrequest")),
+        ("backoffice", "assistedrecord", VIEW),
     ],
+    CALL_CENTRE: ASSISTED,
+    BRANCH: ASSISTED,
     AUDITOR: [
         ("consent", ALL_MODELS, VIEW),
         ("preferences", ALL_MODELS, VIEW),

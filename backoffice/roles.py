@@ -8,6 +8,10 @@ COMPLIANCE_OFFICER = "compliance_officer"
 AUDITOR = "auditor"
 # Decides customers' review requests of complaint decisions (with supervisors).
 COMPLAINT_REVIEWER = "complaint_reviewer"
+# Assisted channels: record a customer's withdrawal, "not me" or care pause taken on
+# a call or at a counter, at once (``backoffice.assisted``).
+CALL_CENTRE = "call_centre"
+BRANCH = "branch"
 
 ALL_ROLES = (
     COMPLAINT_HANDLER,
@@ -15,6 +19,8 @@ ALL_ROLES = (
     COMPLIANCE_OFFICER,
     AUDITOR,
     COMPLAINT_REVIEWER,
+    CALL_CENTRE,
+    BRANCH,
 )
 
 

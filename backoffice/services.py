@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.models import ApprovalRequest
+from consent import staff_grants
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 from consent.models import (
@@ -63,14 +64,18 @@ MSG_CLIENT_INACTIVE = _(
 )
 
 CSV_COLUMNS = ("customer_ref", "channel", "topic", "action", "notice", "occurred_at")
+# Needed on grant rows: the customer's own act (recorded_call or signed_form) and its
+# reference (see ``consent.staff_grants``).
+CSV_ACT_COLUMNS = ("customer_act", "act_reference")
 CSV_MAX_ROWS = 10_000
 
 
-def _evidence(approval: ApprovalRequest, approver) -> Evidence:
+def _evidence(approval: ApprovalRequest, approver, act: dict | None = None) -> Evidence:
     return Evidence(
         extra=(
             ("approval_request", str(approval.pk)),
             ("approved_by", approver.get_username()),
+            *sorted((act or {}).items()),
         )
     )
 
@@ -133,12 +138,29 @@ def approval_request_consent_restore(
     channel: Channel,
     topic: Topic,
     notice_version: NoticeVersion,
+    customer_act: str,
+    act_reference: str,
     requested_by,
     reason: str,
 ) -> ApprovalRequest:
-    """Ask to record a marketing grant the customer gave to staff (e.g. by phone)."""
+    """Ask to record a marketing grant the customer gave to staff (e.g. by phone).
+
+    The customer's own act (a recorded call with the notice read out, or a signed
+    form) is the evidence; the grant is refused at once if the customer withdrew
+    this consent themselves recently (``consent.staff_grants``)."""
     if not topic.is_marketing:
         raise ValidationError({"topic": MSG_ROW_TOPIC}, code="service_topic")
+    act = staff_grants.customer_act_evidence(
+        act=customer_act, reference=act_reference, notice_version=notice_version
+    )
+    staff_grants.staff_grant_check(
+        customer=customer,
+        channel=channel,
+        topic=topic,
+        notice_version=notice_version,
+        evidence=dict(act),
+        require_approver=False,
+    )
     return approval_request_create(
         kind=ApprovalRequest.Kind.CONSENT_RESTORE,
         requested_by=requested_by,
@@ -148,6 +170,7 @@ def approval_request_consent_restore(
             "channel": channel.code,
             "topic": topic.code,
             "notice_version": notice_version.pk,
+            "customer_act": dict(act),
         },
         summary=gettext("Grant %(channel)s/%(topic)s for %(ref)s")
         % {"channel": channel.code, "topic": topic.code, "ref": customer.external_ref},
@@ -197,27 +220,50 @@ def approval_request_api_key_rotate(
 
 
 def _parse_row(line: int, row: dict, catalogue: dict) -> dict:
-    data = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
+    data = {k: (row.get(k) or "").strip() for k in (*CSV_COLUMNS, *CSV_ACT_COLUMNS)}
     errors: list[str] = []
     customer = catalogue["customers"].get(data["customer_ref"])
     if customer is None:
         errors.append(str(MSG_ROW_CUSTOMER))
     elif customer.status != Customer.Status.ACTIVE:
         errors.append(str(MSG_ROW_CUSTOMER_INACTIVE))
-    if data["channel"] not in catalogue["channels"]:
+    channel = catalogue["channels"].get(data["channel"])
+    if channel is None:
         errors.append(str(MSG_ROW_CHANNEL))
-    if data["topic"] not in catalogue["topics"]:
+    topic = catalogue["topics"].get(data["topic"])
+    if topic is None:
         errors.append(str(MSG_ROW_TOPIC))
     action = data["action"].lower()
     if action not in ("grant", "withdraw"):
         errors.append(str(MSG_ROW_ACTION))
-    notice_id = None
+    notice = None
+    act: dict = {}
     if action == "grant":
-        notice_id = catalogue["notices"].get(data["notice"])
-        if notice_id is None:
+        notice = catalogue["notices"].get(data["notice"])
+        if notice is None:
             errors.append(str(MSG_ROW_NOTICE))
         if customer is not None and customer.pk in catalogue["opted_out"]:
             errors.append(str(MSG_ROW_OPTED_OUT))
+        act = dict(
+            staff_grants.customer_act_evidence(
+                act=data["customer_act"],
+                reference=data["act_reference"],
+                notice_version=notice,
+            )
+        )
+        if customer is not None and channel is not None and topic is not None:
+            errors.extend(
+                str(problem.message)
+                for problem in staff_grants.staff_grant_problems(
+                    customer=customer,
+                    channel=channel,
+                    topic=topic,
+                    notice_version=notice,
+                    evidence=act,
+                    require_approver=False,
+                    withdrawals=catalogue["self_service_withdrawals"],
+                )
+            )
     occurred = None
     if data["occurred_at"]:
         occurred = parse_datetime(data["occurred_at"])
@@ -230,7 +276,8 @@ def _parse_row(line: int, row: dict, catalogue: dict) -> dict:
         "channel": data["channel"],
         "topic": data["topic"],
         "action": action,
-        "notice_version": notice_id,
+        "notice_version": notice.pk if notice else None,
+        "customer_act": act,
         "occurred_at": occurred.isoformat() if occurred else "",
         "errors": errors,
     }
@@ -264,18 +311,14 @@ def consent_import_parse(content: bytes | str) -> list[dict]:
     }
     catalogue = {
         "customers": customers,
-        "channels": set(
-            Channel.objects.filter(is_active=True).values_list("code", flat=True)
-        ),
-        "topics": set(
-            Topic.objects.filter(kind=Topic.Kind.MARKETING).values_list(
-                "code", flat=True
-            )
-        ),
+        "channels": {c.code: c for c in Channel.objects.filter(is_active=True)},
+        "topics": {t.code: t for t in Topic.objects.filter(kind=Topic.Kind.MARKETING)},
         "notices": {
-            f"{n.code}:{n.version}:{n.language}": n.pk
-            for n in NoticeVersion.objects.all()
+            staff_grants.notice_label(n): n for n in NoticeVersion.objects.all()
         },
+        "self_service_withdrawals": staff_grants.self_service_withdrawals(
+            customer_ids=[c.pk for c in customers.values()]
+        ),
         "opted_out": set(
             OptOut.objects.filter(
                 customer__in=[c.pk for c in customers.values()]
@@ -332,7 +375,7 @@ def _run_consent_restore(approval: ApprovalRequest, approver) -> dict:
         notice_version=NoticeVersion.objects.get(pk=payload["notice_version"]),
         source="staff",
         actor=Actor.staff(approval.requested_by),
-        evidence=_evidence(approval, approver),
+        evidence=_evidence(approval, approver, payload.get("customer_act")),
     )
     return {"ledger_seq": event.seq}
 
@@ -346,7 +389,7 @@ def _apply_import_row(row: dict, approval: ApprovalRequest, approver):
         "topic": Topic.objects.get(code=row["topic"]),
         "source": "import",
         "actor": Actor.staff(approval.requested_by),
-        "evidence": _evidence(approval, approver),
+        "evidence": _evidence(approval, approver, row.get("customer_act")),
         "occurred_at": (
             datetime.fromisoformat(row["occurred_at"]) if row["occurred_at"] else None
         ),

@@ -13,9 +13,9 @@ persistent connections for every server:
 - STOP throughput: ``POST /api/v1/events`` SMS STOPs/s, 8 concurrent clients, each
   STOP for another number; reported as a ratio to the floor (target >= 0.25x) and to
   pgbench;
-- stop->feed with 8 concurrent writers: from the STOP response to the row being
-  readable through ``changes`` by a reader following the feed (p50/p99, target
-  p99 < 50 ms).
+- stop->feed with 8 concurrent writers (at full load, and paced) and with one:
+  from the STOP response to the row being read through ``changes`` by a reader
+  long-polling the feed (``wait``; p50/p99, target p99 < 50 ms).
 
 Every request loop is bounded in time and goes to 127.0.0.1 only.
 """
@@ -41,8 +41,10 @@ import run as common  # noqa: E402
 CLIENTS = 8
 
 
-def _hammer(port: int, seconds: float, make_request) -> tuple[int, list]:
-    """CLIENTS threads, each on its own keep-alive connection, sending requests
+def _hammer(
+    port: int, seconds: float, make_request, clients: int = CLIENTS
+) -> tuple[int, list]:
+    """``clients`` threads, each on its own keep-alive connection, sending requests
     back to back for ``seconds``. Returns requests completed and per-request
     (what, returned_at) records."""
     deadline = time.perf_counter() + seconds
@@ -64,7 +66,7 @@ def _hammer(port: int, seconds: float, make_request) -> tuple[int, list]:
         with lock:
             done.extend(mine)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -136,16 +138,20 @@ def _numbers(count: int) -> list[str]:
 
 
 def bench_stops(
-    port: int, key: str, seconds: float, numbers: list[str], pace: float = 0.0
+    port: int,
+    key: str,
+    seconds: float,
+    numbers: list[str],
+    pace: float = 0.0,
+    writers: int = CLIENTS,
 ) -> tuple[float, dict]:
-    """STOPs from CLIENTS writers (``pace`` seconds between a writer's STOPs) while
-    a reader follows the feed; returns STOPs/s and stop->feed percentiles."""
+    """STOPs from ``writers`` clients (``pace`` seconds between a writer's STOPs)
+    while a reader long-polls the feed (``changes?wait=10``: the server answers as
+    soon as a row commits); returns STOPs/s and stop->feed percentiles."""
     auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     http_status = common.Http(port, key)
-    after = json.loads(http_status.get("/api/v1/suppression/status").read())[
-        "last_seq"
-    ]
-    per_client = len(numbers) // CLIENTS
+    after = json.loads(http_status.get("/api/v1/suppression/status").read())["last_seq"]
+    per_client = len(numbers) // writers
     seen: dict[str, float] = {}
     stop_reading = threading.Event()
 
@@ -154,7 +160,11 @@ def bench_stops(
         conn = common.Http(port, key)
         while not stop_reading.is_set():
             response = conn.get(
-                "/api/v1/suppression/changes", channel="sms", after=after, limit=1000
+                "/api/v1/suppression/changes",
+                channel="sms",
+                after=after,
+                limit=1000,
+                wait=2,
             )
             page = json.loads(response.read())
             now = time.perf_counter()
@@ -179,8 +189,8 @@ def bench_stops(
 
     thread = threading.Thread(target=reader)
     thread.start()
-    count, done = _hammer(port, seconds, make)
-    time.sleep(1.0)
+    count, done = _hammer(port, seconds, make, clients=writers)
+    time.sleep(2.5)
     stop_reading.set()
     thread.join()
     latencies = [
@@ -226,13 +236,17 @@ def main() -> None:
     # Disjoint numbers for the warm-up, the storm and the paced run; the storm
     # cannot go faster than the floor.
     storm_size = int(max(floor, 100) * args.seconds * 1.2) + CLIENTS
-    numbers = _numbers(storm_size + 800 + 2000)
+    numbers = _numbers(storm_size + 800 + 2000 + 300)
     warm, paced_numbers = numbers[:800], numbers[800:2800]
-    storm_numbers = numbers[2800:]
+    single_numbers = numbers[2800:3100]
+    storm_numbers = numbers[3100:]
     with common.running(url, args.port) as server:
         bench_stops(server.port, key, 2, warm)  # every worker warm
         stops_s, storm = bench_stops(server.port, key, args.seconds, storm_numbers)
         _rate, paced = bench_stops(server.port, key, 10, paced_numbers, pace=0.05)
+        _rate, single = bench_stops(
+            server.port, key, 10, single_numbers, pace=0.05, writers=1
+        )
     results = {
         "floor_rps": floor,
         "pgbench_tps": pgbench,
@@ -241,6 +255,7 @@ def main() -> None:
         "ratio_pgbench": stops_s / pgbench,
         "storm": storm,
         "paced": paced,
+        "single": single,
     }
     rows = [
         (
@@ -256,6 +271,12 @@ def main() -> None:
             f"{storm['p50']:.1f} / {storm['p99']:.1f} ms ({storm['stops']} STOPs)",
             "p99 < 50 ms",
             storm["p99"] < 50,
+        ),
+        (
+            "stop->feed, 1 writer pausing 50 ms, long-polling reader, p50 / p99",
+            f"{single['p50']:.1f} / {single['p99']:.1f} ms ({single['stops']} STOPs)",
+            "p99 < 50 ms",
+            single["p99"] < 50,
         ),
         (
             "stop->feed, 8 writers each pausing 50 ms, p50 / p99",

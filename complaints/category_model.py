@@ -2,7 +2,7 @@
 
 Features are TF-IDF weights of character n-grams (1–4 characters inside word
 boundaries, so Chinese needs no word segmenter), English words and word pairs, and
-the rule scores of ``complaints.classification`` (so the rules' phrases still count,
+the rule scores of ``complaints.category_rules`` (so the rules' phrases still count,
 as one voice among many). A linear SVM separates the eight categories.
 
 The model is trained by ``manage.py train_classifier`` from the labelled set kept in
@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from complaints.category_rules import RULES, rule_scores
 
 LABELLED_SET = Path(__file__).resolve().parent / "data" / "labelled_complaints.csv"
 TRAIN = "train"
@@ -79,8 +81,6 @@ def read_labelled(path: Path | str = LABELLED_SET) -> list[Example]:
 def _rule_features(
     texts: Sequence[str], codes: Sequence[str], weight: float = RULE_FEATURE_WEIGHT
 ) -> np.ndarray:
-    from complaints.classification import rule_scores
-
     out = np.zeros((len(texts), len(codes)), dtype=np.float64)
     for i, text in enumerate(texts):
         scores = rule_scores(text)
@@ -121,8 +121,6 @@ class CategoryModel:
         order."""
         from scipy.sparse import csr_matrix, hstack
         from sklearn.svm import LinearSVC
-
-        from complaints.classification import RULES
 
         texts = [e.text for e in examples]
         labels = [e.category for e in examples]

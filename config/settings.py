@@ -62,6 +62,12 @@ CALLS_AND_TEXTS_LINKED_CODES = frozenset(
     int(code.lstrip("+"))
     for code in env.list("CALLS_AND_TEXTS_LINKED_CODES", default=["1"])
 )
+# A grant entered by staff (restore, import, call centre, branch) is refused for a
+# key the customer withdrew themselves (portal, SMS reply, one-click, API) within
+# this many days.
+STAFF_GRANT_REFUSED_AFTER_WITHDRAWAL_DAYS = env.int(
+    "STAFF_GRANT_REFUSED_AFTER_WITHDRAWAL_DAYS", default=30
+)
 # An address nobody confirmed is removed after this many days.
 UNVERIFIED_CONTACT_DAYS = env.int("UNVERIFIED_CONTACT_DAYS", default=7)
 # No nagging: after a customer refused a consent, nobody may ask them for it again

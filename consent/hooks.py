@@ -28,6 +28,9 @@ class HolderPreferences:
 
 # customer ids, now -> preferences of those customers (absent: the defaults above)
 PreferenceProvider = Callable[[Iterable[int], datetime], dict[int, HolderPreferences]]
+# The same read for PostgreSQL's one refresh statement: (SQL selecting the customer
+# ids, now) -> ([(JSON subquery, params), ...], parse(*values) -> preferences).
+PreferenceSql = Callable[[str, datetime], tuple[list[tuple[str, list]], Callable]]
 
 
 @dataclass
@@ -35,6 +38,7 @@ class _Registry:
     # Reads the preferences that shape contactability (one provider), and what a
     # customer without any preference row gets.
     preference_provider: PreferenceProvider | None = None
+    preference_sql: PreferenceSql | None = None
     default_preferences: HolderPreferences = field(default_factory=HolderPreferences)
     # Opens a complaint for a spam report; returns an object with ``reference``.
     spam_report_handlers: list[Callable[..., Any]] = field(default_factory=list)
@@ -65,10 +69,14 @@ registry = _Registry()
 
 
 def register_preference_provider(
-    provider: PreferenceProvider, *, default: HolderPreferences
+    provider: PreferenceProvider,
+    *,
+    default: HolderPreferences,
+    sql: PreferenceSql | None = None,
 ) -> None:
     registry.preference_provider = provider
     registry.default_preferences = default
+    registry.preference_sql = sql
 
 
 def holder_preferences(

@@ -120,11 +120,12 @@ class _Outcome:
 # --- reads ---------------------------------------------------------------------------
 
 
-def _holders(data: InboundEventIn) -> list[ContactPoint]:
+def _holders(data: InboundEventIn, *, lock: bool = False) -> list[ContactPoint]:
     """Live, verified contact points carrying the identifier, except those whose
     customer was told "not me": the person answering is not that customer, and an
-    address nobody proved is nobody's."""
-    return list(
+    address nobody proved is nobody's. With ``lock``, their customers are row-locked
+    by the same statement, in id order (the order every unit locks in)."""
+    points = (
         ContactPoint.objects.filter(
             blind_index=data.blind_index,
             removed_at__isnull=True,
@@ -146,6 +147,9 @@ def _holders(data: InboundEventIn) -> list[ContactPoint]:
         )
         .order_by("customer_id")
     )
+    if lock:
+        points = points.select_for_update(of=("customer",))
+    return list(points)
 
 
 def _languages(holders: list[ContactPoint]) -> set[str]:
@@ -653,8 +657,8 @@ def _apply(
         ).first()
         if first is not None:
             return _repeat(first, data)
-        holders = _holders(data)
-        change.lock(*(cp.customer_id for cp in holders))
+        holders = _holders(data, lock=True)
+        change.locked({cp.customer_id: cp.customer.status for cp in holders})
         if data.type in REPLY_TYPES:
             outcome = _handle_reply(data, holders, actor, evidence, change)
             if outcome.needs_review:
@@ -672,10 +676,11 @@ def _apply(
                 data, holders, actor, evidence, client, change
             )
         event = InboundEvent(client=client, **_event_fields(data))
-        change.on_sealed(
-            lambda: _finish(
+        change.insert_when_sealed(
+            event,
+            lambda event: _fill(
                 event, data, outcome, change.feed[-1].seq if change.feed else None
-            )
+            ),
         )
     return event, False
 
@@ -692,7 +697,7 @@ def _event_fields(data: InboundEventIn) -> dict:
     }
 
 
-def _finish(event: InboundEvent, data, outcome: _Outcome, feed_seq: int | None):
+def _fill(event: InboundEvent, data, outcome: _Outcome, feed_seq: int | None):
     event.effect = outcome.effect
     event.needs_review = outcome.needs_review
     event.result = _result(data, outcome, feed_seq)
@@ -700,18 +705,11 @@ def _finish(event: InboundEvent, data, outcome: _Outcome, feed_seq: int | None):
         # Applied first, reviewed after: the queue wants it within a business day.
         event.review_status = InboundEvent.ReviewStatus.PENDING
         event.review_due_at = outcome.review_due_at
-    if event.pk is None:
-        event.save(force_insert=True)
-    else:
-        event.save(
-            update_fields=[
-                "effect",
-                "needs_review",
-                "result",
-                "review_status",
-                "review_due_at",
-            ]
-        )
+
+
+def _finish(event: InboundEvent, data, outcome: _Outcome, feed_seq: int | None):
+    _fill(event, data, outcome, feed_seq)
+    event.save(update_fields=["effect", "needs_review", "result"])
 
 
 def send_record_purge(*, now: datetime | None = None) -> int:

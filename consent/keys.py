@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, Subquery
 
-from consent import contactability, hooks
+from consent import check_keys, contactability, crypto, hooks
 from consent.catalogue import catalogue, catalogue_version
 from consent.models import (
     Channel,
+    CheckKey,
     ConsentState,
     Contactability,
     ContactPoint,
@@ -41,26 +43,74 @@ KEY_FIELDS = [
 @dataclass
 class KeyUpdate:
     """A key whose state changed: the row to write (its ``seq`` is set when the
-    ordering step numbers the feed) and the state for its feed row."""
+    ordering step numbers the feed), the state for its feed row and the check's
+    narrow copy."""
 
     row: Contactability
     state: contactability.KeyState
     created: bool
+    check: CheckKey
 
 
-def is_holder(cp: ContactPoint) -> bool:
+@dataclass(frozen=True)
+class _Point:
+    """A contact point as a refresh needs it, with its customer's status."""
+
+    customer_id: int
+    kind: str
+    blind_index: str
+    status: str
+    verified_at: datetime | None
+    removed_at: datetime | None
+    address_encrypted: str
+    customer_status: str
+    opted_out: bool
+
+    @property
+    def address(self) -> str:
+        return crypto.decrypt(self.address_encrypted) if self.address_encrypted else ""
+
+
+def is_holder(cp: ContactPoint | _Point) -> bool:
     """An address speaks for its customer only once the holder proved it (a code,
     a link, or staff evidence): an unverified address is nobody's."""
     return cp.removed_at is None and cp.verified_at is not None
 
 
-def _points(lookup: Q) -> list[ContactPoint]:
-    """Contact points with their customer's status and "stop all" in one query."""
-    return list(
+@dataclass
+class _Inputs:
+    """Everything a refresh reads: the addresses carrying the identifiers, the
+    refusals and flags kept against them, the holders' consents and preferences,
+    the keys as stored, and the catalogue's version."""
+
+    indexes: set[str]
+    points: list[_Point]
+    suppressions: list[tuple]  # (blind index, kind, reason, channel id, created at)
+    states: dict[tuple[int, int], dict[str, tuple]]  # (customer, channel) -> topics
+    prefs: dict[int, hooks.HolderPreferences]
+    existing: dict[tuple[str, int], Contactability]
+    catalogue_version: int
+
+
+def _inputs_orm(indexes: set[str], customer_ids: set[int], now: datetime) -> _Inputs:
+    """The portable read: one query per input (SQLite)."""
+    lookup = Q(blind_index__in=indexes) if indexes else Q(pk__in=[])
+    if customer_ids:
+        own = ContactPoint.objects.filter(
+            customer_id__in=customer_ids, removed_at__isnull=True
+        ).values("blind_index")
+        lookup |= Q(blind_index__in=own)
+    rows = list(
         ContactPoint.objects.filter(lookup)
-        .select_related("customer")
-        .only(
-            "id",
+        .annotate(
+            opted_out=Exists(
+                OptOut.objects.filter(customer_id=OuterRef("customer_id"))
+            ),
+            version=Subquery(
+                LedgerHead.objects.filter(pk=1).values("catalogue_version")[:1]
+            ),
+        )
+        .values_list(
             "customer_id",
             "kind",
             "blind_index",
@@ -69,31 +119,152 @@ def _points(lookup: Q) -> list[ContactPoint]:
             "removed_at",
             "address_encrypted",
             "customer__status",
-        )
-        .annotate(
-            customer_opted_out=Exists(
-                OptOut.objects.filter(customer_id=OuterRef("customer_id"))
-            ),
-            catalogue_version=Subquery(
-                LedgerHead.objects.filter(pk=1).values("catalogue_version")[:1]
-            ),
+            "opted_out",
+            "version",
         )
     )
-
-
-def _states(customer_ids: set[int]) -> dict[tuple[int, int], dict]:
-    """(customer, channel) -> {topic: (status, source, recorded at)}."""
+    points = [_Point(*row[:9]) for row in rows]
+    version = rows[0][9] if rows else None
+    indexes = indexes | {
+        p.blind_index
+        for p in points
+        if p.customer_id in customer_ids and p.removed_at is None
+    }
+    holder_ids = {
+        p.customer_id for p in points if p.blind_index in indexes and is_holder(p)
+    }
     states: dict[tuple[int, int], dict[str, tuple]] = defaultdict(dict)
-    rows = ConsentState.objects.filter(customer_id__in=customer_ids).values_list(
+    for (
+        customer_id,
+        channel_id,
+        code,
+        status,
+        source,
+        at,
+    ) in ConsentState.objects.filter(customer_id__in=holder_ids).values_list(
         "customer_id", "channel_id", "topic__code", "status", "source", "updated_at"
+    ):
+        states[(customer_id, channel_id)][code] = (status, source, at)
+    return _Inputs(
+        indexes=indexes,
+        points=points,
+        suppressions=list(
+            SuppressedIdentifier.objects.filter(blind_index__in=indexes).values_list(
+                "blind_index", "kind", "reason", "channel_id", "created_at"
+            )
+        )
+        if indexes
+        else [],
+        states=states,
+        prefs=hooks.holder_preferences(holder_ids, now),
+        existing={
+            (row.blind_index, row.channel_id): row
+            for row in Contactability.objects.filter(blind_index__in=indexes)
+        }
+        if indexes
+        else {},
+        catalogue_version=version if version is not None else catalogue_version(),
     )
-    for customer_id, channel_id, topic_code, status, source, updated_at in rows:
-        states[(customer_id, channel_id)][topic_code] = (status, source, updated_at)
-    return states
+
+
+# PostgreSQL: every input in one statement, each as a JSON aggregate. ``idx`` is the
+# identifiers (given, and every live address of the given customers), ``pts`` the
+# addresses carrying them, ``holders`` the customers who proved one.
+_PG_INPUTS = """
+WITH idx AS MATERIALIZED (
+    SELECT unnest(%s::text[]) AS bi
+    UNION SELECT blind_index FROM consent_contactpoint
+    WHERE customer_id = ANY(%s) AND removed_at IS NULL
+), pts AS MATERIALIZED (
+    SELECT p.customer_id, p.kind, p.blind_index, p.status, p.verified_at,
+        p.removed_at, p.address_encrypted, c.status AS customer_status,
+        EXISTS(SELECT 1 FROM consent_optout o WHERE o.customer_id = p.customer_id)
+            AS opted_out
+    FROM consent_contactpoint p JOIN consent_customer c ON c.id = p.customer_id
+    WHERE p.blind_index IN (SELECT bi FROM idx)
+), holders AS MATERIALIZED (
+    SELECT DISTINCT customer_id FROM pts
+    WHERE removed_at IS NULL AND verified_at IS NOT NULL
+)
+SELECT
+    (SELECT catalogue_version FROM consent_ledgerhead WHERE id = 1),
+    (SELECT array_agg(bi) FROM idx),
+    (SELECT json_agg(pts) FROM pts),
+    (SELECT json_agg(json_build_array(blind_index, kind, reason, channel_id,
+        created_at)) FROM consent_suppressedidentifier
+        WHERE blind_index IN (SELECT bi FROM idx)),
+    (SELECT json_agg(json_build_array(s.customer_id, s.channel_id, t.code, s.status,
+        s.source, s.updated_at))
+        FROM consent_consentstate s JOIN consent_topic t ON t.id = s.topic_id
+        WHERE s.customer_id IN (SELECT customer_id FROM holders)),
+    (SELECT json_agg(k) FROM consent_contactability k
+        WHERE k.blind_index IN (SELECT bi FROM idx))
+"""
+_WHEN = ("verified_at", "removed_at", "identifier_erase_at", "paused_until")
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _inputs_pg(indexes: set[str], customer_ids: set[int], now: datetime) -> _Inputs:
+    parts, parse = [], None
+    if hooks.registry.preference_sql is not None:
+        parts, parse = hooks.registry.preference_sql(
+            "SELECT customer_id FROM holders", now
+        )
+    sql = _PG_INPUTS + "".join(f", {part}" for part, _params in parts)
+    params = [sorted(indexes), sorted(customer_ids)]
+    for _part, part_params in parts:
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        version, idx, pts, suppressions, states_rows, keys, *pref_values = (
+            cursor.fetchone()
+        )
+    points = [
+        _Point(
+            customer_id=p["customer_id"],
+            kind=p["kind"],
+            blind_index=p["blind_index"],
+            status=p["status"],
+            verified_at=_when(p["verified_at"]),
+            removed_at=_when(p["removed_at"]),
+            address_encrypted=p["address_encrypted"],
+            customer_status=p["customer_status"],
+            opted_out=p["opted_out"],
+        )
+        for p in pts or ()
+    ]
+    states: dict[tuple[int, int], dict[str, tuple]] = defaultdict(dict)
+    for customer_id, channel_id, code, status, source, at in states_rows or ():
+        states[(customer_id, channel_id)][code] = (status, source, _when(at))
+    holder_ids = {p.customer_id for p in points if is_holder(p)}
+    found = parse(*pref_values) if parse is not None else {}
+    existing = {}
+    for row in keys or ():
+        for name in (*_WHEN, "updated_at"):
+            row[name] = _when(row.get(name))
+        key = Contactability(**{k: v for k, v in row.items() if k not in _WHEN[:2]})
+        existing[(key.blind_index, key.channel_id)] = key
+    return _Inputs(
+        indexes=set(idx or ()),
+        points=points,
+        suppressions=[
+            (bi, kind, reason, channel_id, _when(at))
+            for bi, kind, reason, channel_id, at in suppressions or ()
+        ],
+        states=states,
+        prefs={
+            pk: found.get(pk, hooks.registry.default_preferences) for pk in holder_ids
+        },
+        existing=existing,
+        catalogue_version=version or 0,
+    )
 
 
 def _holder(
-    cp: ContactPoint,
+    cp: _Point,
     channel: Channel,
     states: dict,
     prefs: dict[int, hooks.HolderPreferences],
@@ -102,8 +273,8 @@ def _holder(
     cells = states.get((cp.customer_id, channel.pk), {})
     return contactability.Holder(
         contact_status=cp.status,
-        customer_status=cp.customer.status,
-        opted_out=cp.customer_opted_out,
+        customer_status=cp.customer_status,
+        opted_out=cp.opted_out,
         states={
             topic: (status, source) for topic, (status, source, _) in cells.items()
         },
@@ -138,23 +309,16 @@ def keys_recompute(
     the grace period, then only the blind index remains.
     """
     indexes, customer_ids = set(indexes), set(customer_ids)
-    lookup = Q(blind_index__in=indexes) if indexes else Q(pk__in=[])
-    if customer_ids:
-        own = ContactPoint.objects.filter(
-            customer_id__in=customer_ids, removed_at__isnull=True
-        ).values("blind_index")
-        lookup |= Q(blind_index__in=own)
-    points = _points(lookup)
-    indexes |= {
-        cp.blind_index
-        for cp in points
-        if cp.customer_id in customer_ids and cp.removed_at is None
-    }
+    if not indexes and not customer_ids:
+        return []
+    read = _inputs_pg if connection.vendor == "postgresql" else _inputs_orm
+    facts = read(indexes, customer_ids, now)
+    indexes = facts.indexes
     if not indexes:
         return []
-    holders_by_index: dict[str, list[ContactPoint]] = defaultdict(list)
+    holders_by_index: dict[str, list[_Point]] = defaultdict(list)
     kinds: dict[str, str] = {}
-    for cp in points:
+    for cp in facts.points:
         if cp.blind_index in indexes:
             kinds[cp.blind_index] = cp.kind
             if is_holder(cp):
@@ -162,9 +326,7 @@ def keys_recompute(
     flags: dict[str, list[str]] = defaultdict(list)
     # (blind index, channel id or None for all) -> refusals of marketing
     refusals: dict[tuple[str, int | None], list] = defaultdict(list)
-    for bi, kind, reason, channel_id, created_at in SuppressedIdentifier.objects.filter(
-        blind_index__in=indexes
-    ).values_list("blind_index", "kind", "reason", "channel_id", "created_at"):
+    for bi, kind, reason, channel_id, created_at in facts.suppressions:
         kinds.setdefault(bi, kind)
         if reason in SuppressedIdentifier.MARKETING_ONLY:
             refusals[(bi, channel_id)].append(
@@ -172,21 +334,14 @@ def keys_recompute(
             )
         else:
             flags[bi].append(reason)
-    holder_ids = {cp.customer_id for cps in holders_by_index.values() for cp in cps}
-    states = _states(holder_ids)
-    prefs = hooks.holder_preferences(holder_ids, now)
-    # The catalogue's version came with the addresses (one statement fewer).
-    current = catalogue(
-        (points[0].catalogue_version or 0) if points else catalogue_version()
-    )
+    states, prefs = facts.states, facts.prefs
+    current = catalogue(facts.catalogue_version)
     topics = [contactability.TopicInfo.of(t) for t in current.topics]
+    bits = {t.code: t.bit for t in current.topics}
     channels_by_kind: dict[str, list[Channel]] = defaultdict(list)
     for channel in current.channels:
         channels_by_kind[channel.address_kind].append(channel)
-    existing = {
-        (row.blind_index, row.channel_id): row
-        for row in Contactability.objects.filter(blind_index__in=indexes)
-    }
+    existing = facts.existing
     erased = set(erased)
     grace = timedelta(days=settings.ERASED_IDENTIFIER_GRACE_DAYS)
     known_identifiers = known_identifiers or {}
@@ -230,5 +385,8 @@ def keys_recompute(
             for name, value in state.as_fields().items():
                 setattr(row, name, value)
             row.updated_at = now
-            updates.append(KeyUpdate(row=row, state=state, created=created))
+            check = check_keys.pack(
+                channel_id=channel.pk, blind_index=bi, state=state, bits=bits
+            )
+            updates.append(KeyUpdate(row, state, created, check))
     return updates

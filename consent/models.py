@@ -66,6 +66,9 @@ class Channel(BilingualNameMixin):
         return self.code
 
 
+# A topic's bit in ``CheckKey.permitted`` (a signed 64-bit integer).
+MAX_TOPIC_BIT = 62
+
 # Service topics that always reach the customer: nobody may mark them refusable.
 ALWAYS_ON_TOPICS = frozenset({"security_alert"})
 MSG_ALWAYS_ON = _("Security alerts are always sent; customers cannot switch them off.")
@@ -98,6 +101,13 @@ class Topic(BilingualNameMixin):
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+    bit = models.PositiveSmallIntegerField(
+        _("bit"),
+        unique=True,
+        editable=False,
+        validators=[MaxValueValidator(MAX_TOPIC_BIT)],
+        help_text=_("The topic's place in the check's permission bitmask."),
+    )
 
     class Meta:
         ordering = ("kind", "position", "code")
@@ -105,17 +115,27 @@ class Topic(BilingualNameMixin):
         verbose_name_plural = _("topics")
         constraints = [
             models.CheckConstraint(
+                condition=models.Q(bit__lte=MAX_TOPIC_BIT), name="topic_bit_fits"
+            ),
+            models.CheckConstraint(
                 condition=models.Q(customer_may_refuse=False)
                 | (
                     models.Q(kind="service")
                     & ~models.Q(code__in=sorted(ALWAYS_ON_TOPICS))
                 ),
                 name="topic_refusable_service_only",
-            )
+            ),
         ]
 
     def __str__(self) -> str:
         return self.code
+
+    def save(self, *args, **kwargs) -> None:
+        if self.bit is None:
+            # Never reused while the topic exists: the next bit after the highest.
+            highest = Topic.objects.aggregate(m=models.Max("bit"))["m"]
+            self.bit = 0 if highest is None else highest + 1
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         super().clean()
@@ -386,9 +406,14 @@ class ConsentEvent(AppendOnlyModel):
         WECHAT = "wechat", _("WeChat reply or unsubscribe")
         API = "api", _("Sending system")
         STAFF = "staff", _("Staff")
+        CALL_CENTRE = "call_centre", _("Call centre")
+        BRANCH = "branch", _("Branch")
         COMPLAINT = "complaint", _("Complaint")
         IMPORT = "import", _("Import")
         SYSTEM = "system", _("System")
+        # A reply read from plain language that a reviewer found misread: only what
+        # that reply withdrew comes back, each citing the customer's own grant.
+        REPLY_REVIEW = "reply_review", _("Reply review (misread reply undone)")
 
     seq = models.BigIntegerField(_("sequence"), unique=True, editable=False)
     customer = models.ForeignKey(
@@ -644,6 +669,36 @@ class Contactability(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id} {self.blind_index[:12]}…"
+
+
+class CheckKey(models.Model):
+    """The check's narrow copy of a key, written with it in the ordering step.
+
+    Only what a send-time answer needs, in fixed binary form, so the lookup of a
+    batch stays in memory at bank scale: the blind index as 32 bytes, the permitted
+    topics as a bitmask (``Topic.bit``), and per topic not permitted the reasons as
+    a 16-bit mask (``consent.check_keys``).
+    """
+
+    pk = models.CompositePrimaryKey("channel_id", "digest")
+    channel_id = models.PositiveSmallIntegerField(_("channel"))
+    digest = models.BinaryField(_("blind index"), max_length=32)
+    permitted = models.BigIntegerField(_("permitted topics (bitmask)"))
+    held = models.BinaryField(_("reasons per topic (16-bit masks)"), default=b"")
+    reasons = models.PositiveSmallIntegerField(_("reasons (mask)"), default=0)
+    quiet_start = models.CharField(_("quiet from"), max_length=5, blank=True)
+    quiet_end = models.CharField(_("quiet until"), max_length=5, blank=True)
+    quiet_tz = models.CharField(_("time zone"), max_length=64, blank=True)
+    max_per_week = models.PositiveSmallIntegerField(
+        _("max per 7 days"), null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("check key")
+        verbose_name_plural = _("check keys")
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} {bytes(self.digest).hex()[:12]}…"
 
 
 class SuppressionChange(AppendOnlyModel):
@@ -1078,7 +1133,7 @@ class ConsentRequest(models.Model):
     )
     client = models.ForeignKey(
         ApiClient,
-        verbose_name=_("asked by"),
+        verbose_name=_("asking system"),
         on_delete=models.PROTECT,
         related_name="+",
         null=True,

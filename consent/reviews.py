@@ -137,7 +137,10 @@ def reply_review_undo(*, review: InboundEvent, user) -> int:
     """The reply was misread: restore what it suppressed and close the review.
 
     Consents it withdrew, and withdrawn by nothing since, are granted again citing
-    the notice of the grant they had (a refusal said again since stays); contact
+    the notice of the grant they had (source ``reply_review``: not a grant staff
+    enter for the customer, which ``consent.staff_grants`` governs, but the
+    customer's own earlier grant reinstated after the reading of their reply was
+    found wrong) (a refusal said again since stays); contact
     points it marked "not me", and not
     changed since, are restored; a not-me kept against an unknown number is lifted.
     Returns how many things were restored."""
@@ -147,7 +150,7 @@ def reply_review_undo(*, review: InboundEvent, user) -> int:
     )
     restored = 0
     with consent_change(
-        actor=actor, source=ConsentEvent.Source.STAFF, evidence=evidence
+        actor=actor, source=ConsentEvent.Source.REPLY_REVIEW, evidence=evidence
     ) as change:
         review = _lock_open(review)
         withdrawals = list(_reply_ledger_rows(review, ConsentEvent.Action.WITHDRAW))
@@ -166,7 +169,7 @@ def reply_review_undo(*, review: InboundEvent, user) -> int:
                 customer=state.customer,
                 channel=state.channel,
                 topic=state.topic,
-                source=ConsentEvent.Source.STAFF,
+                source=ConsentEvent.Source.REPLY_REVIEW,
                 actor=actor,
                 notice_version=original.notice_version,
                 evidence=Evidence(
@@ -187,7 +190,7 @@ def reply_review_undo(*, review: InboundEvent, user) -> int:
                 continue  # changed since: a person decides that, not an undo
             services.contact_point_restore(
                 contact_point=point,
-                source=ConsentEvent.Source.STAFF,
+                source=ConsentEvent.Source.REPLY_REVIEW,
                 actor=actor,
                 evidence=evidence,
                 change=change,

@@ -19,7 +19,8 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from consent import crypto
+from consent import check_keys, crypto
+from consent.check_keys import CheckKeyRow
 from consent.contactability import Reason
 from consent.decision import QuietHours, send_decision
 from consent.identifiers import normalise_many
@@ -392,70 +393,6 @@ def _hashed_resolve(
     return items
 
 
-@dataclass(frozen=True)
-class _CheckKey:
-    """What a check needs of one key for one topic (not the whole state)."""
-
-    permitted: bool
-    held: list[str]
-    quiet_hours: dict | None
-    max_per_week: int | None
-
-
-# The blind indexes go as one comma-joined string split by the server: adapting a
-# 1,000-element array parameter element by element cost more client time than the
-# index lookup. Blind indexes are hex digests, so the comma is a safe separator.
-# The reasons come as JSON text only for keys that do not permit the topic.
-_PG_CHECK_KEYS = """
-SELECT blind_index, permitted_topics ? %(topic)s,
-    CASE WHEN NOT permitted_topics ? %(topic)s
-        THEN COALESCE(topic_reasons -> %(topic)s, reasons)::text END,
-    quiet_hours ->> 'start', quiet_hours ->> 'end', quiet_hours ->> 'tz', max_per_week
-FROM consent_contactability
-WHERE channel_id = %(channel)s
-    AND blind_index = ANY(string_to_array(%(indexes)s, ','))
-"""
-
-
-def _check_keys(
-    *, channel: Channel, topic: Topic, indexes: set[str]
-) -> dict[str, _CheckKey]:
-    """One query. On PostgreSQL the topic test runs in SQL with the indexes as one
-    array parameter: decoding four JSON columns per row in Python cost more than the
-    lookup itself."""
-    if not indexes:
-        return {}
-    keys: dict[str, _CheckKey] = {}
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _PG_CHECK_KEYS,
-                {
-                    "topic": topic.code,
-                    "channel": channel.pk,
-                    "indexes": ",".join(indexes),
-                },
-            )
-            for bi, permitted, held, start, end, tz, cap in cursor.fetchall():
-                quiet = {"start": start, "end": end, "tz": tz} if start else None
-                reasons = json.loads(held) if held and not permitted else []
-                keys[bi] = _CheckKey(permitted, reasons, quiet, cap)
-        return keys
-    rows = Contactability.objects.filter(channel=channel, blind_index__in=indexes)
-    for bi, permitted, topic_reasons, reasons, quiet, cap in rows.values_list(
-        "blind_index",
-        "permitted_topics",
-        "topic_reasons",
-        "reasons",
-        "quiet_hours",
-        "max_per_week",
-    ):
-        ok = topic.code in permitted
-        held = [] if ok else list(topic_reasons.get(topic.code) or reasons)
-        keys[bi] = _CheckKey(ok, held, quiet, cap)
-    return keys
-
-
 def recipients_check(
     *,
     channel: Channel,
@@ -466,10 +403,9 @@ def recipients_check(
     """Decide per recipient, in a fixed number of queries whatever the batch size:
     one for the keys and, only if a key has a cap, one for the send counts."""
     at = at or timezone.now()
-    keys = _check_keys(
-        channel=channel,
-        topic=topic,
-        indexes={i.blind_index for i in items if i.blind_index},
+    keys = check_keys.fetch(
+        channel_id=channel.pk,
+        blind_indexes={i.blind_index for i in items if i.blind_index},
     )
     capped = [bi for bi, key in keys.items() if key.max_per_week is not None]
     sent: dict[str, int] = {}
@@ -516,24 +452,21 @@ def recipients_check(
 
 
 def _decide(
-    key: _CheckKey | None, topic: Topic, quiet: QuietHours, sent: int
+    key: CheckKeyRow | None, topic: Topic, quiet: QuietHours, sent: int
 ) -> tuple[bool, list[str]]:
     if key is None:
-        return send_decision(
-            permitted=not topic.is_marketing,
-            held=[Reason.NO_CONSENT] if topic.is_marketing else [],
-            marketing=topic.is_marketing,
-            quiet_hours=None,
-            max_per_week=None,
-            sent=sent,
-            clock=quiet,
-        )
+        permitted = not topic.is_marketing
+        held = [Reason.NO_CONSENT] if topic.is_marketing else []
+        quiet_hours = cap = None
+    else:
+        permitted, held = key.answer(topic.bit)
+        quiet_hours, cap = key.quiet_hours, key.max_per_week
     return send_decision(
-        permitted=key.permitted,
-        held=key.held,
+        permitted=permitted,
+        held=held,
         marketing=topic.is_marketing,
-        quiet_hours=key.quiet_hours,
-        max_per_week=key.max_per_week,
+        quiet_hours=quiet_hours,
+        max_per_week=cap,
         sent=sent,
         clock=quiet,
     )

@@ -26,7 +26,9 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from consent import check_keys
 from consent import keys as key_state
+from consent import unit_rows as rows
 from consent.ledger import Actor, Evidence, ledger_seal
 from consent.models import (
     ConsentEvent,
@@ -78,6 +80,8 @@ class ConsentChange:
         self._erased: set[str] = set()
         self._ids: list[int] = []
         self._sealed_callbacks: list = []
+        self._extra: list = []
+        self._appended = False
         self._next_id: int | None = None
 
     # --- what services call ----------------------------------------------------------
@@ -97,6 +101,11 @@ class ConsentChange:
             )
             self._status.update(rows)
         return {pk: self._status[pk] for pk in ids if pk in self._status}
+
+    def locked(self, statuses: dict[int, str]) -> None:
+        """Customers the caller row-locked itself (in id order, in a statement it
+        ran anyway), with their status: ``lock`` will not lock them again."""
+        self._status.update(statuses)
 
     def record(
         self,
@@ -185,6 +194,7 @@ class ConsentChange:
     def _mark(self) -> tuple:
         return (
             len(self.events),
+            len(self._extra),
             set(self._customers),
             set(self._indexes),
             dict(self._known),
@@ -194,8 +204,9 @@ class ConsentChange:
 
     def _rollback_to(self, mark: tuple) -> None:
         """Forget what a failed service recorded (its rows were rolled back)."""
-        count, customers, indexes, known, erased, status = mark
+        count, extra, customers, indexes, known, erased, status = mark
         del self.events[count:]
+        del self._extra[extra:]
         self._customers, self._indexes = customers, indexes
         self._known, self._erased, self._status = known, erased, status
 
@@ -213,6 +224,12 @@ class ConsentChange:
             }
             cursor.execute(_LOCK_KEYS_SQL, params)
 
+    def insert_when_sealed(self, obj, prepare) -> None:
+        """Insert ``obj`` with the ordering step's rows; ``prepare(obj)`` runs once
+        the ledger and feed positions are known (an inbound event's result names
+        its feed position)."""
+        self._extra.append((obj, prepare))
+
     def _flush(self) -> None:
         if self.events or self._customers or self._indexes:
             self._lock_keys()
@@ -225,26 +242,22 @@ class ConsentChange:
             )
             if self.events or updates:
                 self._append(updates)
+        if not self._appended:  # SQLite, or nothing to append
+            for obj, prepare in self._extra:
+                prepare(obj)
+                obj.save(force_insert=True)
         for callback in self._sealed_callbacks:
             callback()
 
     def _append(self, updates: list[key_state.KeyUpdate]) -> None:
-        """The ordering step: a few statements under the ledger head, then commit."""
-        head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)
+        """The ordering step: lock the ledger head, number and chain the ledger and
+        feed rows, write them with the keys, move the head, commit."""
+        head = self._lock_head()
         if self.events:
             ledger_seal(head=head, events=self.events)
-            ConsentEvent.objects.bulk_create(self.events)
         for update in updates:
             head.feed_seq += 1
             update.row.seq = head.feed_seq
-        created = [u.row for u in updates if u.created]
-        changed = [u.row for u in updates if not u.created]
-        if created:
-            Contactability.objects.bulk_create(created)
-        if len(changed) == 1:
-            changed[0].save(update_fields=key_state.KEY_FIELDS)
-        elif changed:
-            Contactability.objects.bulk_update(changed, key_state.KEY_FIELDS)
         self.feed = [
             SuppressionChange(
                 seq=u.row.seq,
@@ -255,9 +268,42 @@ class ConsentChange:
             )
             for u in updates
         ]
+        if connection.vendor == "postgresql":
+            for obj, prepare in self._extra:
+                prepare(obj)
+            rows.append_pg(
+                head=head,
+                events=self.events,
+                keys=[u.row for u in updates],
+                checks=[u.check for u in updates],
+                extra=[obj for obj, _prepare in self._extra],
+                now=self.now,
+            )
+            self._appended = True
+            return
+        if self.events:
+            ConsentEvent.objects.bulk_create(self.events)
+        created = [u.row for u in updates if u.created]
+        changed = [u.row for u in updates if not u.created]
+        if created:
+            Contactability.objects.bulk_create(created)
+        if len(changed) == 1:
+            changed[0].save(update_fields=key_state.KEY_FIELDS)
+        elif changed:
+            Contactability.objects.bulk_update(changed, key_state.KEY_FIELDS)
         if self.feed:
             SuppressionChange.objects.bulk_create(self.feed)
+        check_keys.write([u.check for u in updates])
         head.save(update_fields=["ledger_seq", "ledger_hash", "feed_seq"])
+
+    @staticmethod
+    def _lock_head() -> LedgerHead:
+        if connection.vendor == "postgresql":
+            head = rows.lock_head_pg()
+            if head is not None:
+                return head
+        head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)
+        return head
 
 
 @contextmanager

@@ -137,17 +137,24 @@ class NotMeReportAdmin(_ReadOnly):
 class NextOfKinReportAdmin(_ReadOnly):
     list_display = (
         "reported_at",
+        "kind",
         "customer",
         "customer_ref",
         "identifier_masked",
         "relationship",
         "status",
+        "hold",
     )
-    list_filter = ("status", "relationship")
-    list_select_related = ("customer",)
+    list_filter = ("status", "kind", "relationship")
+    list_select_related = ("customer", "hold")
     raw_id_fields = ("customer",)
     fields = (
+        "kind",
         "status",
+        "hold",
+        "replaced_pause",
+        "pause_until",
+        "pause_reason",
         "customer_ref",
         "identifier_masked",
         "deceased_name",
@@ -161,7 +168,12 @@ class NextOfKinReportAdmin(_ReadOnly):
         "processed_by",
     )
     readonly_fields = (
+        "kind",
         "status",
+        "hold",
+        "replaced_pause",
+        "pause_until",
+        "pause_reason",
         "customer_ref",
         "identifier_masked",
         "deceased_name",
@@ -175,9 +187,15 @@ class NextOfKinReportAdmin(_ReadOnly):
     )
     actions = ("confirm", "reject")
 
-    @admin.display(description=_("deceased's name"))
+    @admin.display(description=_("name given"))
     def deceased_name(self, obj):
         return obj.deceased_name
+
+    def save_model(self, request, obj, form, change):
+        """Choosing the customer of a pending report holds their marketing now."""
+        super().save_model(request, obj, form, change)
+        if obj.customer_id and obj.hold_id is None:
+            services.next_of_kin_report_hold(report=obj, staff_user=request.user)
 
     @admin.display(description=_("document reference"))
     def document_reference(self, obj):
@@ -192,7 +210,9 @@ class NextOfKinReportAdmin(_ReadOnly):
         return obj.reporter_contact
 
     @admin.action(
-        description=_("Confirm the death: stop all marketing for good"),
+        description=_(
+            "Confirm: a death stops all marketing for good; a care pause stays"
+        ),
         permissions=("change",),
     )
     def confirm(self, request, queryset):
@@ -206,7 +226,10 @@ class NextOfKinReportAdmin(_ReadOnly):
             _("%(count)d report(s) confirmed."),
         )
 
-    @admin.action(description=_("Not confirmed"), permissions=("change",))
+    @admin.action(
+        description=_("Not confirmed: end the hold, earlier choices apply again"),
+        permissions=("change",),
+    )
     def reject(self, request, queryset):
         _run(
             self,

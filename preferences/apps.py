@@ -14,7 +14,9 @@ class PreferencesConfig(AppConfig):
         from preferences.services.requests import not_me_report_open
 
         hooks.register_preference_provider(
-            contactability.holder_preferences, default=contactability.DEFAULT
+            contactability.holder_preferences,
+            default=contactability.DEFAULT,
+            sql=contactability.holder_preferences_sql,
         )
         hooks.register_erasure_handler(forget_customer)
         hooks.register_not_me_report_handler(not_me_report_open)

@@ -5,13 +5,67 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from consent.hooks import HolderPreferences
 from consent.models import Customer
 from preferences.models import DEFAULT_QUIET_HOURS, CarePause, FrequencyCap
 
 DEFAULT = HolderPreferences(quiet_hours=DEFAULT_QUIET_HOURS)
+
+_ROW = ("c_id", "q_start", "q_end", "q_tz", "p_allowed", "p_until", "p_collections")
+
+
+def _rows(customers: Q, now: datetime) -> QuerySet:
+    running = CarePause.objects.active_at(now).filter(customer_id=OuterRef("pk"))
+    return (
+        Customer.objects.filter(customers)
+        .annotate(
+            c_id=F("pk"),
+            q_start=F("preference__quiet_start"),
+            q_end=F("preference__quiet_end"),
+            q_tz=F("preference__time_zone"),
+            p_allowed=F("preference__personalisation_allowed"),
+            p_until=Subquery(running.order_by("-ends_at").values("ends_at")[:1]),
+            p_collections=Exists(
+                running.filter(scope=CarePause.Scope.MARKETING_COLLECTIONS)
+            ),
+        )
+        .values_list(*_ROW)
+    )
+
+
+def _caps(customers: Q) -> QuerySet:
+    return FrequencyCap.objects.filter(customers).values_list(
+        "customer_id", "channel_id", "max_per_week"
+    )
+
+
+def _hh_mm(value) -> str:
+    return value.strftime("%H:%M") if hasattr(value, "strftime") else str(value)[:5]
+
+
+def _build(rows: Iterable, caps: Iterable) -> dict[int, HolderPreferences]:
+    limits: dict[int, dict[int, int]] = {}
+    for customer_id, channel_id, limit in caps:
+        limits.setdefault(customer_id, {})[channel_id] = limit
+    out = {}
+    for pk, start, end, tz, personalisation, until, collections in rows:
+        quiet = (
+            {"start": _hh_mm(start), "end": _hh_mm(end), "tz": tz}
+            if start is not None
+            else DEFAULT_QUIET_HOURS
+        )
+        if isinstance(until, str):
+            until = datetime.fromisoformat(until)
+        out[pk] = HolderPreferences(
+            pause_until=until,
+            pause_holds_collections=bool(until and collections),
+            quiet_hours=quiet,
+            caps=limits.get(pk, {}),
+            personalisation=personalisation is not False,
+        )
+    return out
 
 
 def holder_preferences(
@@ -20,44 +74,28 @@ def holder_preferences(
     """Quiet hours, caps, personalisation and the running care pause of these
     customers, in two queries whatever their number."""
     ids = list(customer_ids)
-    running = CarePause.objects.active_at(now).filter(customer_id=OuterRef("pk"))
-    rows = (
-        Customer.objects.filter(pk__in=ids)
-        .annotate(
-            pause_until=Subquery(
-                running.order_by("-ends_at").values("ends_at")[:1]
+    return _build(_rows(Q(pk__in=ids), now), _caps(Q(customer_id__in=ids)))
+
+
+def holder_preferences_sql(customers_sql: str, now: datetime):
+    """The same read as subqueries of the core's one refresh statement (PostgreSQL):
+    ``customers_sql`` selects the customer ids. Returns the JSON subqueries with
+    their parameters and the function that turns their values into preferences."""
+    from django.db.models.expressions import RawSQL
+
+    ids = RawSQL(customers_sql, [])
+    parts = []
+    for query in (_rows(Q(pk__in=ids), now), _caps(Q(customer_id__in=ids))):
+        sql, params = query.query.sql_with_params()
+        parts.append((f"(SELECT json_agg(q) FROM ({sql}) q)", params))
+
+    def parse(rows, caps) -> dict[int, HolderPreferences]:
+        return _build(
+            ([row[name] for name in _ROW] for row in rows or ()),
+            (
+                (cap["customer_id"], cap["channel_id"], cap["max_per_week"])
+                for cap in caps or ()
             ),
-            pause_collections=Exists(
-                running.filter(scope=CarePause.Scope.MARKETING_COLLECTIONS)
-            ),
         )
-        .values_list(
-            "pk",
-            "preference__quiet_start",
-            "preference__quiet_end",
-            "preference__time_zone",
-            "preference__personalisation_allowed",
-            "pause_until",
-            "pause_collections",
-        )
-    )
-    caps: dict[int, dict[int, int]] = {}
-    for customer_id, channel_id, limit in FrequencyCap.objects.filter(
-        customer_id__in=ids
-    ).values_list("customer_id", "channel_id", "max_per_week"):
-        caps.setdefault(customer_id, {})[channel_id] = limit
-    out = {}
-    for pk, start, end, tz, personalisation, until, collections in rows:
-        quiet = (
-            {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M"), "tz": tz}
-            if start is not None
-            else DEFAULT_QUIET_HOURS
-        )
-        out[pk] = HolderPreferences(
-            pause_until=until,
-            pause_holds_collections=bool(until and collections),
-            quiet_hours=quiet,
-            caps=caps.get(pk, {}),
-            personalisation=personalisation is not False,
-        )
-    return out
+
+    return parts, parse

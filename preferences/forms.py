@@ -188,7 +188,7 @@ class CarePauseForm(forms.Form):
     )
     reason = forms.ChoiceField(
         label=_("Reason"),
-        choices=CarePause.Reason.choices,
+        choices=CarePause.Reason.asked_choices,
         widget=forms.RadioSelect,
         help_text=_("Only the category is kept. Please do not send us health details."),
     )
@@ -265,7 +265,7 @@ class NextOfKinForm(forms.Form):
     document_reference = forms.CharField(
         label=_("Death certificate or document reference"),
         max_length=100,
-        help_text=_("Staff will check it before anything is changed."),
+        help_text=_("Staff will check it."),
     )
     reporter_name = forms.CharField(label=_("Your name"), max_length=100)
     relationship = forms.ChoiceField(
@@ -282,3 +282,56 @@ class NextOfKinForm(forms.Form):
             if "identifier" not in self.errors:
                 raise ValidationError(MSG_NOK_IDENTIFY)
         return data
+
+
+class NextOfKinCarePauseForm(forms.Form):
+    """A relative asks for a care pause for the customer (marketing only; staff
+    check the request, and a pause of collections messages is asked by phone)."""
+
+    customer_name = forms.CharField(
+        label=_("Full name of the customer"), max_length=100
+    )
+    customer_ref = forms.CharField(
+        label=_("Customer reference (if known)"), max_length=64, required=False
+    )
+    identifier = IdentifierField(
+        label=_("Their mobile number or e-mail address (if no reference)"),
+        required=False,
+    )
+    until = forms.DateField(
+        label=_("Pause until"),
+        help_text=_("Messages start again on this date. At most one year ahead."),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    reason = forms.ChoiceField(
+        label=_("Reason"),
+        choices=CarePause.Reason.asked_choices,
+        widget=forms.RadioSelect,
+        help_text=_("Only the category is kept. Please do not send us health details."),
+    )
+    reporter_name = forms.CharField(label=_("Your name"), max_length=100)
+    relationship = forms.ChoiceField(
+        label=_("Your relationship to them"),
+        choices=NextOfKinReport.Relationship.choices,
+    )
+    reporter_contact = forms.CharField(
+        label=_("How we can reach you (phone or e-mail)"), max_length=254
+    )
+
+    def clean_until(self):
+        until = self.cleaned_data["until"]
+        today = timezone.localdate()
+        if until <= today or until > today + timedelta(days=365):
+            raise ValidationError(MSG_PAUSE_END)
+        return until
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("customer_ref") and not data.get("identifier"):
+            if "identifier" not in self.errors:
+                raise ValidationError(MSG_NOK_IDENTIFY)
+        return data
+
+    def ends_at(self) -> datetime:
+        until = self.cleaned_data["until"]
+        return timezone.make_aware(datetime.combine(until, datetime.min.time()))

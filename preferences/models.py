@@ -118,6 +118,13 @@ class CarePause(models.Model):
         BEREAVEMENT = "bereavement", _("Bereavement")
         HARDSHIP = "hardship", _("Financial hardship")
         OTHER = "other", _("Other")
+        # Placed by a next-of-kin death report while staff check it.
+        DEATH_REPORT = "death_report", _("Death reported, being checked")
+
+        @classmethod
+        def asked_choices(cls) -> list[tuple[str, str]]:
+            """The reasons a person may give (a death report's hold is not one)."""
+            return [c for c in cls.choices if c[0] != cls.DEATH_REPORT]
 
     customer = models.ForeignKey(
         Customer,
@@ -257,7 +264,16 @@ class NotMeReport(models.Model):
 
 
 class NextOfKinReport(models.Model):
-    """A relative's report that a customer has died, waiting for staff confirmation."""
+    """A relative's report that a customer has died, or their request for a care
+    pause for the customer, waiting for staff to check it.
+
+    Either holds marketing at once, through a care pause (``hold``); staff then
+    confirm it (a death becomes permanent) or reject it (the hold ends and the pause
+    it replaced, ``replaced_pause``, comes back)."""
+
+    class Kind(models.TextChoices):
+        DEATH = "death", _("Death reported")
+        CARE_PAUSE = "care_pause", _("Care pause asked for")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting for staff")
@@ -272,6 +288,9 @@ class NextOfKinReport(models.Model):
         EXECUTOR = "executor", _("Executor or legal representative")
         OTHER = "other", _("Other")
 
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=Kind.choices, default=Kind.DEATH
+    )
     customer_ref = models.CharField(
         _("customer reference given"), max_length=64, blank=True
     )
@@ -298,6 +317,26 @@ class NextOfKinReport(models.Model):
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    pause_until = models.DateTimeField(_("pause asked until"), null=True, blank=True)
+    pause_reason = models.CharField(
+        _("pause reason"), max_length=12, choices=CarePause.Reason.choices, blank=True
+    )
+    hold = models.ForeignKey(
+        CarePause,
+        verbose_name=_("marketing held by"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    replaced_pause = models.ForeignKey(
+        CarePause,
+        verbose_name=_("customer's pause it replaced"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
     )
     reported_at = models.DateTimeField(_("reported"), default=timezone.now)
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)

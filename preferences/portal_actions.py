@@ -41,6 +41,7 @@ from preferences.models import (
     SettingChange,
 )
 from preferences.services import CodeTarget
+from preferences.tasks import sign_in_code_task
 
 MSG_IDENTITY_WRONG = _(
     "This does not match our records. Check what you typed and try again."
@@ -77,22 +78,9 @@ def sign_in_request(*, target: CodeTarget, ip: str) -> None:
     throttle check and one task); whether the address belongs to a customer is
     found out in the task, so the answer's timing tells nobody who is a customer."""
     services._check_send_allowed_preview(target, ip)
-    from preferences.tasks import sign_in_code_task
-
     sign_in_code_task.delay(
         kind=target.kind, value=crypto.encrypt(target.normalised), ip=ip
     )
-
-
-def sign_in_code_send(*, kind: str, value: str, ip: str) -> None:
-    """The task's work: send a code if a verified, active address matches."""
-    target = CodeTarget(kind=kind, normalised=crypto.decrypt(value))
-    try:
-        services.sign_in_start(target=target, ip=ip)
-    except ApplicationError:
-        # Over the hourly limit since the page checked: nothing is sent, as the page
-        # said nothing either way.
-        return
 
 
 def identity_check_set(

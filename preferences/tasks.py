@@ -15,8 +15,17 @@ def care_pause_expire_task() -> int:
 
 @shared_task
 def sign_in_code_task(*, kind: str, value: str, ip: str) -> None:
-    """Look the address up and send a sign-in code if it may sign in. ``value`` is
-    the address encrypted, so the broker never holds it in clear."""
-    from preferences.portal_actions import sign_in_code_send
+    """Look the address up and send a sign-in code if a verified, active address
+    matches. ``value`` is the address encrypted, so the broker never holds it in
+    clear."""
+    from consent import crypto
+    from consent.errors import ApplicationError
+    from preferences.services import CodeTarget, sign_in_start
 
-    sign_in_code_send(kind=kind, value=value, ip=ip)
+    target = CodeTarget(kind=kind, normalised=crypto.decrypt(value))
+    try:
+        sign_in_start(target=target, ip=ip)
+    except ApplicationError:
+        # Over the hourly limit since the page checked: nothing is sent, as the page
+        # said nothing either way.
+        return

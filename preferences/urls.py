@@ -60,4 +60,9 @@ urlpatterns = [
     path("not-me/", views.not_me, name="not_me"),
     path("not-me/code/", views.not_me_code, name="not_me_code"),
     path("next-of-kin/", views.next_of_kin, name="next_of_kin"),
+    path(
+        "next-of-kin/care-pause/",
+        views.next_of_kin_care_pause,
+        name="next_of_kin_care_pause",
+    ),
 ]

@@ -37,7 +37,7 @@ from preferences.auth import (
     portal_login,
     portal_logout,
 )
-from preferences.models import CarePause
+from preferences.models import CarePause, NextOfKinReport
 from preferences.services import CodeTarget
 
 PENDING_SIGN_IN = "portal_sign_in"
@@ -910,9 +910,38 @@ def next_of_kin(request):
                 reporter_contact=data["reporter_contact"],
                 relationship=data["relationship"],
                 document_reference=data["document_reference"],
+                evidence=_evidence(request),
             )
         except (ValidationError, ApplicationError) as exc:
             _form_error(form, exc)
         else:
             return render(request, "portal/next_of_kin_done.html")
     return render(request, "portal/next_of_kin.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def next_of_kin_care_pause(request):
+    """A relative asks for a care pause for the customer: marketing is paused at
+    once, and staff check the request."""
+    form = forms.NextOfKinCarePauseForm(_data(request))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.next_of_kin_report_allowed(ip=_ip(request))
+            services.next_of_kin_report_create(
+                kind=NextOfKinReport.Kind.CARE_PAUSE,
+                customer_ref=data["customer_ref"].strip(),
+                identifier=data["identifier"],
+                deceased_name=data["customer_name"],
+                reporter_name=data["reporter_name"],
+                reporter_contact=data["reporter_contact"],
+                relationship=data["relationship"],
+                pause_until=form.ends_at(),
+                pause_reason=data["reason"],
+                evidence=_evidence(request),
+            )
+        except (ValidationError, ApplicationError) as exc:
+            _form_error(form, exc)
+        else:
+            return render(request, "portal/next_of_kin_done.html", {"care_pause": True})
+    return render(request, "portal/next_of_kin_care_pause.html", {"form": form})

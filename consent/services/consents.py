@@ -33,6 +33,7 @@ from consent.services._common import (
     require_evidence,
     require_marketing_or_refusable,
 )
+from consent.staff_grants import STAFF_ENTERED_SOURCES, staff_grant_check
 from consent.unit import ConsentChange, joined
 
 GRANTED = ConsentState.Status.GRANTED
@@ -99,7 +100,10 @@ def consent_grant(
     occurred_at: datetime | None = None,
     change: ConsentChange | None = None,
 ) -> ConsentEvent:
-    """Record that the customer agreed to marketing on this channel about this topic."""
+    """Record that the customer agreed to marketing on this channel about this topic.
+
+    A grant entered by staff must meet ``consent.staff_grants`` (evidence of the
+    customer's own act, a second approver, no recent self-service withdrawal)."""
     require_evidence(source=source, actor=actor)
     with joined(change, actor=actor, source=source, evidence=evidence) as change:
         grant_check(
@@ -109,6 +113,16 @@ def consent_grant(
             topic=topic,
             notice_version=notice_version,
         )
+        if source in STAFF_ENTERED_SOURCES:
+            staff_grant_check(
+                customer=customer,
+                channel=channel,
+                topic=topic,
+                notice_version=notice_version,
+                evidence=evidence or change.evidence,
+                actor=actor,
+                now=change.now,
+            )
         event = change.record(
             customer=customer,
             action=ConsentEvent.Action.GRANT,

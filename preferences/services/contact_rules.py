@@ -194,8 +194,9 @@ def care_pause_cancel(
     source: str | None = None,
     evidence: Evidence | None = None,
     change: ConsentChange | None = None,
+    why: str = "cancelled",
 ) -> int:
-    """End the running pause now."""
+    """End the running pause now (``why`` is kept in the ledger row)."""
     actor, source = _who(customer, actor, source)
     with joined(change, actor=actor, source=source, evidence=evidence) as change:
         change.lock(customer)
@@ -212,7 +213,7 @@ def care_pause_cancel(
                 source=source,
                 actor=actor,
                 evidence=evidence,
-                detail={"ended_at": now.isoformat(), "why": "cancelled"},
+                detail={"ended_at": now.isoformat(), "why": why},
             )
     return count
 

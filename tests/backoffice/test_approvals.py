@@ -116,6 +116,8 @@ def test_restoring_consent_names_requester_and_approver(
         channel=sms,
         topic=credit_card,
         notice_version=notice_en,
+        customer_act="recorded_call",
+        act_reference="CALL-2026-0001",
         requested_by=requester,
         reason="Customer asked by phone, call recorded",
     )
@@ -130,16 +132,18 @@ def test_restoring_consent_names_requester_and_approver(
 def test_restoring_consent_after_stop_all_fails_and_changes_nothing(
     customer, sms, credit_card, notice_en, requester, approver
 ):
-    consent_services.consent_opt_out_all(
-        customer=customer, source="portal", actor=Actor.customer(customer)
-    )
     request = services.approval_request_consent_restore(
         customer=customer,
         channel=sms,
         topic=credit_card,
         notice_version=notice_en,
+        customer_act="signed_form",
+        act_reference="FORM-77",
         requested_by=requester,
         reason="Customer asked by phone",
+    )
+    consent_services.consent_opt_out_all(
+        customer=customer, source="portal", actor=Actor.customer(customer)
     )
     before = ConsentEvent.objects.count()
     decided = services.approval_request_approve(approval=request, approver=approver)
@@ -150,13 +154,14 @@ def test_restoring_consent_after_stop_all_fails_and_changes_nothing(
 
 
 IMPORT_CSV = (
-    "customer_ref,channel,topic,action,notice,occurred_at\n"
-    "IMP0001,sms,credit_card,grant,marketing:1:en,2026-01-05T10:00:00+08:00\n"
-    "IMP0002,email,wealth,grant,marketing:1:en,\n"
-    "NOPE,sms,credit_card,grant,marketing:1:en,\n"
-    "IMP0001,fax,credit_card,grant,marketing:1:en,\n"
-    "IMP0002,sms,repayment_reminder,withdraw,,\n"
-    "IMP0002,sms,wealth,withdraw,,\n"
+    "customer_ref,channel,topic,action,notice,occurred_at,customer_act,act_reference\n"
+    "IMP0001,sms,credit_card,grant,marketing:1:en,2026-01-05T10:00:00+08:00,"
+    "signed_form,F-1\n"
+    "IMP0002,email,wealth,grant,marketing:1:en,,signed_form,F-2\n"
+    "NOPE,sms,credit_card,grant,marketing:1:en,,signed_form,F-3\n"
+    "IMP0001,fax,credit_card,grant,marketing:1:en,,signed_form,F-4\n"
+    "IMP0002,sms,repayment_reminder,withdraw,,,,\n"
+    "IMP0002,sms,wealth,withdraw,,,,\n"
 )
 
 

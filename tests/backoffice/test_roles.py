@@ -12,6 +12,8 @@ from backoffice.permissions import MATRIX, codenames_for
 from backoffice.roles import (
     ALL_ROLES,
     AUDITOR,
+    BRANCH,
+    CALL_CENTRE,
     COMPLAINT_HANDLER,
     COMPLAINT_REVIEWER,
     COMPLIANCE_OFFICER,
@@ -22,12 +24,13 @@ pytestmark = pytest.mark.django_db
 
 H, S, C, A = COMPLAINT_HANDLER, SUPERVISOR, COMPLIANCE_OFFICER, AUDITOR
 R = COMPLAINT_REVIEWER
+CC, B = CALL_CENTRE, BRANCH
 
 # Page -> the roles that may open it; every other role gets 403.
 PAGES = {
-    "/admin/": {H, S, C, A, R},
-    "/admin/consent/customer/": {H, S, C, A, R},
-    "/admin/consent/contactpoint/": {H, S, C, A, R},
+    "/admin/": {H, S, C, A, R, CC, B},
+    "/admin/consent/customer/": {H, S, C, A, R, CC, B},
+    "/admin/consent/contactpoint/": {H, S, C, A, R, CC, B},
     "/admin/consent/consentevent/": {S, C, A},
     "/admin/consent/contactability/": {C, A},
     "/admin/consent/suppressedidentifier/": {C, A},
@@ -44,6 +47,8 @@ PAGES = {
     "/admin/backoffice/anomalyalert/": {C, A},
     "/admin/backoffice/approvalrequest/": {S, C, A},
     "/admin/backoffice/approvalrequest/add/": {S, C},
+    "/admin/backoffice/assistedrecord/": {C, A, CC, B},
+    "/admin/backoffice/assistedrecord/add/": {CC, B},
     "/admin/axes/accessattempt/": {A},
     "/admin/auth/user/": set(),
     "/admin/auth/group/": set(),

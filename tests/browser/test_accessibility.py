@@ -160,6 +160,7 @@ def test_every_portal_page_passes_axe(browser, live_server, outbox, world, axe):
         ("sign-in", "/sign-in/"),
         ("not-me", "/not-me/"),
         ("next-of-kin", "/next-of-kin/"),
+        ("next-of-kin-care-pause", "/next-of-kin/care-pause/"),
         ("unsubscribe", w["unsubscribe"]),
         ("link-invalid", "/u/not-a-token"),
         ("report", w["report"]),

@@ -103,6 +103,7 @@ PAGES_PUBLIC = [
     ("sign-in", "/sign-in/"),
     ("not-me", "/not-me/"),
     ("next-of-kin", "/next-of-kin/"),
+    ("next-of-kin-care-pause", "/next-of-kin/care-pause/"),
 ]
 PAGES_ACCOUNT = [
     ("dashboard", "/account/"),

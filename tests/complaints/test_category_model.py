@@ -32,8 +32,12 @@ from consent import keywords
 pytestmark = pytest.mark.xdist_group(name="category_model")
 
 # What the product promises on text the model has not seen (README, complaints).
-MIN_HELDOUT_ACCURACY = 0.85
+MIN_HELDOUT_ACCURACY = 0.90
 MIN_HELDOUT_RECALL = 0.70
+# Cosine of character 2–4-gram TF-IDF above which a training row is taken for a
+# held-out row copied with small edits. Short Chinese texts share fewer grams, so
+# their bar is lower; the closest pairs in the set are about 0.53 and 0.39.
+MAX_TRAIN_HELDOUT_SIMILARITY = {"en": 0.6, "zh": 0.45}
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +87,21 @@ def test_labelled_set_is_large_bilingual_and_split_into_disjoint_parts(labelled)
     heldout_texts = {e.text for e in _heldout(labelled)}
     assert not train_texts & heldout_texts
     assert len(heldout_texts) == len(_heldout(labelled))
+
+
+def test_no_training_row_is_a_near_copy_of_a_heldout_row(labelled):
+    """Training rows are added over time; a held-out row copied into them with small
+    edits would make the held-out figure say more than it knows."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    grams = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    grams.fit([e.text for e in labelled])
+    for lang, bar in MAX_TRAIN_HELDOUT_SIMILARITY.items():
+        train = [e.text for e in labelled if e.split == TRAIN and e.lang == lang]
+        heldout = [e.text for e in _heldout(labelled) if e.lang == lang]
+        closest = cosine_similarity(grams.transform(train), grams.transform(heldout))
+        assert closest.max() < bar, lang
 
 
 # --- held-out figures -----------------------------------------------------------------

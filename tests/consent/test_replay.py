@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from consent import services
+from consent import check_keys, services
 from consent.errors import ApplicationError
 from consent.ledger import Actor
 from consent.models import Channel, ConsentState, Customer, NoticeVersion, Topic
@@ -86,6 +86,8 @@ class ReplayTests(TestCase):
             except (ApplicationError, ValidationError):
                 pass  # refused by a rule: must leave no trace, checked below
         assert differences(ledger_projection(), stored_projection()) == []
+        # The check's narrow copy of every key was written with it.
+        assert check_keys.differences() == []
 
 
 @pytest.mark.django_db

@@ -55,7 +55,7 @@ def test_next_of_kin_report_is_queued_encrypted(client, customer, phone_point):
     assert report.document_reference == "DC-2026-001"
     assert "DC-2026" not in report.document_reference_encrypted
     customer.refresh_from_db()
-    assert customer.status == "active"  # nothing changes before staff confirm
+    assert customer.status == "active"  # not recorded as deceased before staff confirm
 
 
 def test_next_of_kin_needs_a_reference_or_number(client):

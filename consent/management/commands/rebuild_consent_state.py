@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from consent import hooks
+from consent import check_keys, hooks
 from consent.ledger import Actor
 from consent.models import ConsentEvent, ContactPoint
 from consent.replay import (
@@ -36,6 +36,8 @@ class Command(BaseCommand):
                     "consent states: " + "; ".join(other[:5])
                 )
             diffs += other
+        narrow = check_keys.differences()
+        diffs += narrow
         for line in diffs[:50]:
             self.stdout.write(line)
         if len(diffs) > 50:
@@ -50,6 +52,9 @@ class Command(BaseCommand):
             return
         if not fix:
             raise CommandError(f"{len(diffs)} differences; run again with --fix.")
+        if len(narrow) == len(diffs):
+            self._rebuild_check_keys()
+            return
         with consent_change(
             actor=Actor.system("rebuild_consent_state"),
             source=ConsentEvent.Source.SYSTEM,
@@ -65,4 +70,12 @@ class Command(BaseCommand):
                 f"Projection rewritten from the ledger; {len(changes)} feed rows "
                 "published."
             )
+        )
+        if narrow:
+            self._rebuild_check_keys()
+
+    def _rebuild_check_keys(self) -> None:
+        count = check_keys.rebuild()
+        self.stdout.write(
+            self.style.SUCCESS(f"Check keys rewritten from {count} keys.")
         )

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from consent import contactability, crypto, hooks
+from consent import check_keys, contactability, crypto, hooks
 from consent.ledger import canonical_payload, lock_head, row_hash
 from consent.models import (
     Channel,
@@ -166,6 +166,9 @@ class Command(BaseCommand):
             contactability.TopicInfo(t.code, t.is_marketing, t.held_by_care_pause)
             for t in Topic.objects.filter(is_active=True)
         ]
+        self.bits = dict(
+            Topic.objects.filter(is_active=True).values_list("code", "bit")
+        )
         self.topic_codes = {t.pk: t.code for t in self.marketing}
         self.notices = {
             n.language: n.pk
@@ -405,12 +408,37 @@ class Command(BaseCommand):
                     for k, _i, _b, ch, s, seq, at in batch.keys
                 ),
             ),
+            (
+                "consent_checkkey",
+                "channel_id, digest, permitted, held, reasons, quiet_start, quiet_end, "
+                "quiet_tz, max_per_week",
+                (
+                    (
+                        c.channel_id,
+                        c.digest,
+                        c.permitted,
+                        c.held,
+                        c.reasons,
+                        c.quiet_start,
+                        c.quiet_end,
+                        c.quiet_tz,
+                        c.max_per_week,
+                    )
+                    for c in self._check_rows(batch)
+                ),
+            ),
         ]
         with connection.cursor() as cursor:
             for table, columns, rows in tables:
                 with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
+
+    def _check_rows(self, batch: _Batch):
+        for _k, _i, bi, ch, state, _seq, _at in batch.keys:
+            yield check_keys.pack(
+                channel_id=ch, blind_index=bi, state=state, bits=self.bits
+            )
 
     def _bulk_create(self, batch: _Batch) -> None:
         Customer.objects.bulk_create(
@@ -494,3 +522,4 @@ class Command(BaseCommand):
             ),
             batch_size=2000,
         )
+        check_keys.write(list(self._check_rows(batch)))

@@ -10,6 +10,7 @@ from consent import hooks, services
 from consent.checkpoints import checkpoint_seal
 from consent.ledger import Actor, Evidence
 from consent.models import Channel, Customer, NoticeVersion, Topic
+from consent.staff_grants import SIGNED_FORM, customer_act_evidence
 
 DEMO_CUSTOMERS = [
     # ref, name, language, phone, e-mail, grants [(channel, topic)]
@@ -113,6 +114,17 @@ class Command(BaseCommand):
         notice = NoticeVersion.objects.filter(
             code="marketing", language=language
         ).first()
+        # Demo grants stand for paper forms the customers signed, checked by a
+        # second person (a staff-entered grant needs both: consent.staff_grants).
+        signed = Evidence(
+            request_id="seed-demo",
+            extra=(
+                *customer_act_evidence(
+                    act=SIGNED_FORM, reference=f"DEMO-{ref}", notice_version=notice
+                ),
+                ("approved_by", "demo-reviewer"),
+            ),
+        )
         for channel_code, topic_code in grants:
             services.consent_grant(
                 customer=customer,
@@ -120,7 +132,7 @@ class Command(BaseCommand):
                 topic=Topic.objects.get(code=topic_code),
                 source="import",
                 actor=actor,
-                evidence=evidence,
+                evidence=signed,
                 notice_version=notice,
             )
         return True

@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from consent import services
@@ -106,17 +108,25 @@ def test_stop_withdraws_sms_marketing_and_is_in_the_feed_when_the_response_retur
     assert "credit_card" not in rows[-1]["permitted_topics"]
 
 
-def test_a_stop_runs_a_bounded_number_of_queries(
-    api, sender, granted, sms, credit_card, django_assert_max_num_queries
-):
-    """The stop->feed latency is mostly round trips: the key and the catalogue are
-    kept per process, the unit of work reads the refresh inputs once and appends
-    ledger, keys, feed and the event row in six statements."""
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_runs_at_most_eight_statements(api, sender, granted, sms, credit_card):
+    """The stop->feed latency is mostly round trips. On PostgreSQL a STOP is: the
+    event id, the holders with their customers locked, a ledger id, the consent
+    update, the key locks, every refresh input in one statement, the head lock, and
+    one statement writing ledger, keys, feed, check keys, the event row and the
+    head. The API key and the catalogue are kept per process (no statement)."""
     post(api, type="sms_reply", event_id="gw-0", recipient=NUMBER, text="HELP")
-    with django_assert_max_num_queries(20):
+    with CaptureQueriesContext(connection) as statements:
         response = post(
             api, type="sms_reply", event_id="gw-1", recipient=NUMBER, text="STOP"
         )
+    sql = [
+        q["sql"]
+        for q in statements.captured_queries
+        if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")
+    ]
+    # SQLite reads the refresh inputs one query each (no JSON aggregation path).
+    assert len(sql) <= (8 if connection.vendor == "postgresql" else 17), sql
     assert response.status_code == 201
     body = response.json()
     assert body["effect"] == "stop" and body["consents_changed"] == 1

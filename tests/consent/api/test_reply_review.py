@@ -152,7 +152,7 @@ def test_undo_restores_what_a_misread_stop_withdrew(
     state = ConsentState.objects.get(customer=granted, channel=sms, topic=credit_card)
     assert state.status == "granted"
     regrant = state.event
-    assert regrant.source == ConsentEvent.Source.STAFF
+    assert regrant.source == ConsentEvent.Source.REPLY_REVIEW
     assert regrant.actor.startswith("staff:")
     assert regrant.evidence["review_of"] == "gw-u"
     assert regrant.notice_version is not None

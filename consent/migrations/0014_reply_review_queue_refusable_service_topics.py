@@ -19,7 +19,7 @@ def queue_flagged_replies(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0011_wechat_events'),
+        ('consent', '0013_consent_sources_call_centre_and_branch'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0012_reply_review_queue_refusable_service_topics'),
+        ('consent', '0014_reply_review_queue_refusable_service_topics'),
     ]
 
     operations = [
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('answered_at', models.DateTimeField(blank=True, null=True, verbose_name='answered')),
                 ('answer_event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='consent.consentevent', verbose_name='answer in the ledger')),
                 ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='consent.channel', verbose_name='channel')),
-                ('client', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='consent.apiclient', verbose_name='asked by')),
+                ('client', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='consent.apiclient', verbose_name='asking system')),
                 ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='consent_requests', to='consent.customer', verbose_name='customer')),
                 ('topic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='consent.topic', verbose_name='topic')),
             ],
