@@ -97,13 +97,19 @@ _NOT_ME_ZH = re.compile(
     r"(?:发|打|找|搞)错(?:人|号码?)?了|你们?(?:发|打|找)错(?:人|号码?)?了?|错号|"
     r"不认识(?:这个人|此人|他|她|你们说的|[\u4e00-\u9fff]{2,4}$)|"
     r"(?:查无此人|没有这个人|没这个人|不存在这个人)|"
-    r"(?:我(?:不是|不叫))[\u4e00-\u9fff·]{2,4}$"
+    r"(?:我(?:不是|不叫))(?:[\u4e00-\u9fff·]{2,4}|他|她)$|"
+    r"(?:已(?:经)?)?(?:更换|换)了?(?:主人|机主|号主)|机主已(?:经)?(?:换|更换|变更)|"
+    r"(?:刚|新)(?:买|办|换|申请)的(?:号码?|手机号?|卡)?$|"
+    r"(?:这|此)个?(?:号码?|手机号?|电话)?不是[\u4e00-\u9fff·]{1,6}的(?:号码?|手机号?|电话)"
 )
 # Matched on the folded text with spaces kept, for English.
 _NOT_ME_EN = re.compile(
     r"(?:^not me\b"
     r"|\bwrong (?:number|person|guy|girl|phone|recipient|contact)"
     r"|(?:this|that|it)(?: is| s|s)? not (?:me|my (?:phone|number|mobile|cell))"
+    r"|not (?:his|her|their) (?:phone|number|mobile|cell)"
+    r"|(?:belongs to me|is mine|mine) now"
+    r"|(?:got|bought|have had|just got) this (?:number|phone|sim)"
     r"|not (?:my|the right) (?:phone|number|mobile|cell)"
     r"|(?:is|isn ?t|is not|s not) (?:my|the right) (?:phone|number|mobile|cell)"
     r"|not the (?:person|one) you(?: are|re)? (?:looking for|after|trying)"

@@ -52,6 +52,18 @@ NOT_ME_REPLIES = [
     "我不是李伟",
     "我不是张三。",
     "我不叫王芳",
+    "我不是他",
+    "你好，我不是王先生",
+    "这不是李伟的手机",
+    "这个号码不是张先生的号码",
+    "本机号码已更换主人",
+    "机主已换",
+    "此号已换人",
+    "号码已过户",
+    "这号码我刚买的",
+    "这是我新办的号码，不认识你们说的人",
+    "你们打错电话了",
+    "您发错了",
     # Chinese: full-width and mixed punctuation, spaces
     "我 不 是 机 主",
     "【我不是机主】",
@@ -86,6 +98,12 @@ NOT_ME_REPLIES = [
     "This is not Mr Chen",
     "I'm not a customer",
     "never been a customer of yours",
+    "Sorry, wrong person",
+    "this is not his phone anymore",
+    "this number belongs to me now",
+    "I got this number recently",
+    "This phone number is mine now, not Li Wei",
+    "who is this? I don't know any Li Wei",
     # full-width English
     "ＷＲＯＮＧ　ＮＵＭＢＥＲ",
     "Ｉ’ｍ ｎｏｔ Ｌｉ Ｗｅｉ",
@@ -149,6 +167,9 @@ def test_refusals_without_a_keyword_are_stops_flagged_for_review(text):
         "收到，谢谢",
         "my number is new",  # tells nothing about the addressee
         "When will the new card arrive?",
+        "这不是我的问题",
+        "我不是不想要，只是现在没空",
+        "Is this my new card?",
     ],
 )
 def test_other_replies_are_not_not_me(text):
