@@ -29,6 +29,7 @@ from consent.models import (
     ConsentState,
     Customer,
     NoticeVersion,
+    OptOut,
     Topic,
 )
 from consent.unit import consent_change
@@ -42,6 +43,10 @@ MSG_NOT_ASKABLE = _("Consent can only be asked for a marketing topic.")
 MSG_CUSTOMER_INACTIVE = _("This customer cannot be asked for consent.")
 MSG_CHANNEL_INACTIVE = _("This channel is not in use.")
 MSG_REQUEST_ANSWERED = _("This request was already answered.")
+MSG_OPTED_OUT = _(
+    "The customer stopped all marketing. Only the customer can ask for marketing "
+    "again, in the self-service portal."
+)
 
 REFUSALS = (ConsentEvent.Action.WITHDRAW, ConsentEvent.Action.OPT_OUT_ALL)
 
@@ -98,6 +103,9 @@ def _require_askable(*, customer: Customer, channel: Channel, topic: Topic, now)
             code="quiet_period",
             extra={"status": 409, "asking_allowed_from": until.isoformat()},
         )
+    if OptOut.objects.filter(customer=customer).exists():
+        # Stopped longer ago than the quiet period: still not for others to re-ask.
+        raise ApplicationError(MSG_OPTED_OUT, code="opted_out", extra={"status": 409})
     if ConsentState.objects.granted().filter(
         customer=customer, channel=channel, topic=topic
     ):

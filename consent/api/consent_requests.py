@@ -117,8 +117,9 @@ class ConsentRequestCreateApi(ClientApiView):
                 "This client may not write the channel 'voice'.",
             ),
             409: _error(
-                "Within the quiet period after a refusal (`quiet_period`), or the "
-                "consent is already given (`already_granted`).",
+                "Within the quiet period after a refusal (`quiet_period`), the "
+                "consent is already given (`already_granted`), or the customer "
+                "stopped all marketing (`opted_out`).",
                 "quiet_period",
                 "The customer refused this consent on 2026-11-02. Asking again is "
                 "not allowed before 2027-05-01.",

@@ -201,3 +201,18 @@ def test_another_customers_request_cannot_be_answered(
     assert response.status_code == 404
     assert ConsentRequest.objects.get().status == "pending"
     assert not ConsentState.objects.filter(customer=other).exists()
+
+
+def test_a_customer_who_stopped_all_marketing_long_ago_is_not_asked(
+    api, customer, phone_point
+):
+    services.consent_opt_out_all(
+        customer=customer,
+        source="portal",
+        actor=Actor.customer(customer),
+        occurred_at=timezone.now() - timedelta(days=400),
+    )
+    response = ask(api, customer)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "opted_out"
+    assert not ConsentRequest.objects.exists()
