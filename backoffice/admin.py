@@ -664,5 +664,6 @@ from backoffice import (  # noqa: E402, F401
     admin_assisted,
     admin_consent,
     admin_events,
+    admin_reviews,
     admin_webhooks,
 )

@@ -72,9 +72,10 @@ class TopicAdmin(admin.ModelAdmin):
         "name_zh",
         "kind",
         "held_by_care_pause",
+        "customer_may_refuse",
         "is_active",
     )
-    list_filter = ("kind", "is_active")
+    list_filter = ("kind", "customer_may_refuse", "is_active")
 
     def get_readonly_fields(self, request, obj=None):
         # The code and kind are cited by the ledger; only labels change after creation.

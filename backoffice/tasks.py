@@ -32,3 +32,11 @@ def sender_lag_check_task() -> int:
     from backoffice.sender_alerts import sender_stale_check
 
     return len(sender_stale_check())
+
+
+@shared_task
+def reply_review_overdue_task() -> int:
+    """Alert owners and compliance officers about overdue reply reviews."""
+    from backoffice.reply_reviews import reply_reviews_overdue_alert
+
+    return len(reply_reviews_overdue_alert())

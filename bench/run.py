@@ -106,6 +106,7 @@ class Server:
         workers: int,
         app: str = "config.wsgi:application",
         probe: str = "/api/v1/suppression/status",
+        threads: int = 4,
     ) -> None:
         self.port = port
         self.proc = subprocess.Popen(
@@ -119,7 +120,7 @@ class Server:
                 "-k",
                 "gthread",
                 "--threads",
-                "4",
+                str(threads),
                 "--log-level",
                 "warning",
             ],
@@ -148,8 +149,8 @@ class Server:
 
 
 @contextmanager
-def running(url: str, port: int, workers: int = 2):
-    server = Server(url, port, workers)
+def running(url: str, port: int, workers: int = 2, threads: int = 4):
+    server = Server(url, port, workers, threads=threads)
     try:
         yield server
     finally:

@@ -11,6 +11,7 @@ class ComplaintsConfig(AppConfig):
 
         from complaints import tasks  # noqa: F401  (services name them; register them)
         from complaints.checks import check_calendar_coverage
+        from complaints.deadlines import review_due_after
         from complaints.demo import seed_demo_complaints
         from complaints.selectors import complaints_for_export
         from complaints.services import (
@@ -23,5 +24,7 @@ class ComplaintsConfig(AppConfig):
         hooks.register_spam_report_handler(complaint_create_from_spam_report)
         hooks.register_violation_handler(complaint_create_from_violation)
         hooks.register_export_section("complaints", complaints_for_export)
+        # Reply reviews are due in business days of the complaint calendar.
+        hooks.register_review_due(review_due_after)
         # After the back office's staff: demo complaints are assigned to them.
         hooks.register_demo_seeder(20, seed_demo_complaints)

@@ -225,3 +225,12 @@ def get_policy(code: str | None = None) -> DeadlinePolicy:
         return POLICIES[code]()
     except KeyError:
         raise ValueError(f"Unknown complaint deadline policy {code!r}") from None
+
+
+def review_due_after(start: datetime) -> datetime:
+    """One business day after ``start``, at the same local time, on the configured
+    policy's calendar (registered for the consent review queue)."""
+    policy = get_policy()
+    local = start.astimezone(policy.tz)
+    day = policy.calendar.add_business_days(local.date(), 1)
+    return datetime.combine(day, local.time(), tzinfo=policy.tz)

@@ -61,6 +61,10 @@ app.conf.beat_schedule = {
         "task": "backoffice.tasks.sender_lag_check_task",
         "schedule": crontab(minute="*"),
     },
+    "alert-overdue-reply-reviews": {
+        "task": "backoffice.tasks.reply_review_overdue_task",
+        "schedule": crontab(minute="*/15"),
+    },
     "escalate-complaints": {
         "task": "complaints.tasks.complaint_escalate_task",
         "schedule": crontab(minute="*/15"),

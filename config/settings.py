@@ -70,6 +70,9 @@ STAFF_GRANT_REFUSED_AFTER_WITHDRAWAL_DAYS = env.int(
 )
 # An address nobody confirmed is removed after this many days.
 UNVERIFIED_CONTACT_DAYS = env.int("UNVERIFIED_CONTACT_DAYS", default=7)
+# No nagging: after a customer refused a consent, nobody may ask them for it again
+# (API consent request, portal prompt) for this many days.
+CONSENT_REQUEST_QUIET_DAYS = env.int("CONSENT_REQUEST_QUIET_DAYS", default=180)
 # The controller named on consent receipts (ISO/IEC TS 27560, Kantara).
 CONSENT_CONTROLLER_NAME = env.str(
     "CONSENT_CONTROLLER_NAME", default="Consent and preference centre"
@@ -360,6 +363,9 @@ Pull a snapshot once, follow `changes` from its `X-Feed-Seq`, and `check`
 recipients before each send; push what you see (replies, bounces) to `events`.
 """,
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "UnsubscribeScopeEnum": "consent.services.unsubscribe.UnsubscribeScope",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -40,6 +40,18 @@ class TopicInfo:
     code: str
     marketing: bool
     held_by_care_pause: bool = False
+    # A service topic the customer may switch off: a holder's withdrawn cell holds it.
+    customer_may_refuse: bool = False
+
+    @classmethod
+    def of(cls, topic) -> TopicInfo:
+        """From a ``consent.models.Topic`` (read duck-typed: this module stays pure)."""
+        return cls(
+            topic.code,
+            topic.is_marketing,
+            topic.held_by_care_pause,
+            bool(getattr(topic, "is_refusable_service", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,24 @@ def _marketing_reasons(
     return reasons
 
 
+def _service_reasons(
+    topic: TopicInfo, holders: Sequence[Holder], collections_held: bool
+) -> set[str]:
+    """A service message is held by a care pause (collections), and a refusable
+    one by any holder's refusal of it on this channel: the person holding the
+    phone said no, whichever record they said it on."""
+    held = topic.held_by_care_pause and collections_held
+    reasons = {Reason.CARE_PAUSE} if held else set()
+    if topic.customer_may_refuse:
+        for holder in holders:
+            status, source = holder.states.get(topic.code, (None, None))
+            if status == "withdrawn":
+                reasons.add(
+                    Reason.COMPLAINT if source == "complaint" else Reason.WITHDRAWN
+                )
+    return reasons
+
+
 def compute(
     *,
     holders: Sequence[Holder],
@@ -200,8 +230,7 @@ def compute(
             reasons = _marketing_reasons(topic.code, holders, identifier_refusals)
             marketing_reasons |= reasons
         else:
-            held = topic.held_by_care_pause and collections_held
-            reasons = {Reason.CARE_PAUSE} if held else set()
+            reasons = _service_reasons(topic, holders, collections_held)
         if reasons:
             topic_reasons[topic.code] = sorted(reasons)
         else:

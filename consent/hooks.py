@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,13 @@ class _Registry:
     # Called with ``violation`` (a send to a key not permitted at send time), in the
     # same transaction; may return an object with ``reference`` (a complaint).
     violation_handlers: list[Callable[..., Any]] = field(default_factory=list)
+    # Opens the correction task for a "not me" (portal page or SMS reply), in the same
+    # transaction: called with kind, normalised, blind_index, contact_points, via;
+    # returns the task.
+    not_me_report_handlers: list[Callable[..., Any]] = field(default_factory=list)
+    # The due time of a reply review (one business day after ``start``); the
+    # default skips weekends only.
+    review_due: Callable[[datetime], datetime] | None = None
     # Called with ``customer`` when its personal data is erased (same transaction).
     erasure_handlers: list[Callable[..., None]] = field(default_factory=list)
     # (name, callable(customer) -> data) sections of a customer's data export.
@@ -93,6 +102,27 @@ def register_spam_report_handler(handler: Callable[..., Any]) -> None:
 def register_violation_handler(handler: Callable[..., Any]) -> None:
     if handler not in registry.violation_handlers:
         registry.violation_handlers.append(handler)
+
+
+def register_not_me_report_handler(handler: Callable[..., Any]) -> None:
+    if handler not in registry.not_me_report_handlers:
+        registry.not_me_report_handlers.append(handler)
+
+
+def register_review_due(calculator: Callable[[datetime], datetime]) -> None:
+    """A business-day calendar for review due times (complaints owns calendars)."""
+    registry.review_due = calculator
+
+
+def review_due(start: datetime) -> datetime:
+    """One business day after ``start``: the registered calendar, else the same
+    time on the next weekday."""
+    if registry.review_due is not None:
+        return registry.review_due(start)
+    due = start + timedelta(days=1)
+    while timezone.localtime(due).weekday() >= 5:
+        due += timedelta(days=1)
+    return due
 
 
 def register_erasure_handler(handler: Callable[..., None]) -> None:

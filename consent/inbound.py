@@ -92,6 +92,8 @@ class InboundEventIn:
     # False when the sender left the time out (it is then "now", which a repeat
     # cannot match).
     occurred_at_given: bool = True
+    # An unsubscribe's reach: product (the list it came from), channel or all.
+    scope: str = services.UnsubscribeScope.PRODUCT
 
     @property
     def blind_index(self) -> str:
@@ -108,6 +110,10 @@ class _Outcome:
     reply_text: str | None = None
     reply_withheld: str | None = None
     violation: dict | None = None
+    # A refusal kept against the identifier itself (nobody on file holds it).
+    identifier_suppressed: bool = False
+    # When a reply read from plain language must be reviewed by.
+    review_due_at: datetime | None = None
     complaints: list[str] = field(default_factory=list)
 
 
@@ -135,6 +141,7 @@ def _holders(data: InboundEventIn, *, lock: bool = False) -> list[ContactPoint]:
                     customer_id=OuterRef("customer_id"),
                     channel=data.channel,
                     status=ConsentState.Status.GRANTED,
+                    topic__kind=Topic.Kind.MARKETING,
                 )
             )
         )
@@ -284,7 +291,26 @@ def _handle_reply(data, holders, actor, evidence, change) -> _Outcome:
         effect=reading.effect, needs_review=reading.needs_review, customers=len(holders)
     )
     languages = _languages(holders)
-    if reading.effect == keywords.STOP:
+    if reading.effect == keywords.NOT_ME:
+        # The person answering says the number is not the addressee's: the
+        # portal's "this is not me", proved by the reply coming from the number.
+        result = services.identifier_mark_not_me(
+            kind=data.channel.address_kind,
+            address=data.identifier,
+            source=REPLY_TYPES[data.type],
+            actor=actor,
+            evidence=evidence,
+            change=change,
+            via=data.type,
+        )
+        outcome.customers = result.linked
+        outcome.contact_points_changed = len(result.marked)
+        outcome.identifier_suppressed = result.linked == 0
+        # Not the customers' language: the person is not one of them.
+        outcome.reply_text = keywords.reply_text(
+            keywords.NOT_ME, set(), channel=data.channel.code
+        )
+    elif reading.effect == keywords.STOP:
         if not _anything_granted(holders) and _stop_confirmed_recently(data):
             # The same opt-out again: already in force and already confirmed.
             outcome.reply_withheld = REPLY_ALREADY_CONFIRMED
@@ -301,6 +327,7 @@ def _handle_reply(data, holders, actor, evidence, change) -> _Outcome:
         if not holders:
             # Nobody on file holds the number: the refusal is kept against it, so
             # whoever registers it later starts with marketing suppressed here.
+            outcome.identifier_suppressed = True
             services.identifier_suppress(
                 kind=data.channel.address_kind,
                 address=data.identifier,
@@ -331,22 +358,30 @@ def _handle_reply(data, holders, actor, evidence, change) -> _Outcome:
 
 def _handle_unsubscribe(data, holders, actor, evidence, change) -> _Outcome:
     """An e-mail list's one-click unsubscribe, or a follower leaving a WeChat
-    official account (or refusing its messages): the list's topic, else the
-    channel."""
+    official account (or refusing its messages), at the event's scope: the list's
+    product (the channel when the list is not known), the channel, or all
+    marketing. The same service as the one-click page."""
     source = (
         ConsentEvent.Source.WECHAT
         if data.type == InboundEvent.Type.WECHAT_UNSUBSCRIBE
         else ConsentEvent.Source.ONE_CLICK
     )
-    changed = _withdraw_channel(
-        data,
-        holders,
-        actor,
-        evidence,
-        source=source,
-        topic=data.topic,
-        change=change,
-    )
+    evidence = _evidence(evidence, data, scope=data.scope)
+    changed = 0
+    for cp in holders:
+        done = services.consent_unsubscribe(
+            change=change,
+            customer=cp.customer,
+            channel=data.channel,
+            topic=data.topic,
+            scope=data.scope,
+            source=source,
+            actor=actor,
+            evidence=evidence,
+            contact_point=cp,
+            occurred_at=data.occurred_at,
+        )
+        changed += done.cells_changed
     return _Outcome(effect=WITHDRAW, customers=len(holders), consents_changed=changed)
 
 
@@ -540,6 +575,7 @@ def _result(data: InboundEventIn, outcome: _Outcome, feed_seq: int | None) -> di
         "violation": outcome.violation,
         "complaints": outcome.complaints,
         "feed_seq": feed_seq,
+        "identifier_suppressed": outcome.identifier_suppressed,
     }
 
 
@@ -625,6 +661,9 @@ def _apply(
         change.locked({cp.customer_id: cp.customer.status for cp in holders})
         if data.type in REPLY_TYPES:
             outcome = _handle_reply(data, holders, actor, evidence, change)
+            if outcome.needs_review:
+                # Read before the ordering step, which must stay a few statements.
+                outcome.review_due_at = hooks.review_due(change.now)
         elif data.type in (
             InboundEvent.Type.EMAIL_UNSUBSCRIBE,
             InboundEvent.Type.WECHAT_UNSUBSCRIBE,
@@ -662,6 +701,10 @@ def _fill(event: InboundEvent, data, outcome: _Outcome, feed_seq: int | None):
     event.effect = outcome.effect
     event.needs_review = outcome.needs_review
     event.result = _result(data, outcome, feed_seq)
+    if outcome.needs_review:
+        # Applied first, reviewed after: the queue wants it within a business day.
+        event.review_status = InboundEvent.ReviewStatus.PENDING
+        event.review_due_at = outcome.review_due_at
 
 
 def _finish(event: InboundEvent, data, outcome: _Outcome, feed_seq: int | None):

@@ -346,10 +346,7 @@ def keys_recompute(
             flags[bi].append(reason)
     states, prefs = facts.states, facts.prefs
     current = catalogue(facts.catalogue_version)
-    topics = [
-        contactability.TopicInfo(t.code, t.is_marketing, t.held_by_care_pause)
-        for t in current.topics
-    ]
+    topics = [contactability.TopicInfo.of(t) for t in current.topics]
     bits = {t.code: t.bit for t in current.topics}
     channels_by_kind: dict[str, list[Channel]] = defaultdict(list)
     for channel in current.channels:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -67,6 +69,13 @@ class Channel(BilingualNameMixin):
 # A topic's bit in ``CheckKey.permitted`` (a signed 64-bit integer).
 MAX_TOPIC_BIT = 62
 
+# Service topics that always reach the customer: nobody may mark them refusable.
+ALWAYS_ON_TOPICS = frozenset({"security_alert"})
+MSG_ALWAYS_ON = _("Security alerts are always sent; customers cannot switch them off.")
+MSG_REFUSABLE_SERVICE_ONLY = _(
+    "Only service topics can be marked as refusable; marketing topics always are."
+)
+
 
 class Topic(BilingualNameMixin):
     """What a message is about. Marketing topics need consent; service topics do not."""
@@ -81,6 +90,14 @@ class Topic(BilingualNameMixin):
         _("held by a care pause"),
         default=False,
         help_text=_("Service topics (collections) that a care pause can hold."),
+    )
+    customer_may_refuse = models.BooleanField(
+        _("customer may switch off"),
+        default=False,
+        help_text=_(
+            "Informational service messages that customers may switch off in the "
+            "portal. Never for security alerts."
+        ),
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
@@ -99,7 +116,15 @@ class Topic(BilingualNameMixin):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(bit__lte=MAX_TOPIC_BIT), name="topic_bit_fits"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(customer_may_refuse=False)
+                | (
+                    models.Q(kind="service")
+                    & ~models.Q(code__in=sorted(ALWAYS_ON_TOPICS))
+                ),
+                name="topic_refusable_service_only",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -111,6 +136,27 @@ class Topic(BilingualNameMixin):
             highest = Topic.objects.aggregate(m=models.Max("bit"))["m"]
             self.bit = 0 if highest is None else highest + 1
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.customer_may_refuse and self.code in ALWAYS_ON_TOPICS:
+            raise ValidationError(
+                {"customer_may_refuse": MSG_ALWAYS_ON}, code="always_on"
+            )
+        if self.customer_may_refuse and self.kind != self.Kind.SERVICE:
+            raise ValidationError(
+                {"customer_may_refuse": MSG_REFUSABLE_SERVICE_ONLY},
+                code="refusable_service_only",
+            )
+
+    @property
+    def is_refusable_service(self) -> bool:
+        """A service topic the customer may switch off."""
+        return (
+            self.kind == self.Kind.SERVICE
+            and self.customer_may_refuse
+            and self.code not in ALWAYS_ON_TOPICS
+        )
 
     @property
     def is_marketing(self) -> bool:
@@ -366,6 +412,9 @@ class ConsentEvent(AppendOnlyModel):
         COMPLAINT = "complaint", _("Complaint")
         IMPORT = "import", _("Import")
         SYSTEM = "system", _("System")
+        # A reply read from plain language that a reviewer found misread: only what
+        # that reply withdrew comes back, each citing the customer's own grant.
+        REPLY_REVIEW = "reply_review", _("Reply review (misread reply undone)")
 
     seq = models.BigIntegerField(_("sequence"), unique=True, editable=False)
     customer = models.ForeignKey(
@@ -820,6 +869,11 @@ class InboundEvent(models.Model):
         WECHAT_REPLY = "wechat_reply", _("WeChat reply")
         WECHAT_UNSUBSCRIBE = "wechat_unsubscribe", _("WeChat unsubscribe")
 
+    class ReviewStatus(models.TextChoices):
+        PENDING = "pending", _("To review")
+        CONFIRMED = "confirmed", _("Confirmed")
+        UNDONE = "undone", _("Undone")
+
     client = models.ForeignKey(
         ApiClient,
         verbose_name=_("client"),
@@ -846,6 +900,24 @@ class InboundEvent(models.Model):
     effect = models.CharField(_("effect"), max_length=20, blank=True)
     result = models.JSONField(_("result"), default=dict, blank=True)
     needs_review = models.BooleanField(_("needs review"), default=False)
+    # The review queue of replies read from plain language (applied first).
+    review_status = models.CharField(
+        _("review"), max_length=10, choices=ReviewStatus.choices, blank=True
+    )
+    review_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("review owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    review_due_at = models.DateTimeField(_("review due"), null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    reviewed_by = models.CharField(_("reviewed by"), max_length=150, blank=True)
+    review_alerted_at = models.DateTimeField(
+        _("overdue alert sent"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ("-received_at",)
@@ -856,9 +928,42 @@ class InboundEvent(models.Model):
                 fields=("client", "event_id"), name="inbound_event_idempotency"
             )
         ]
+        indexes = [
+            models.Index(
+                fields=("review_status", "review_due_at"),
+                name="inbound_event_review_queue",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.client} {self.type} {self.event_id}"
+
+
+class ReplyReviewQuerySet(models.QuerySet):
+    def open(self) -> ReplyReviewQuerySet:
+        return self.filter(review_status=InboundEvent.ReviewStatus.PENDING)
+
+    def overdue(self, now) -> ReplyReviewQuerySet:
+        return self.open().filter(review_due_at__lt=now)
+
+
+class ReplyReviewManager(models.Manager.from_queryset(ReplyReviewQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().exclude(review_status="")
+
+
+class ReplyReview(InboundEvent):
+    """A reply read from plain language ("不需要", "wrong number"): applied at once
+    (withdrawal beats grant), then a person confirms the reading or undoes it,
+    within one business day. The work queue over the inbound events."""
+
+    objects = ReplyReviewManager()
+
+    class Meta:
+        proxy = True
+        ordering = ("review_due_at",)
+        verbose_name = _("reply to review")
+        verbose_name_plural = _("replies to review")
 
 
 class SendRecord(models.Model):
@@ -1047,3 +1152,67 @@ class WebhookDelivery(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.message_id} #{self.attempt}"
+
+
+class ConsentRequest(models.Model):
+    """Asking a customer for a marketing consent they have not given: a sending
+    system's request (API) shown to the customer as a prompt in the portal.
+
+    No nagging: after the customer refused that consent (a withdrawal, "stop all
+    marketing", or "no" to an earlier prompt), asking again is refused for
+    ``CONSENT_REQUEST_QUIET_DAYS``. The customer's own grant is always allowed.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for the customer")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="consent_requests",
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+    )
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("topic"), on_delete=models.PROTECT, related_name="+"
+    )
+    client = models.ForeignKey(
+        ApiClient,
+        verbose_name=_("asking system"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    created_at = models.DateTimeField(_("asked"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    answer_event = models.ForeignKey(
+        ConsentEvent,
+        verbose_name=_("answer in the ledger"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("consent request")
+        verbose_name_plural = _("consent requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("customer", "channel", "topic"),
+                condition=models.Q(status="pending"),
+                name="consent_request_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.channel_id}/{self.topic_id} {self.status}"

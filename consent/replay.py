@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from consent.models import ConsentEvent, ConsentState, OptOut
+from consent.models import ConsentEvent, ConsentState, OptOut, Topic
 
 StateKey = tuple[int, int, int]  # customer, channel, topic
 
@@ -29,7 +29,9 @@ class Projection:
     opt_outs: dict[int, tuple[int, datetime]]  # customer -> (event id, since)
 
 
-def replay(events) -> Projection:
+def replay(events, *, service_topic_ids: frozenset[int] = frozenset()) -> Projection:
+    """``service_topic_ids``: topics a withdrawal of every topic leaves alone (a
+    refused service message is refused only by its own cell)."""
     states: dict[StateKey, StateRow] = {}
     opt_outs: dict[int, tuple[int, datetime]] = {}
     by_customer: dict[int, set[StateKey]] = {}
@@ -53,6 +55,8 @@ def replay(events) -> Projection:
                 if e.channel_id and key[1] != e.channel_id:
                     continue
                 if e.topic_id and key[2] != e.topic_id:
+                    continue
+                if not e.topic_id and key[2] in service_topic_ids:
                     continue
                 states[key] = StateRow("withdrawn", e.source, e.pk, e.recorded_at)
         elif e.action == Action.OPT_IN_ALL:
@@ -85,7 +89,10 @@ def ledger_projection() -> Projection:
         )
         .iterator(chunk_size=5000)
     )
-    return replay(events)
+    service = frozenset(
+        Topic.objects.exclude(kind=Topic.Kind.MARKETING).values_list("pk", flat=True)
+    )
+    return replay(events, service_topic_ids=service)
 
 
 def differences(expected: Projection, actual: Projection) -> list[str]:

@@ -11,6 +11,7 @@ class PreferencesConfig(AppConfig):
         from preferences import contactability, replay, tasks
         from preferences.demo import seed_demo_identity_checks
         from preferences.erasure import forget_customer
+        from preferences.services.requests import not_me_report_open
 
         hooks.register_preference_provider(
             contactability.holder_preferences,
@@ -19,5 +20,6 @@ class PreferencesConfig(AppConfig):
         )
         hooks.register_erasure_handler(forget_customer)
         hooks.register_unconfirmed_contact_handler(tasks.contact_point_unconfirmed)
+        hooks.register_not_me_report_handler(not_me_report_open)
         hooks.register_projection_check(replay.preference_check)
         hooks.register_demo_seeder(5, seed_demo_identity_checks)

@@ -423,12 +423,7 @@ def marketing_again(
 # --- one-click unsubscribe ---------------------------------------------------------
 
 
-class UnsubscribeScope:
-    TOPIC = "topic"  # this product on this channel (the list the message came from)
-    CHANNEL = "channel"  # all marketing on this channel
-    ALL = "all"  # all marketing on every channel
-
-    CHOICES = (TOPIC, CHANNEL, ALL)
+UnsubscribeScope = consent_services.UnsubscribeScope
 
 
 def one_click_unsubscribe_scoped(
@@ -439,44 +434,20 @@ def one_click_unsubscribe_scoped(
     scope: str,
     evidence: Evidence,
 ) -> tuple[ConsentEvent | None, bool]:
-    """Withdraw from a signed link at the scope the person chose. Returns the event
-    (None when nothing was left to withdraw) and whether it can be undone (only a
-    single product that had been granted)."""
-    if scope == UnsubscribeScope.TOPIC:
-        return services.one_click_unsubscribe(
-            customer=customer, channel=channel, topic=topic, evidence=evidence
-        )
-    actor = Actor.public("one_click_link")
-    with transaction.atomic():
-        if scope == UnsubscribeScope.ALL:
-            if OptOut.objects.filter(customer=customer).exists():
-                return None, False
-            return (
-                consent_services.consent_opt_out_all(
-                    customer=customer,
-                    source=ConsentEvent.Source.ONE_CLICK,
-                    actor=actor,
-                    evidence=evidence,
-                ),
-                False,
-            )
-        if (
-            not ConsentState.objects.granted()
-            .filter(customer=customer, channel=channel)
-            .exists()
-        ):
-            return None, False
-        return (
-            consent_services.consent_withdraw(
-                customer=customer,
-                channel=channel,
-                topic=None,
-                source=ConsentEvent.Source.ONE_CLICK,
-                actor=actor,
-                evidence=evidence,
-            ),
-            False,
-        )
+    """Withdraw from a signed link at the scope the person chose, through the same
+    service as the ``email_unsubscribe`` event. Returns the event (None when nothing
+    was left to withdraw) and whether it can be undone (only a single product that
+    had been granted)."""
+    done = consent_services.consent_unsubscribe(
+        customer=customer,
+        channel=channel,
+        topic=topic,
+        scope=scope,
+        source=ConsentEvent.Source.ONE_CLICK,
+        actor=Actor.public("one_click_link"),
+        evidence=evidence,
+    )
+    return done.event, done.undoable
 
 
 # --- contesting "not me" ----------------------------------------------------------

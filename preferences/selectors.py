@@ -83,6 +83,12 @@ class PreferenceMatrix:
     rows: list[MatrixRow]
     opt_out: OptOut | None
     notice: NoticeVersion | None
+    # Service topics the customer may switch off: on unless refused.
+    service_rows: list[MatrixRow] = field(default_factory=list)
+
+    @property
+    def service_shown_on(self) -> list[str]:
+        return [c.value for row in self.service_rows for c in row.cells if c.on]
 
     @property
     def shown_on(self) -> list[str]:
@@ -132,11 +138,13 @@ def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
     channels = list(Channel.objects.filter(is_active=True))
     kinds = confirmed_address_kinds(customer=customer)
     all_topics = list(Topic.objects.filter(is_active=True))
-    granted = set(
-        ConsentState.objects.granted()
-        .filter(customer=customer)
-        .values_list("channel_id", "topic_id")
+    states = ConsentState.objects.filter(customer=customer).values_list(
+        "channel_id", "topic_id", "status"
     )
+    granted, refused = set(), set()
+    for channel_id, topic_id, status in states:
+        on = status == ConsentState.Status.GRANTED
+        (granted if on else refused).add((channel_id, topic_id))
     opt_out = OptOut.objects.filter(customer=customer).first()
     topics = [t for t in all_topics if t.is_marketing]
     rows = [
@@ -154,13 +162,27 @@ def preference_matrix(*, customer: Customer) -> PreferenceMatrix:
         )
         for topic in topics
     ]
+    service_rows = [
+        MatrixRow(
+            topic=topic,
+            cells=[
+                MatrixCell(channel, topic, (channel.pk, topic.pk) not in refused)
+                for channel in channels
+            ],
+        )
+        for topic in all_topics
+        if topic.is_refusable_service
+    ]
     return PreferenceMatrix(
         channels=channels,
         topics=topics,
-        service_topics=[t for t in all_topics if not t.is_marketing],
+        service_topics=[
+            t for t in all_topics if not t.is_marketing and not t.is_refusable_service
+        ],
         rows=rows,
         opt_out=opt_out,
         notice=notice_current(),
+        service_rows=service_rows,
     )
 
 

@@ -14,8 +14,18 @@ urlpatterns = [
     path("sign-in/shared/", views.shared_identifier, name="shared_identifier"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("account/", views.dashboard, name="dashboard"),
+    path(
+        "account/requests/<int:pk>/",
+        views.consent_request_answer,
+        name="consent_request_answer",
+    ),
     path("account/preferences/", views.preferences, name="preferences"),
     path("account/preferences/stop-all/", views.stop_all, name="stop_all"),
+    path(
+        "account/preferences/service/",
+        views.service_messages,
+        name="service_messages",
+    ),
     path("account/preferences/again/", views.marketing_again, name="marketing_again"),
     path("account/contact-settings/", views.contact_settings, name="contact_settings"),
     path("account/frequency/", views.frequency, name="frequency"),

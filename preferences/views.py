@@ -17,12 +17,19 @@ from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consent import crypto
+from consent import consent_requests, crypto
 from consent import services as consent_services
 from consent.errors import ApplicationError
 from consent.ledger import Actor, Evidence
 from consent.links import InvalidLink, undo_target, undo_token, unsubscribe_target
-from consent.models import Channel, ConsentEvent, ContactPoint, NoticeVersion, OptOut
+from consent.models import (
+    Channel,
+    ConsentEvent,
+    ConsentRequest,
+    ContactPoint,
+    NoticeVersion,
+    OptOut,
+)
 from preferences import confirm_links, forms, portal_actions, selectors, services
 from preferences.auth import (
     client_ip,
@@ -225,8 +232,42 @@ def dashboard(request):
         "preference": selectors.preference_for(customer=customer),
         "caps": selectors.frequency_caps_shown(customer=customer),
         "erasure": selectors.erasure_request_pending(customer=customer),
+        # No nagging: a request refused within the quiet period is not shown.
+        "prompts": consent_requests.consent_requests_to_show(customer=customer),
     }
     return render(request, "portal/dashboard.html", context)
+
+
+@customer_login_required
+@require_POST
+def consent_request_answer(request, pk: int):
+    """The customer's yes or no to a consent request shown on the overview."""
+    customer = request.customer
+    asked = get_object_or_404(ConsentRequest, pk=pk, customer=customer)
+    answer = request.POST.get("answer")
+    notice = NoticeVersion.objects.filter(
+        pk=request.POST.get("notice_version") or None
+    ).first()
+    if answer not in ("yes", "no") or (answer == "yes" and notice is None):
+        messages.error(request, _("The form was incomplete. Nothing was changed."))
+        return redirect("portal:dashboard")
+    try:
+        consent_requests.consent_request_answer(
+            request=asked,
+            accept=answer == "yes",
+            notice_version=notice,
+            evidence=_evidence(request),
+        )
+    except ApplicationError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(
+            request,
+            _("Saved. Sending systems know at once.")
+            if answer == "yes"
+            else _("Saved. We will not ask you about this again for a while."),
+        )
+    return redirect("portal:dashboard")
 
 
 def _cells(values: list[str]) -> set[tuple[str, str]]:
@@ -299,6 +340,37 @@ def _preferences_refused(request, customer, exc: ApplicationError):
         },
         status=400,
     )
+@customer_login_required
+@require_POST
+def service_messages(request):
+    """Switch off (or back on) the service messages the customer may refuse."""
+    customer = request.customer
+    notice = NoticeVersion.objects.filter(
+        pk=request.POST.get("notice_version") or None
+    ).first()
+    if notice is None:
+        messages.error(request, _("The form was incomplete. Nothing was changed."))
+        return redirect("portal:preferences")
+    try:
+        events = services.service_messages_apply(
+            customer=customer,
+            shown_on=_cells(request.POST.getlist("shown")),
+            wanted_on=_cells(request.POST.getlist("cell")),
+            notice_version=notice,
+            evidence=_evidence(request),
+        )
+    except ApplicationError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        if events:
+            messages.success(
+                request,
+                _("Saved: %(count)d change(s). Sending systems know at once.")
+                % {"count": len(events)},
+            )
+        else:
+            messages.info(request, _("Nothing was changed."))
+    return redirect("portal:preferences")
 
 
 def _preferences_unsaved(request, customer):
@@ -768,11 +840,11 @@ def unsubscribe(request, token: str):
     # RFC 8058: a mail client's one-click POST means the list the message came
     # from; the page's buttons say which scope the person chose.
     scope = (
-        portal_actions.UnsubscribeScope.TOPIC
+        portal_actions.UnsubscribeScope.PRODUCT
         if one_click
-        else request.POST.get("scope", portal_actions.UnsubscribeScope.TOPIC)
+        else consent_services.unsubscribe_scope(request.POST.get("scope"))
     )
-    if scope not in portal_actions.UnsubscribeScope.CHOICES:
+    if scope is None:
         return _invalid_link(request)
     event, undoable = portal_actions.one_click_unsubscribe_scoped(
         customer=target.customer,

@@ -27,6 +27,7 @@ from consent.contactability import Reason
 from consent.identifiers import AddressKind, normalise
 from consent.ledger import Evidence
 from consent.models import Channel, InboundEvent, Topic
+from consent.services import UnsubscribeScope
 
 MSG_UNKNOWN_CHANNEL = _("Unknown channel '%(code)s'.")
 MSG_CHANNEL_KIND = _("Events of this type need a channel for %(kind)s addresses.")
@@ -123,7 +124,8 @@ class _EventInput(serializers.Serializer):
             topic=topic,
             text=attrs.get("text", ""),
             bounce_type=attrs.get("bounce_type", ""),
-            detail={k: attrs[k] for k in ("diagnostic",) if attrs.get(k)},
+            detail={k: attrs[k] for k in ("diagnostic", "scope") if attrs.get(k)},
+            scope=attrs.get("scope") or UnsubscribeScope.PRODUCT,
         )
 
 
@@ -162,6 +164,16 @@ class InboundEventCreateApi(ClientApiView):
             required=False,
             allow_blank=True,
             help_text=_("The marketing topic of the list, when known; else all."),
+        )
+        scope = serializers.ChoiceField(
+            choices=UnsubscribeScope.choices,
+            required=False,
+            help_text=_(
+                "product (default, and the meaning of an RFC 8058 one-click POST): "
+                "the product of the list the message came from, or all marketing "
+                "e-mail when the list's product is not given; channel: all "
+                "marketing e-mail; all: all marketing on every channel."
+            ),
         )
 
     class WechatReplyInput(_EventInput):
@@ -240,13 +252,18 @@ class InboundEventCreateApi(ClientApiView):
         effect = serializers.ChoiceField(
             choices=inbound.EFFECTS,
             help_text=_(
-                "stop, start, help or none for SMS and WeChat replies; withdraw "
+                "not_me, stop, start, help or none for SMS and WeChat replies "
+                "(not_me: the reply says the number is not the addressee's, and "
+                "everything to it stops); withdraw "
                 "(unsubscribes, spam complaints); invalidate (hard bounce); "
                 "recorded or violation for sends."
             ),
         )
         needs_review = serializers.BooleanField(
-            help_text=_("A stop read from plain language rather than a keyword.")
+            help_text=_(
+                "A stop or not-me read from plain language rather than a keyword: "
+                "applied now, and reviewed by staff within one business day."
+            )
         )
         customers = serializers.IntegerField(
             help_text=_("Customers linked to the recipient.")
@@ -258,7 +275,10 @@ class InboundEventCreateApi(ClientApiView):
             )
         )
         contact_points_changed = serializers.IntegerField(
-            help_text=_("Contact points marked invalid by a hard bounce.")
+            help_text=_(
+                "Contact points marked invalid by a hard bounce, or marked not-me "
+                "by a reply saying the number is not the addressee's."
+            )
         )
         reply_text = serializers.CharField(
             allow_null=True,
@@ -342,6 +362,17 @@ class InboundEventCreateApi(ClientApiView):
                     "event_id": "esp-901",
                     "recipient": "li.wei@example.com",
                     "topic": "credit_card",
+                },
+            ),
+            OpenApiExample(
+                "Unsubscribe from all marketing e-mail",
+                request_only=True,
+                value={
+                    "type": "email_unsubscribe",
+                    "event_id": "esp-904",
+                    "recipient": "li.wei@example.com",
+                    "topic": "credit_card",
+                    "scope": "channel",
                 },
             ),
             OpenApiExample(
@@ -453,6 +484,18 @@ class InboundEventCreateApi(ClientApiView):
                                 "or +44 7911 123456."
                             ]
                         },
+                    }
+                },
+            ),
+            OpenApiExample(
+                "Unknown unsubscribe scope",
+                response_only=True,
+                status_codes=["400"],
+                value={
+                    "error": {
+                        "code": "invalid",
+                        "message": "The request is not valid; see the fields.",
+                        "fields": {"scope": ['"everything" is not a valid choice.']},
                     }
                 },
             ),

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from consent.api import views
+from consent.api.consent_requests import ConsentRequestCreateApi
 from consent.api.events import InboundEventCreateApi
 from consent.api.profile_tags import CustomerProfileTagsApi
 
@@ -38,5 +39,10 @@ urlpatterns = [
         "events",
         InboundEventCreateApi.as_view(channel_access="write"),
         name="events",
+    ),
+    path(
+        "consent-requests",
+        ConsentRequestCreateApi.as_view(),
+        name="consent-requests",
     ),
 ]

@@ -32,9 +32,16 @@ from consent.services.contact_points import (
     contact_point_restore,
     contact_point_verify,
     contact_points_unverified_expire,
+    identifier_mark_not_me,
     identifier_suppress,
 )
 from consent.services.publish import contactability_publish
+from consent.services.unsubscribe import (
+    Unsubscribed,
+    UnsubscribeScope,
+    consent_unsubscribe,
+    unsubscribe_scope,
+)
 
 __all__ = [
     "MSG_ACTOR_REQUIRED",
@@ -48,11 +55,14 @@ __all__ = [
     "MSG_OPT_IN_PORTAL_ONLY",
     "MSG_SERVICE_TOPIC",
     "MSG_SOURCE_REQUIRED",
+    "UnsubscribeScope",
+    "Unsubscribed",
     "apply_withdraw",
     "consent_grant",
     "consent_opt_in_all",
     "consent_opt_out_all",
     "consent_states_write",
+    "consent_unsubscribe",
     "consent_withdraw",
     "contact_point_add",
     "contact_point_mark_invalid",
@@ -63,5 +73,7 @@ __all__ = [
     "contact_points_unverified_expire",
     "contactability_publish",
     "grant_check",
+    "identifier_mark_not_me",
     "identifier_suppress",
+    "unsubscribe_scope",
 ]

@@ -36,6 +36,8 @@ def require_evidence(*, source: str, actor: Actor | str) -> None:
         raise ValidationError(MSG_ACTOR_REQUIRED, code="actor_required")
 
 
-def require_marketing(topic: Topic | None) -> None:
-    if topic is not None and not topic.is_marketing:
+def require_marketing_or_refusable(topic: Topic | None) -> None:
+    """Marketing, or a service topic customers may switch off (never security
+    alerts)."""
+    if topic is not None and not topic.is_marketing and not topic.is_refusable_service:
         raise ApplicationError(MSG_SERVICE_TOPIC, code="service_topic")

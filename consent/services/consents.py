@@ -31,7 +31,7 @@ from consent.services._common import (
     MSG_OPT_IN_PORTAL_ONLY,
     MSG_OPTED_OUT,
     require_evidence,
-    require_marketing,
+    require_marketing_or_refusable,
 )
 from consent.staff_grants import STAFF_ENTERED_SOURCES, staff_grant_check
 from consent.unit import ConsentChange, joined
@@ -76,13 +76,14 @@ def grant_check(
     """Everything a grant must satisfy, with the customer locked."""
     if notice_version is None:
         raise ValidationError(MSG_NOTICE_REQUIRED, code="notice_required")
-    require_marketing(topic)
+    require_marketing_or_refusable(topic)
     if not channel.is_active:
         raise ApplicationError(MSG_CHANNEL_INACTIVE, code="channel_inactive")
     status = change.lock(customer).get(customer.pk)
     if status != Customer.Status.ACTIVE:
         raise ApplicationError(MSG_CUSTOMER_INACTIVE, code="customer_inactive")
-    if OptOut.objects.filter(customer=customer).exists():
+    # "Stop all marketing" does not cover service messages switched back on.
+    if topic.is_marketing and OptOut.objects.filter(customer=customer).exists():
         raise ApplicationError(MSG_OPTED_OUT, code="opted_out")
 
 
@@ -147,6 +148,10 @@ def apply_withdraw(event: ConsentEvent) -> int:
         )
         return 1
     rows = ConsentState.objects.filter(customer_id=event.customer_id, status=GRANTED)
+    if not event.topic_id:
+        # Every marketing topic: a refusable service message is refused only by
+        # its own cell (a STOP or "stop all marketing" leaves it alone).
+        rows = rows.filter(topic__kind=Topic.Kind.MARKETING)
     if event.channel_id:
         rows = rows.filter(channel_id=event.channel_id)
     if event.topic_id:
@@ -223,9 +228,11 @@ def consent_withdraw(
     """Withdraw marketing consent. None for channel or topic means all of them.
 
     A withdrawal is accepted from any source, at once, whatever the customer's state.
+    A service topic the customer may refuse (``Topic.customer_may_refuse``) can be
+    withdrawn cell by cell; other service topics cannot.
     """
     require_evidence(source=source, actor=actor)
-    require_marketing(topic)
+    require_marketing_or_refusable(topic)
     with joined(change, actor=actor, source=source, evidence=evidence) as change:
         change.lock(customer)
         event = change.record(

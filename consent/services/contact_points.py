@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -274,3 +276,71 @@ def identifier_suppress(
             record.save(update_fields=["created_at"])
         change.touch_identifier(blind_index, known=normalised)
     return record
+
+
+@dataclass
+class NotMeResult:
+    marked: list[ContactPoint]  # contact points marked not-me now
+    linked: int  # live contact points carrying the address
+    report: Any = None  # the correction task a handler opened, if any
+
+
+def identifier_mark_not_me(
+    *,
+    kind: str,
+    address: str,
+    source: str,
+    actor: Actor | str,
+    evidence: Evidence | None = None,
+    change: ConsentChange | None = None,
+    via: str = "portal",
+) -> NotMeResult:
+    """The holder of an address says it is not the addressee's (the portal's "this
+    is not me" page after a code, or a reply from the number itself).
+
+    Every live contact point carrying it is marked ``not_me`` (everything to it
+    stops, for every customer linked to it); an address nobody on file holds is
+    kept suppressed by its hash for staff review. The correction task (a not-me
+    report for staff) opens through ``hooks.not_me_report_handlers``."""
+    from consent import hooks
+
+    normalised = normalise(kind, address)
+    blind_index = ContactPoint.index_for(kind, normalised)
+    with joined(change, actor=actor, source=source, evidence=evidence) as change:
+        points = list(
+            ContactPoint.objects.filter(
+                blind_index=blind_index, removed_at__isnull=True
+            ).order_by("customer_id")
+        )
+        change.lock(*(cp.customer_id for cp in points))
+        marked = []
+        for contact_point in points:
+            if contact_point.status == ContactPoint.Status.NOT_ME:
+                continue
+            marked.append(
+                contact_point_mark_not_me(
+                    contact_point=contact_point,
+                    source=source,
+                    actor=actor,
+                    evidence=evidence,
+                    change=change,
+                )
+            )
+        if not points:
+            identifier_suppress(
+                kind=kind,
+                address=normalised,
+                reason=SuppressedIdentifier.Reason.NOT_ME,
+                review_pending=True,
+                change=change,
+            )
+        report = None
+        for opener in hooks.registry.not_me_report_handlers:
+            report = opener(
+                kind=kind,
+                normalised=normalised,
+                blind_index=blind_index,
+                contact_points=len(points),
+                via=via,
+            )
+    return NotMeResult(marked=marked, linked=len(points), report=report)

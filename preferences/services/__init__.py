@@ -32,6 +32,7 @@ from preferences.services.consents import (
     consent_matrix_apply,
     one_click_undo,
     one_click_unsubscribe,
+    service_messages_apply,
 )
 from preferences.services.contact_points import (
     _check_send_allowed_preview,
@@ -97,6 +98,7 @@ __all__ = [
     "care_pause_expire_due",
     "care_pause_start",
     "consent_matrix_apply",
+    "service_messages_apply",
     "contact_point_add_and_send",
     "contact_point_code_confirm",
     "contact_point_code_resend",

@@ -127,6 +127,60 @@ def consent_matrix_apply(
     return events
 
 
+def service_messages_apply(
+    *,
+    customer: Customer,
+    shown_on: set[tuple[str, str]],
+    wanted_on: set[tuple[str, str]],
+    notice_version: NoticeVersion,
+    evidence: Evidence,
+) -> list[ConsentEvent]:
+    """Switch service messages the customer may refuse off (a withdrawal of the
+    cell) or back on (a grant citing the page's notice), only the cells moved. Other
+    service topics, security alerts above all, are never touched. One unit."""
+    _check_notice(notice_version)
+    changed = shown_on ^ wanted_on
+    if not changed:
+        return []
+    channels = {c.code: c for c in Channel.objects.filter(is_active=True)}
+    topics = {
+        t.code: t
+        for t in Topic.objects.filter(is_active=True, kind=Topic.Kind.SERVICE)
+        if t.is_refusable_service
+    }
+    actor, source = Actor.customer(customer), ConsentEvent.Source.PORTAL
+    events = []
+    with consent_change(actor=actor, source=source, evidence=evidence) as change:
+        change.lock(customer)
+        refused = set(
+            ConsentState.objects.filter(
+                customer=customer, status=ConsentState.Status.WITHDRAWN
+            ).values_list("channel__code", "topic__code")
+        )
+        for cell in sorted(changed):
+            channel, topic = channels.get(cell[0]), topics.get(cell[1])
+            if channel is None or topic is None:
+                continue
+            common = {
+                "customer": customer,
+                "channel": channel,
+                "topic": topic,
+                "source": source,
+                "actor": actor,
+                "evidence": evidence,
+                "change": change,
+            }
+            if cell in wanted_on and cell in refused:
+                events.append(
+                    consent_services.consent_grant(
+                        notice_version=notice_version, **common
+                    )
+                )
+            elif cell not in wanted_on and cell not in refused:
+                events.append(consent_services.consent_withdraw(**common))
+    return events
+
+
 def one_click_unsubscribe(
     *, customer: Customer, channel: Channel, topic: Topic, evidence: Evidence
 ) -> tuple[ConsentEvent | None, bool]:

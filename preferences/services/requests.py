@@ -14,10 +14,10 @@ from django.utils.translation import gettext_lazy as _
 from consent import crypto
 from consent import services as consent_services
 from consent.errors import ApplicationError
+from consent.identifiers import mask
 from consent.ledger import Actor, Evidence
 from consent.models import (
     ConsentEvent,
-    ContactPoint,
     Customer,
 )
 from consent.unit import ConsentChange, consent_change
@@ -54,45 +54,41 @@ def not_me_finish(
     *, target: CodeTarget, code: str, ip: str, evidence: Evidence
 ) -> NotMeReport:
     """After the code: mark every contact point with this address ``not_me`` at once
-    (one transaction), or keep an unknown address suppressed for staff review."""
+    (one transaction), or keep an unknown address suppressed for staff review; the
+    same flow as a "not me" SMS reply (``consent.services.identifier_mark_not_me``)."""
     blind_index = target.blind_index
     one_time_code_check(
         purpose=OneTimeCode.Purpose.NOT_ME, blind_index=blind_index, code=code, ip=ip
     )
     actor = Actor.public("not_me_page")
-    with consent_change(
-        actor=actor, source=ConsentEvent.Source.PORTAL, evidence=evidence
-    ) as change:
-        points = list(
-            ContactPoint.objects.filter(
-                blind_index=blind_index, removed_at__isnull=True
-            ).order_by("customer_id")
-        )
-        change.lock(*(cp.customer_id for cp in points))
-        for contact_point in points:
-            if contact_point.status == ContactPoint.Status.NOT_ME:
-                continue
-            consent_services.contact_point_mark_not_me(
-                contact_point=contact_point,
-                source=ConsentEvent.Source.PORTAL,
-                actor=actor,
-                evidence=evidence,
-                change=change,
-            )
-        if not points:
-            consent_services.identifier_suppress(
-                kind=target.kind,
-                address=target.normalised,
-                reason="not_me",
-                review_pending=True,
-                change=change,
-            )
-        return NotMeReport.objects.create(
-            kind=target.kind,
-            blind_index=blind_index,
-            masked=target.masked,
-            contact_points=len(points),
-        )
+    result = consent_services.identifier_mark_not_me(
+        kind=target.kind,
+        address=target.normalised,
+        source=ConsentEvent.Source.PORTAL,
+        actor=actor,
+        evidence=evidence,
+        via="portal",
+    )
+    return result.report
+
+
+def not_me_report_open(
+    *, kind: str, normalised: str, blind_index: str, contact_points: int, via: str
+) -> NotMeReport:
+    """The correction task of a "not me" (portal page or reply): staff review
+    whether the customer record needs correcting. Registered as a consent hook. A
+    report still waiting for staff is not opened twice for the same address."""
+    waiting = NotMeReport.objects.filter(
+        blind_index=blind_index, reviewed_at__isnull=True
+    ).first()
+    if waiting is not None:
+        return waiting
+    return NotMeReport.objects.create(
+        kind=kind,
+        blind_index=blind_index,
+        masked=mask(kind, normalised),
+        contact_points=contact_points,
+    )
 
 
 @transaction.atomic

@@ -348,7 +348,11 @@ def test_stop_intent_reads_what_the_reply_parser_reads(text):
 
 
 def test_stop_intent_follows_the_parser_vocabulary(monkeypatch):
-    assert not wants_no_marketing("我要把你们拉黑")
-    monkeypatch.setattr(keywords, "_PLAIN_STOP_ZH", re.compile("拉黑"))
-    assert wants_no_marketing("我要把你们拉黑") == ["拉黑"]
-    assert classification.wants_no_marketing("我要把你们拉黑") == ["拉黑"]
+    assert not wants_no_marketing("我要把你们加进黑名单")
+    monkeypatch.setattr(keywords, "_PLAIN_STOP_ZH", re.compile("黑名单"))
+    assert wants_no_marketing("我要把你们加进黑名单") == ["黑名单"]
+    assert classification.wants_no_marketing("我要把你们加进黑名单") == ["黑名单"]
+
+
+def test_refusals_without_a_keyword_are_stop_intent_in_complaints():
+    assert wants_no_marketing("烦死了，我已经把你们拉黑了") == ["烦死", "拉黑"]

@@ -27,6 +27,7 @@ HOUSEKEEPING = (
     "backoffice.tasks.one_time_code_purge_task",
     "backoffice.tasks.session_purge_task",
     "complaints.tasks.complaint_escalate_task",
+    "backoffice.tasks.reply_review_overdue_task",
 )
 
 

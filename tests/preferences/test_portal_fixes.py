@@ -58,7 +58,7 @@ def _granted(customer) -> set[tuple[str, str]]:
 
 def test_unsubscribe_page_offers_three_scopes(client, email_customer):
     page = client.get(_link(email_customer)).content.decode()
-    for scope in ("topic", "channel", "all"):
+    for scope in ("product", "channel", "all"):
         assert f'name="scope" value="{scope}"' in page
     assert "Only Credit cards by E-mail" in page
     assert "All marketing by E-mail" in page

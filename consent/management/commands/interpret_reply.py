@@ -7,7 +7,7 @@ from consent.keywords import interpret
 
 class Command(BaseCommand):
     help = (
-        "Show what an SMS reply would do (stop, start, help or none) without "
+        "Show what an SMS reply would do (not_me, stop, start, help or none) without "
         "applying it. The effect is alone on the first line, for scripts."
     )
 
@@ -20,4 +20,4 @@ class Command(BaseCommand):
         if reading.matched:
             self.stdout.write(f"matched: {reading.matched}")
         if reading.needs_review:
-            self.stdout.write("plain-language stop: applied and flagged for review")
+            self.stdout.write("read from plain language: applied and queued for review")
