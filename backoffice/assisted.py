@@ -226,18 +226,17 @@ def assisted_not_me_record(
         request=request,
     )
     with consent_change(actor=actor, source=via, evidence=evidence) as change:
-        holders = list(
-            ContactPoint.objects.filter(
-                blind_index=target.blind_index, removed_at__isnull=True
-            ).order_by("customer_id")
+        # The portal's and a reply's rule: every holder stops, a correction task
+        # opens for staff.
+        consent_services.identifier_mark_not_me(
+            kind=target.kind,
+            address=target.address,
+            source=via,
+            actor=actor,
+            evidence=evidence,
+            change=change,
+            via=via,
         )
-        change.lock(*(point.customer_id for point in holders))
-        for point in holders:
-            if point.status == ContactPoint.Status.NOT_ME:
-                continue
-            consent_services.contact_point_mark_not_me(
-                contact_point=point, source=via, actor=actor, change=change
-            )
         return _record(
             change=change,
             user=user,

@@ -148,6 +148,11 @@ def test_not_me_for_one_of_the_customers_numbers_stops_everything_to_it(
     events = ConsentEvent.objects.filter(action="contact_not_me")
     assert {e.source for e in events} == {"call_centre"}
     assert {e.evidence["assisted_reference"] for e in events} == {"CALL-9"}
+    # The same correction task as the portal's "this is not me" opens for staff.
+    from preferences.models import NotMeReport
+
+    report = NotMeReport.objects.get(blind_index=phone_point.blind_index)
+    assert report.contact_points == 2 and report.reviewed_at is None
 
 
 def test_not_me_for_an_address_the_customer_does_not_hold_changes_nothing(
