@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db import connection
 
@@ -28,9 +29,14 @@ def reasons_mask(reasons: Iterable[str]) -> int:
     return mask
 
 
+@lru_cache(maxsize=1024)
+def _reasons_of(mask: int) -> tuple[str, ...]:
+    return tuple(sorted(reason for reason, bit in _REASON_BITS.items() if mask & bit))
+
+
 def reasons_of(mask: int) -> list[str]:
     """The reason codes in a mask, sorted."""
-    return sorted(reason for reason, bit in _REASON_BITS.items() if mask & bit)
+    return list(_reasons_of(mask))
 
 
 def pack(
@@ -103,8 +109,8 @@ class CheckKeyRow:
 # 1,000-element array parameter element by element cost more client time than the
 # lookup. Digests are hex, so the comma is a safe separator.
 _PG_FETCH = """
-SELECT digest, permitted, held, reasons, quiet_start, quiet_end, quiet_tz,
-    max_per_week
+SELECT encode(digest, 'hex'), permitted, held, reasons, quiet_start, quiet_end,
+    quiet_tz, max_per_week
 FROM consent_checkkey
 WHERE channel_id = %s
     AND digest = ANY(ARRAY(SELECT decode(unnest(string_to_array(%s, ',')), 'hex')))
@@ -134,11 +140,20 @@ def fetch(*, channel_id: int, blind_indexes: set[str]) -> dict[str, CheckKeyRow]
             "max_per_week",
         )
     found = {}
+    windows: dict[tuple, dict] = {}  # most keys share a few quiet-hour windows
     for digest, permitted, held, reasons, start, end, tz, cap in rows:
-        quiet = {"start": start, "end": end, "tz": tz} if start else None
-        found[bytes(digest).hex()] = CheckKeyRow(
-            permitted, bytes(held), reasons, quiet, cap
-        )
+        quiet = None
+        if start:
+            quiet = windows.get((start, end, tz))
+            if quiet is None:
+                quiet = windows[(start, end, tz)] = {
+                    "start": start,
+                    "end": end,
+                    "tz": tz,
+                }
+        if not isinstance(digest, str):
+            digest = bytes(digest).hex()
+        found[digest] = CheckKeyRow(permitted, bytes(held), reasons, quiet, cap)
     return found
 
 
