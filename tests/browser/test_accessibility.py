@@ -202,7 +202,7 @@ def test_every_portal_page_passes_axe(browser, live_server, outbox, world, axe):
             page.wait_for_url(f"{base}/not-me/code/")
             _check(axe, page, f"{tag}-not-me-code", problems)
             page.goto(base + w["unsubscribe"])
-            page.locator("button[value=topic]").click()
+            page.locator("button[value=product]").click()
             page.wait_for_load_state()
             _check(axe, page, f"{tag}-unsubscribe-done", problems)
             context.close()
@@ -292,12 +292,15 @@ def test_switches_keyboard_and_visible_state(browser, live_server, outbox, world
     base = live_server.url
     context, page = _signed_in(browser, base, outbox, "alice@example.com", DESKTOP)
     page.goto(f"{base}/account/preferences/")
+    # Alice's only confirmed address is her e-mail: the SMS switches are disabled.
+    sms_switch = page.get_by_role("switch", name=re.compile(r"SMS\W+Personal loans"))
+    assert sms_switch.is_disabled()
     seq = ConsentEvent.objects.order_by("seq").last().seq
-    switch = page.get_by_role("switch", name=re.compile(r"SMS\W+Personal loans"))
+    switch = page.get_by_role("switch", name=re.compile(r"E-mail\W+Credit cards"))
     # Off: a dark outline on white, at least 3:1; the word "Off" beside it.
     border = switch.evaluate("e => getComputedStyle(e).borderTopColor")
     assert _contrast(page, border, "rgb(255, 255, 255)") >= 3
-    state = page.locator("label[for=cell-sms-personal_loan] .switch-state")
+    state = page.locator("label[for=cell-email-credit_card] .switch-state")
     assert state.inner_text().strip() == "Off"
     # Enter on a switch saves nothing: the page comes back as set, focus on Save.
     page.get_by_role("switch", name=re.compile(r"E-mail\W+Personal loans")).check()
@@ -308,8 +311,8 @@ def test_switches_keyboard_and_visible_state(browser, live_server, outbox, world
     assert page.evaluate("document.activeElement.textContent.trim()") == (
         "Save my choices"
     )
-    switch = page.get_by_role("switch", name=re.compile(r"SMS\W+Personal loans"))
-    state = page.locator("label[for=cell-sms-personal_loan] .switch-state")
+    switch = page.get_by_role("switch", name=re.compile(r"E-mail\W+Credit cards"))
+    state = page.locator("label[for=cell-email-credit_card] .switch-state")
     assert page.get_by_role(
         "switch", name=re.compile(r"E-mail\W+Personal loans")
     ).is_checked()
