@@ -13,7 +13,7 @@ class ComplaintsConfig(AppConfig):
         from complaints.checks import check_calendar_coverage
         from complaints.deadlines import review_due_after
         from complaints.demo import seed_demo_complaints
-        from complaints.selectors import complaints_for_export
+        from complaints.selectors import complaints_for_export, complaints_readable
         from complaints.services import (
             complaint_create_from_spam_report,
             complaint_create_from_violation,
@@ -24,6 +24,7 @@ class ComplaintsConfig(AppConfig):
         hooks.register_spam_report_handler(complaint_create_from_spam_report)
         hooks.register_violation_handler(complaint_create_from_violation)
         hooks.register_export_section("complaints", complaints_for_export)
+        hooks.register_readable_export_section("complaints", complaints_readable)
         # Reply reviews are due in business days of the complaint calendar.
         hooks.register_review_due(review_due_after)
         # After the back office's staff: demo complaints are assigned to them.

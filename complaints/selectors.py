@@ -507,6 +507,15 @@ def complaint_customer_records(
     )
 
 
+def complaints_readable(customer) -> list[Complaint]:
+    """The customer's complaints for the export for people, oldest first."""
+    return list(
+        Complaint.objects.filter(customer=customer)
+        .select_related("channel", "topic")
+        .order_by("received_at")
+    )
+
+
 def complaints_for_export(customer, iso=None) -> list[dict]:
     """The customer's complaints for their data export (PIPL art. 45); ``iso``
     formats times (the export's, in the customer's time zone)."""
@@ -555,9 +564,7 @@ def category_corrections() -> list[Example]:
     )
     return [
         Example(
-            text=classification_text(
-                complaint.description, complaint.message_excerpt
-            ),
+            text=classification_text(complaint.description, complaint.message_excerpt),
             category=complaint.category,
             ref=complaint.reference or f"#{complaint.pk}",
             source="correction",

@@ -58,6 +58,10 @@ class _Registry:
     export_sections: list[tuple[str, Callable[[Any], Any]]] = field(
         default_factory=list
     )
+    # (name, callable(customer) -> objects) sections of the export for people.
+    readable_export_sections: list[tuple[str, Callable[[Any], Any]]] = field(
+        default_factory=list
+    )
     # Compare another app's projection with the ledger: () -> difference lines.
     projection_checks: list[Callable[[], list[str]]] = field(default_factory=list)
     # Called after commit with the id of an address staff or an import added
@@ -158,3 +162,16 @@ def register_export_section(name: str, section: Callable[[Any], Any]) -> None:
 
 def export_sections() -> list[tuple[str, Callable[[Any], Any]]]:
     return list(registry.export_sections)
+
+
+def register_readable_export_section(name: str, section: Callable[[Any], Any]) -> None:
+    """A section of the export for people: ``section(customer)`` returns what the
+    page shows under ``name`` (model objects, labelled by the template)."""
+    if all(n != name for n, _s in registry.readable_export_sections):
+        registry.readable_export_sections.append((name, section))
+
+
+def readable_export_sections(customer) -> dict[str, Any]:
+    return {
+        name: section(customer) for name, section in registry.readable_export_sections
+    }

@@ -578,17 +578,8 @@ def customer_export_readable(*, customer: Customer) -> dict:
         .order_by("topic__position", "topic__code", "channel__position")
     )
     entries = HistoryEntries(customer)
-    try:
-        from complaints.models import Complaint
-
-        complaints = list(
-            Complaint.objects.filter(customer=customer)
-            .select_related("channel", "topic")
-            .order_by("received_at")
-        )
-    except ImportError:  # pragma: no cover - the complaints app is optional
-        complaints = []
     return {
+        "complaints": [],  # filled by the complaints app's section, when installed
         "customer": customer,
         "time_zone": str(zone),
         "generated_at": timezone.now(),
@@ -599,5 +590,6 @@ def customer_export_readable(*, customer: Customer) -> dict:
         "caps": frequency_caps_shown(customer=customer),
         "pauses": list(customer.care_pauses.all()),
         "history": history_lines(entries[: entries.count()]),
-        "complaints": complaints,
+        # Sections other apps hold about the customer (complaints, …).
+        **hooks.readable_export_sections(customer),
     }

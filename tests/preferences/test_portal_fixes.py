@@ -384,6 +384,27 @@ def test_readable_export_in_the_customers_language_and_time(
     assert '"channel"' not in page and "credit_card" not in page
 
 
+def test_readable_export_lists_the_customers_complaints(
+    portal_client, customer, sms, credit_card
+):
+    """The complaints app adds its section through a hook (preferences does not
+    import complaints)."""
+    from complaints.services.intake import complaint_create
+    from consent.ledger import Actor
+
+    complaint = complaint_create(
+        source="portal",
+        description="Messages at midnight",
+        actor=Actor.customer(customer),
+        customer=customer,
+        channel=sms,
+        topic=credit_card,
+        category="bad_timing",
+    )
+    page = portal_client.get(reverse("portal:export_readable")).content.decode()
+    assert complaint.reference in page and "Messages at midnight" in page
+
+
 def test_my_data_offers_both_exports(portal_client):
     page = portal_client.get(reverse("portal:my_data")).content.decode()
     assert reverse("portal:export_readable") in page
