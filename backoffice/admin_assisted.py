@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from backoffice import assisted
 from backoffice.admin_mixins import AuditedAdminMixin
 from backoffice.models import AssistedRecord
+from consent import hooks
 from consent.errors import ApplicationError
 from consent.models import Channel, Customer, Topic
 
@@ -67,8 +68,6 @@ class AssistedRecordForm(forms.ModelForm):
         widgets = {"kind": forms.RadioSelect}
 
     def __init__(self, *args, request=None, **kwargs):
-        from preferences.models import CarePause
-
         super().__init__(*args, **kwargs)
         self.request = request
         self.record = None
@@ -80,8 +79,9 @@ class AssistedRecordForm(forms.ModelForm):
         ]
         if len(vias) == 1:
             self.fields["via"].initial = vias[0]
-        self.fields["pause_scope"].choices = CarePause.Scope.choices
-        self.fields["pause_reason"].choices = CarePause.Reason.choices
+        pauses = hooks.care_pauses()
+        self.fields["pause_scope"].choices = pauses.scopes()
+        self.fields["pause_reason"].choices = pauses.reasons()
         self.fields["reference"].help_text = _(
             "The call recording or branch visit reference: kept as evidence."
         )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from backoffice.audit import access_log_record
 from backoffice.models import AccessLog, AssistedRecord
 from backoffice.roles import BRANCH, CALL_CENTRE, user_has_role
+from consent import hooks
 from consent import services as consent_services
 from consent.errors import ApplicationError
 from consent.identifiers import normalise
@@ -266,8 +267,6 @@ def assisted_care_pause_record(
 ) -> AssistedRecord:
     """Pause marketing (and collections, if asked) for the customer, asked by the
     customer or by their next of kin."""
-    from preferences.services import care_pause_start
-
     reference = _check(user=user, via=via, reference=reference, customer=customer)
     relationship = (relationship or "").strip()
     if on_behalf_of == OnBehalfOf.NEXT_OF_KIN and not relationship:
@@ -283,7 +282,7 @@ def assisted_care_pause_record(
         request=request,
     )
     with consent_change(actor=actor, source=via, evidence=evidence) as change:
-        pause = care_pause_start(
+        pause = hooks.care_pauses().start(
             customer=customer,
             ends_at=ends_at,
             scope=scope,

@@ -33,12 +33,24 @@ PreferenceProvider = Callable[[Iterable[int], datetime], dict[int, HolderPrefere
 PreferenceSql = Callable[[str, datetime], tuple[list[tuple[str, list]], Callable]]
 
 
+@dataclass(frozen=True)
+class CarePauses:
+    """Care pauses as the app that owns them offers them to staff tools: start one
+    (keyword arguments of that app's service) and the choices to offer."""
+
+    start: Callable[..., Any]
+    scopes: Callable[[], list[tuple[str, str]]]
+    reasons: Callable[[], list[tuple[str, str]]]
+
+
 @dataclass
 class _Registry:
     # Reads the preferences that shape contactability (one provider), and what a
     # customer without any preference row gets.
     preference_provider: PreferenceProvider | None = None
     preference_sql: PreferenceSql | None = None
+    # Starts a care pause for staff tools (the call centre's form).
+    care_pauses: CarePauses | None = None
     default_preferences: HolderPreferences = field(default_factory=HolderPreferences)
     # Opens a complaint for a spam report; returns an object with ``reference``.
     spam_report_handlers: list[Callable[..., Any]] = field(default_factory=list)
@@ -96,6 +108,16 @@ def holder_preferences(
     provider = registry.preference_provider
     found = provider(ids, now) if provider is not None and ids else {}
     return {pk: found.get(pk, registry.default_preferences) for pk in ids}
+
+
+def register_care_pauses(care_pauses: CarePauses) -> None:
+    registry.care_pauses = care_pauses
+
+
+def care_pauses() -> CarePauses:
+    if registry.care_pauses is None:
+        raise LookupError("No app offers care pauses.")
+    return registry.care_pauses
 
 
 def register_spam_report_handler(handler: Callable[..., Any]) -> None:

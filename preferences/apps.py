@@ -11,6 +11,8 @@ class PreferencesConfig(AppConfig):
         from preferences import contactability, replay, tasks
         from preferences.demo import seed_demo_identity_checks
         from preferences.erasure import forget_customer
+        from preferences.models import CarePause
+        from preferences.services import care_pause_start
         from preferences.services.requests import not_me_report_open
 
         hooks.register_preference_provider(
@@ -19,6 +21,13 @@ class PreferencesConfig(AppConfig):
             sql=contactability.holder_preferences_sql,
         )
         hooks.register_erasure_handler(forget_customer)
+        hooks.register_care_pauses(
+            hooks.CarePauses(
+                start=care_pause_start,
+                scopes=lambda: CarePause.Scope.choices,
+                reasons=lambda: CarePause.Reason.choices,
+            )
+        )
         hooks.register_unconfirmed_contact_handler(tasks.contact_point_unconfirmed)
         hooks.register_not_me_report_handler(not_me_report_open)
         hooks.register_projection_check(replay.preference_check)
