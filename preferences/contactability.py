@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
@@ -77,25 +78,40 @@ def holder_preferences(
     return _build(_rows(Q(pk__in=ids), now), _caps(Q(customer_id__in=ids)))
 
 
-def holder_preferences_sql(customers_sql: str, now: datetime):
-    """The same read as subqueries of the core's one refresh statement (PostgreSQL):
-    ``customers_sql`` selects the customer ids. Returns the JSON subqueries with
-    their parameters and the function that turns their values into preferences."""
+# A stand-in for "now" while the SQL is compiled once per process; each call puts
+# the real time in its place.
+_NOW = datetime(2000, 1, 1, 0, 0, 0, 424242, tzinfo=UTC)
+
+
+@lru_cache(maxsize=8)
+def _compiled(customers_sql: str) -> tuple[tuple[str, tuple], ...]:
     from django.db.models.expressions import RawSQL
 
     ids = RawSQL(f"SELECT unnest(ARRAY({customers_sql}))", [])
     parts = []
-    for query in (_rows(Q(pk__in=ids), now), _caps(Q(customer_id__in=ids))):
+    for query in (_rows(Q(pk__in=ids), _NOW), _caps(Q(customer_id__in=ids))):
         sql, params = query.query.sql_with_params()
-        parts.append((f"(SELECT json_agg(q) FROM ({sql}) q)", params))
+        parts.append((f"(SELECT json_agg(q) FROM ({sql}) q)", tuple(params)))
+    return tuple(parts)
 
-    def parse(rows, caps) -> dict[int, HolderPreferences]:
-        return _build(
-            ([row[name] for name in _ROW] for row in rows or ()),
-            (
-                (cap["customer_id"], cap["channel_id"], cap["max_per_week"])
-                for cap in caps or ()
-            ),
-        )
 
-    return parts, parse
+def _parse(rows, caps) -> dict[int, HolderPreferences]:
+    return _build(
+        ([row[name] for name in _ROW] for row in rows or ()),
+        (
+            (cap["customer_id"], cap["channel_id"], cap["max_per_week"])
+            for cap in caps or ()
+        ),
+    )
+
+
+def holder_preferences_sql(customers_sql: str, now: datetime):
+    """The same read as subqueries of the core's one refresh statement (PostgreSQL):
+    ``customers_sql`` selects the customer ids. Returns the JSON subqueries with
+    their parameters and the function that turns their values into preferences.
+    The SQL is built by the ORM once per process."""
+    parts = [
+        (sql, [now if param == _NOW else param for param in params])
+        for sql, params in _compiled(customers_sql)
+    ]
+    return parts, _parse

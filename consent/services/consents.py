@@ -8,6 +8,7 @@ from datetime import datetime
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from consent.catalogue import catalogue
 from consent.errors import ApplicationError
@@ -147,21 +148,34 @@ def apply_withdraw(event: ConsentEvent) -> int:
             [(event.customer, event.channel, event.topic, WITHDRAWN, event)]
         )
         return 1
-    rows = ConsentState.objects.filter(customer_id=event.customer_id, status=GRANTED)
-    if not event.topic_id:
+    # One statement written by hand: on a STOP, building it with the ORM cost
+    # more than running it.
+    sql = (
+        "UPDATE consent_consentstate SET status = %s, source = %s, event_id = %s, "
+        "updated_at = %s WHERE customer_id = %s AND status = %s"
+    )
+    params = [
+        WITHDRAWN,
+        event.source,
+        event.pk,
+        connection.ops.adapt_datetimefield_value(event.recorded_at),
+        event.customer_id,
+        GRANTED,
+    ]
+    if event.topic_id:
+        sql += " AND topic_id = %s"
+        params.append(event.topic_id)
+    else:
         # Every marketing topic: a refusable service message is refused only by
         # its own cell (a STOP or "stop all marketing" leaves it alone).
-        rows = rows.filter(topic__kind=Topic.Kind.MARKETING)
+        sql += " AND topic_id IN (SELECT id FROM consent_topic WHERE kind = %s)"
+        params.append(Topic.Kind.MARKETING)
     if event.channel_id:
-        rows = rows.filter(channel_id=event.channel_id)
-    if event.topic_id:
-        rows = rows.filter(topic_id=event.topic_id)
-    return rows.update(
-        status=WITHDRAWN,
-        source=event.source,
-        event_id=event.pk,
-        updated_at=event.recorded_at,
-    )
+        sql += " AND channel_id = %s"
+        params.append(event.channel_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 # Channels that a refusal covers together where the law links calls and texts.
