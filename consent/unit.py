@@ -10,7 +10,8 @@ projection at once, and record their ledger rows and what they touched. On exit 
 unit recomputes every touched key once, under the keys' own locks, and then runs the
 one step all writers share: lock the ledger head, append the ledger rows (hash chain)
 and the feed rows with the next sequence numbers, move the head, commit. That step
-is a handful of statements long, so the order it gives is the commit order.
+is two statements on PostgreSQL (``consent.unit_rows``), so the order it gives is the
+commit order.
 
 A service called without a unit opens its own; inside a unit (passed as ``change``
 or already open in this thread) it joins it.
@@ -26,9 +27,8 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from consent import check_keys
+from consent import check_keys, unit_rows
 from consent import keys as key_state
-from consent import unit_rows as rows
 from consent.ledger import Actor, Evidence, ledger_seal
 from consent.models import (
     ConsentEvent,
@@ -271,7 +271,7 @@ class ConsentChange:
         if connection.vendor == "postgresql":
             for obj, prepare in self._extra:
                 prepare(obj)
-            rows.append_pg(
+            unit_rows.append_pg(
                 head=head,
                 events=self.events,
                 keys=[u.row for u in updates],
@@ -299,7 +299,7 @@ class ConsentChange:
     @staticmethod
     def _lock_head() -> LedgerHead:
         if connection.vendor == "postgresql":
-            head = rows.lock_head_pg()
+            head = unit_rows.lock_head_pg()
             if head is not None:
                 return head
         head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)
