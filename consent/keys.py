@@ -202,7 +202,8 @@ SELECT
     (SELECT json_agg(k) FROM consent_contactability k
         WHERE k.blind_index = ANY(ARRAY(SELECT bi FROM idx)))
 """
-_WHEN = ("verified_at", "removed_at", "identifier_erase_at", "paused_until")
+# A key row's time stamps, which JSON carries as text.
+_KEY_TIMES = ("identifier_erase_at", "paused_until", "updated_at")
 
 
 def _when(value: str | None) -> datetime | None:
@@ -253,9 +254,8 @@ def _inputs_pg(indexes: set[str], customer_ids: set[int], now: datetime) -> _Inp
     found = parse(*pref_values) if parse is not None else {}
     existing = {}
     for row in keys or ():
-        for name in (*_WHEN, "updated_at"):
-            row[name] = _when(row.get(name))
-        key = Contactability(**{k: v for k, v in row.items() if k not in _WHEN[:2]})
+        row.update((name, _when(row[name])) for name in _KEY_TIMES)
+        key = Contactability(**row)
         existing[(key.blind_index, key.channel_id)] = key
     return _Inputs(
         indexes=set(idx or ()),
