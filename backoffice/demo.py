@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -64,7 +65,7 @@ def _devices(user) -> tuple[str, list[str]]:
 
 def seed_demo_staff(*, stdout) -> None:
     """Create (or reset) one demo user per role and print how to sign in."""
-    stdout.write("Back office (http://127.0.0.1:8000/admin/), demo staff:")
+    stdout.write(f"Back office ({settings.SITE_BASE_URL}/admin/), demo staff:")
     stdout.write(f"  password for all: {DEMO_PASSWORD}")
     for username, role in DEMO_STAFF:
         user, _password = staff_create(
