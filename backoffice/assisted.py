@@ -75,7 +75,12 @@ def _check(*, user, via: str, reference: str, customer: Customer) -> str:
 
 
 def _evidence(
-    *, via: str, reference: str, on_behalf_of: str, relationship: str, request=None
+    *,
+    via: str,
+    reference: str,
+    on_behalf_of: str = OnBehalfOf.CUSTOMER,
+    relationship: str = "",
+    request=None,
 ) -> Evidence:
     extra = {
         "assisted_via": via,
@@ -148,13 +153,7 @@ def assisted_withdrawal_record(
     if scope == CELL and topic is None:
         raise ValidationError({"topic": MSG_TOPIC_REQUIRED})
     actor = Actor.staff(user)
-    evidence = _evidence(
-        via=via,
-        reference=reference,
-        on_behalf_of=OnBehalfOf.CUSTOMER,
-        relationship="",
-        request=request,
-    )
+    evidence = _evidence(via=via, reference=reference, request=request)
     with consent_change(actor=actor, source=via, evidence=evidence) as change:
         if scope == ALL:
             consent_services.consent_opt_out_all(
@@ -219,13 +218,7 @@ def assisted_not_me_record(
     if target.status == ContactPoint.Status.NOT_ME:
         raise ValidationError({"address": MSG_ADDRESS_ALREADY_NOT_ME})
     actor = Actor.staff(user)
-    evidence = _evidence(
-        via=via,
-        reference=reference,
-        on_behalf_of=OnBehalfOf.CUSTOMER,
-        relationship="",
-        request=request,
-    )
+    evidence = _evidence(via=via, reference=reference, request=request)
     with consent_change(actor=actor, source=via, evidence=evidence) as change:
         # The portal's and a reply's rule: every holder stops, a correction task
         # opens for staff.

@@ -10,7 +10,7 @@ was added to the catalogue after the key was last computed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -67,6 +67,18 @@ def pack(
     )
 
 
+# What an upsert replaces in a narrow row (all but its key).
+STATE_FIELDS = (
+    "permitted",
+    "held",
+    "reasons",
+    "quiet_start",
+    "quiet_end",
+    "quiet_tz",
+    "max_per_week",
+)
+
+
 def write(rows: list[CheckKey]) -> None:
     """Insert or replace these narrow rows (one statement per 500)."""
     if rows:
@@ -74,15 +86,7 @@ def write(rows: list[CheckKey]) -> None:
             rows,
             update_conflicts=True,
             unique_fields=["channel_id", "digest"],
-            update_fields=[
-                "permitted",
-                "held",
-                "reasons",
-                "quiet_start",
-                "quiet_end",
-                "quiet_tz",
-                "max_per_week",
-            ],
+            update_fields=STATE_FIELDS,
             batch_size=500,
         )
 
@@ -157,14 +161,14 @@ def fetch(*, channel_id: int, blind_indexes: set[str]) -> dict[str, CheckKeyRow]
     return found
 
 
-def rebuild(*, chunk: int = 5000) -> int:
-    """Write every key's narrow row again from its wide row (after a migration or a
-    restore); returns how many. Keyset chunks, so memory stays flat."""
+def _expected(*, chunk: int) -> Iterator[list[tuple[str, CheckKey]]]:
+    """The narrow row every key should have, with its blind index, in keyset chunks
+    of the wide table (memory stays flat)."""
     from consent.models import Contactability, Topic
 
     bits = dict(Topic.objects.values_list("code", "bit"))
-    fields = [f for f in KeyState.__dataclass_fields__]
-    last, count = 0, 0
+    fields = list(KeyState.__dataclass_fields__)
+    last = 0
     while True:
         rows = list(
             Contactability.objects.filter(pk__gt=last)
@@ -172,28 +176,34 @@ def rebuild(*, chunk: int = 5000) -> int:
             .values_list("pk", "channel_id", "blind_index", *fields)[:chunk]
         )
         if not rows:
-            return count
-        write(
-            [
+            return
+        yield [
+            (
+                blind_index,
                 pack(
                     channel_id=channel_id,
                     blind_index=blind_index,
                     state=KeyState(**dict(zip(fields, values, strict=True))),
                     bits=bits,
-                )
-                for _pk, channel_id, blind_index, *values in rows
-            ]
-        )
-        count += len(rows)
+                ),
+            )
+            for _pk, channel_id, blind_index, *values in rows
+        ]
         last = rows[-1][0]
+
+
+def rebuild(*, chunk: int = 5000) -> int:
+    """Write every key's narrow row again from its wide row (after a migration or a
+    restore); returns how many."""
+    count = 0
+    for expected in _expected(chunk=chunk):
+        write([row for _bi, row in expected])
+        count += len(expected)
+    return count
 
 
 def differences(*, chunk: int = 5000) -> list[str]:
     """Narrow rows that do not match their key's state, or have no key."""
-    from consent.models import Contactability, Topic
-
-    bits = dict(Topic.objects.values_list("code", "bit"))
-    fields = [f for f in KeyState.__dataclass_fields__]
     columns = [f.attname for f in CheckKey._meta.concrete_fields]
     stored = {
         (row["channel_id"], bytes(row["digest"])): {
@@ -204,16 +214,13 @@ def differences(*, chunk: int = 5000) -> list[str]:
         for row in CheckKey.objects.values(*columns).iterator(chunk_size=chunk)
     }
     found = []
-    rows = Contactability.objects.values_list("channel_id", "blind_index", *fields)
-    for channel_id, blind_index, *values in rows.iterator(chunk_size=chunk):
-        state = KeyState(**dict(zip(fields, values, strict=True)))
-        want = pack(
-            channel_id=channel_id, blind_index=blind_index, state=state, bits=bits
-        )
-        have = stored.pop((channel_id, want.digest), None)
-        if have != {c: getattr(want, c) for c in columns}:
-            found.append(
-                f"check key {channel_id}:{blind_index[:12]}… differs from its key"
-            )
+    for expected in _expected(chunk=chunk):
+        for blind_index, want in expected:
+            have = stored.pop((want.channel_id, want.digest), None)
+            if have != {c: getattr(want, c) for c in columns}:
+                found.append(
+                    f"check key {want.channel_id}:{blind_index[:12]}… differs "
+                    "from its key"
+                )
     found += [f"check key {ch}:{d.hex()[:12]}… has no key" for ch, d in stored]
     return found

@@ -243,22 +243,6 @@ def keyword_withdrawn_states(
     )
 
 
-def _original_grant(state: ConsentState) -> ConsentEvent | None:
-    return (
-        ConsentEvent.objects.filter(
-            customer_id=state.customer_id,
-            channel_id=state.channel_id,
-            topic_id=state.topic_id,
-            action=ConsentEvent.Action.GRANT,
-            seq__lt=state.event.seq,
-            notice_version__isnull=False,
-        )
-        .select_related("notice_version")
-        .order_by("-seq")
-        .first()
-    )
-
-
 def _sms_start(
     *,
     data: InboundEventIn,
@@ -279,7 +263,7 @@ def _sms_start(
         if cp.customer_id in opted_out or cp.customer.status != Customer.Status.ACTIVE:
             continue
         for state in keyword_withdrawn_states(contact_point=cp, channel=data.channel):
-            original = _original_grant(state)
+            original = services.grant_undone_by(state)
             if original is None:
                 continue
             services.consent_grant(

@@ -83,22 +83,6 @@ def _reply_ledger_rows(review: InboundEvent, action: str):
     ).select_related("customer", "contact_point")
 
 
-def _original_grant(state: ConsentState) -> ConsentEvent | None:
-    return (
-        ConsentEvent.objects.filter(
-            customer_id=state.customer_id,
-            channel_id=state.channel_id,
-            topic_id=state.topic_id,
-            action=ConsentEvent.Action.GRANT,
-            seq__lt=state.event.seq,
-            notice_version__isnull=False,
-        )
-        .select_related("notice_version")
-        .order_by("-seq")
-        .first()
-    )
-
-
 def _refused_again(state: ConsentState) -> bool:
     """A later refusal covering the cell (a keyword STOP after the misread reply
     changed nothing, being already withdrawn, but still said no): keep it."""
@@ -161,7 +145,7 @@ def reply_review_undo(*, review: InboundEvent, user) -> int:
         ).select_related("customer", "channel", "topic", "event")
         said_again = _replied_no_again(review)
         for state in states:
-            original = _original_grant(state)
+            original = services.grant_undone_by(state)
             if original is None or said_again or _refused_again(state):
                 continue
             services.consent_grant(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import connection, models
 
+from consent import check_keys
 from consent.keys import KEY_FIELDS
 from consent.models import CheckKey, Contactability, LedgerHead
 
@@ -111,16 +112,7 @@ def append_pg(
         )
     if checks:
         narrow = ", ".join(
-            f"{name} = EXCLUDED.{name}"
-            for name in (
-                "permitted",
-                "held",
-                "reasons",
-                "quiet_start",
-                "quiet_end",
-                "quiet_tz",
-                "max_per_week",
-            )
+            f"{name} = EXCLUDED.{name}" for name in check_keys.STATE_FIELDS
         )
         parts.append(
             _insert(

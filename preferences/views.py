@@ -279,6 +279,40 @@ def _cells(values: list[str]) -> set[tuple[str, str]]:
     return cells
 
 
+def _switches_save(request, apply):
+    """Save the switches a page moved, with ``apply`` (a service taking the cells
+    shown and wanted, the page's notice and the evidence), and say what happened.
+    Returns the refusal a service raised for the caller to show, or None."""
+    notice = NoticeVersion.objects.filter(
+        pk=request.POST.get("notice_version") or None
+    ).first()
+    if notice is None:
+        messages.error(request, _("The form was incomplete. Nothing was changed."))
+        return None
+    try:
+        events = apply(
+            customer=request.customer,
+            shown_on=_cells(request.POST.getlist("shown")),
+            wanted_on=_cells(request.POST.getlist("cell")),
+            notice_version=notice,
+            evidence=_evidence(request),
+        )
+    except ApplicationError as exc:
+        if exc.code == "no_confirmed_address":
+            return exc
+        messages.error(request, str(exc.message))
+    else:
+        if events:
+            messages.success(
+                request,
+                _("Saved: %(count)d change(s). Sending systems know at once.")
+                % {"count": len(events)},
+            )
+        else:
+            messages.info(request, _("Nothing was changed."))
+    return None
+
+
 @customer_login_required
 @require_http_methods(["GET", "POST"])
 def preferences(request):
@@ -286,33 +320,9 @@ def preferences(request):
     if request.method == "POST" and request.POST.get("keep"):
         return _preferences_unsaved(request, customer)
     if request.method == "POST":
-        notice = NoticeVersion.objects.filter(
-            pk=request.POST.get("notice_version") or None
-        ).first()
-        if notice is None:
-            messages.error(request, _("The form was incomplete. Nothing was changed."))
-            return redirect("portal:preferences")
-        try:
-            events = services.consent_matrix_apply(
-                customer=customer,
-                shown_on=_cells(request.POST.getlist("shown")),
-                wanted_on=_cells(request.POST.getlist("cell")),
-                notice_version=notice,
-                evidence=_evidence(request),
-            )
-        except ApplicationError as exc:
-            if exc.code == "no_confirmed_address":
-                return _preferences_refused(request, customer, exc)
-            messages.error(request, str(exc.message))
-        else:
-            if events:
-                messages.success(
-                    request,
-                    _("Saved: %(count)d change(s). Sending systems know at once.")
-                    % {"count": len(events)},
-                )
-            else:
-                messages.info(request, _("Nothing was changed."))
+        refused = _switches_save(request, services.consent_matrix_apply)
+        if refused is not None:
+            return _preferences_refused(request, customer, refused)
         return redirect("portal:preferences")
     matrix = selectors.preference_matrix(customer=customer)
     by_channel = request.GET.get("by") == "channel"
@@ -340,36 +350,15 @@ def _preferences_refused(request, customer, exc: ApplicationError):
         },
         status=400,
     )
+
+
 @customer_login_required
 @require_POST
 def service_messages(request):
     """Switch off (or back on) the service messages the customer may refuse."""
-    customer = request.customer
-    notice = NoticeVersion.objects.filter(
-        pk=request.POST.get("notice_version") or None
-    ).first()
-    if notice is None:
-        messages.error(request, _("The form was incomplete. Nothing was changed."))
-        return redirect("portal:preferences")
-    try:
-        events = services.service_messages_apply(
-            customer=customer,
-            shown_on=_cells(request.POST.getlist("shown")),
-            wanted_on=_cells(request.POST.getlist("cell")),
-            notice_version=notice,
-            evidence=_evidence(request),
-        )
-    except ApplicationError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        if events:
-            messages.success(
-                request,
-                _("Saved: %(count)d change(s). Sending systems know at once.")
-                % {"count": len(events)},
-            )
-        else:
-            messages.info(request, _("Nothing was changed."))
+    refused = _switches_save(request, services.service_messages_apply)
+    if refused is not None:
+        messages.error(request, str(refused.message))
     return redirect("portal:preferences")
 
 

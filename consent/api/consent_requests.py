@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.utils.http import http_date
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -14,7 +14,7 @@ from consent import consent_requests
 from consent.api.authentication import require_channel
 from consent.api.base import ClientApiView
 from consent.api.errors import error_body
-from consent.api.serializers import ErrorSerializer
+from consent.api.schema import UNAUTHENTICATED, documented_bad_request, documented_error
 from consent.catalogue import catalogue
 from consent.errors import ApplicationError
 from consent.models import ConsentRequest, Customer
@@ -23,21 +23,6 @@ MSG_UNKNOWN_CUSTOMER = _("No customer has this reference.")
 MSG_UNKNOWN_CHANNEL = _("Unknown channel '%(code)s'.")
 MSG_UNKNOWN_TOPIC = _("Unknown topic '%(code)s'.")
 MSG_MARKETING_ONLY = _("Consent can only be asked for a marketing topic.")
-
-
-def _error(description: str, code: str, message: str, fields=None) -> OpenApiResponse:
-    return OpenApiResponse(
-        response=ErrorSerializer,
-        description=description,
-        examples=[
-            OpenApiExample(
-                code,
-                value={
-                    "error": {"code": code, "message": message, "fields": fields or {}}
-                },
-            )
-        ],
-    )
 
 
 class ConsentRequestCreateApi(ClientApiView):
@@ -100,23 +85,16 @@ class ConsentRequestCreateApi(ClientApiView):
             200: OpenApiResponse(
                 OutputSerializer, description="Already asked, still pending."
             ),
-            400: _error(
-                "Bad input; nothing was changed.",
-                "invalid",
-                "The request is not valid; see the fields.",
-                {"topic": ["Consent can only be asked for a marketing topic."]},
+            400: documented_bad_request(
+                {"topic": ["Consent can only be asked for a marketing topic."]}
             ),
-            401: _error(
-                "Missing or bad key.",
-                "authentication_failed",
-                "The API key is not valid, has expired or was revoked.",
-            ),
-            403: _error(
+            401: UNAUTHENTICATED,
+            403: documented_error(
                 "Channel not in the client's scope.",
                 "permission_denied",
                 "This client may not write the channel 'voice'.",
             ),
-            409: _error(
+            409: documented_error(
                 "Within the quiet period after a refusal (`quiet_period`), the "
                 "consent is already given (`already_granted`), or the customer "
                 "stopped all marketing (`opted_out`).",

@@ -18,7 +18,12 @@ from rest_framework.response import Response
 from consent import profile_tags
 from consent.api.authentication import IsApiClient
 from consent.api.base import ClientApiView
-from consent.api.serializers import ErrorSerializer
+from consent.api.schema import (
+    THROTTLED,
+    UNAUTHENTICATED,
+    documented_bad_request,
+    documented_error,
+)
 from consent.models import ApiClient, Customer
 
 MSG_TAGS_SCOPE = _("This client may not push or read profile tags.")
@@ -33,38 +38,17 @@ class MayPushProfileTags(BasePermission):
         return isinstance(client, ApiClient) and client.may_push_profile_tags
 
 
-def _error(description: str, code: str, message: str, fields=None):
-    return OpenApiResponse(
-        response=ErrorSerializer,
-        description=description,
-        examples=[
-            OpenApiExample(
-                code,
-                value={
-                    "error": {"code": code, "message": message, "fields": fields or {}}
-                },
-            )
-        ],
-    )
-
-
 ERRORS = {
-    401: _error(
-        "Missing, invalid, expired or revoked key.",
-        "authentication_failed",
-        "The API key is not valid, has expired or was revoked.",
-    ),
-    403: _error(
+    401: UNAUTHENTICATED,
+    403: documented_error(
         "The client has no profile-tags scope.",
         "permission_denied",
         str(MSG_TAGS_SCOPE),
     ),
-    404: _error("No active customer with this reference.", "not_found", "Not found."),
-    429: _error(
-        "Over the client's requests per minute; see Retry-After.",
-        "throttled",
-        "Request was throttled. Expected available in 12 seconds.",
+    404: documented_error(
+        "No active customer with this reference.", "not_found", "Not found."
     ),
+    429: THROTTLED,
 }
 
 SAMPLE = {
@@ -169,13 +153,8 @@ class CustomerProfileTagsApi(ClientApiView):
             200: OpenApiResponse(
                 OutputSerializer, examples=[OpenApiExample("tags", value=SAMPLE)]
             ),
-            400: _error(
-                "Bad input; nothing was changed.",
-                "invalid",
-                "The request is not valid; see the fields.",
-                {"tags.0.code": ["Enter a valid “slug”."]},
-            ),
-            409: _error(
+            400: documented_bad_request({"tags.0.code": ["Enter a valid “slug”."]}),
+            409: documented_error(
                 "The customer refused personalisation; nothing was stored.",
                 "personalisation_refused",
                 str(profile_tags.MSG_PERSONALISATION_REFUSED),

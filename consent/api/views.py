@@ -25,9 +25,14 @@ from consent import feed_wait, selectors
 from consent.api import snapshot
 from consent.api.authentication import client_channel_ids, require_channel
 from consent.api.base import ClientApiView
+from consent.api.schema import (
+    THROTTLED,
+    UNAUTHENTICATED,
+    documented_bad_request,
+    documented_error,
+)
 from consent.api.serializers import (
     CheckResultSerializer,
-    ErrorSerializer,
     KeyStateSerializer,
 )
 from consent.catalogue import catalogue
@@ -60,47 +65,15 @@ SAMPLE_STATE = {
 }
 
 
-def _error(description: str, code: str, message: str, fields=None) -> OpenApiResponse:
-    return OpenApiResponse(
-        response=ErrorSerializer,
-        description=description,
-        examples=[
-            OpenApiExample(
-                code,
-                value={
-                    "error": {"code": code, "message": message, "fields": fields or {}}
-                },
-            )
-        ],
-    )
-
-
 AUTH_ERRORS = {
-    401: _error(
-        "Missing, invalid, expired or revoked key.",
-        "authentication_failed",
-        "The API key is not valid, has expired or was revoked.",
-    ),
-    403: _error(
+    401: UNAUTHENTICATED,
+    403: documented_error(
         "The key's client may not read this channel.",
         "permission_denied",
         "This client may not read the channel 'voice'.",
     ),
-    429: _error(
-        "Over the client's requests per minute; see Retry-After.",
-        "throttled",
-        "Request was throttled. Expected available in 12 seconds.",
-    ),
+    429: THROTTLED,
 }
-
-
-def _bad_request(fields: dict) -> OpenApiResponse:
-    return _error(
-        "Bad input; nothing was changed.",
-        "invalid",
-        "The request is not valid; see the fields.",
-        fields,
-    )
 
 
 def _channel_param(required: bool = False) -> OpenApiParameter:
@@ -231,7 +204,7 @@ class SuppressionChangesApi(ClientApiView):
                     )
                 ],
             ),
-            400: _bad_request({"after": ["A valid integer is required."]}),
+            400: documented_bad_request({"after": ["A valid integer is required."]}),
             **AUTH_ERRORS,
         },
     )
@@ -344,7 +317,7 @@ class SuppressionSnapshotApi(ClientApiView):
                     )
                 ],
             ),
-            400: _bad_request({"format": ['"xml" is not a valid choice.']}),
+            400: documented_bad_request({"format": ['"xml" is not a valid choice.']}),
             **AUTH_ERRORS,
         },
     )
@@ -496,7 +469,7 @@ class SuppressionCheckApi(ClientApiView):
             ),
             # Documentation text, built at import: keep it out of the translated
             # message so no request language is frozen into it.
-            400: _bad_request(
+            400: documented_bad_request(
                 {"recipients": [f"At most {MAX_RECIPIENTS} recipients per call."]}
             ),
             **AUTH_ERRORS,

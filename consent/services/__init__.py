@@ -23,6 +23,7 @@ from consent.services.consents import (
     consent_states_write,
     consent_withdraw,
     grant_check,
+    grant_undone_by,
 )
 from consent.services.contact_points import (
     contact_point_add,
@@ -73,6 +74,7 @@ __all__ = [
     "contact_points_unverified_expire",
     "contactability_publish",
     "grant_check",
+    "grant_undone_by",
     "identifier_mark_not_me",
     "identifier_suppress",
     "unsubscribe_scope",

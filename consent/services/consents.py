@@ -178,6 +178,24 @@ def apply_withdraw(event: ConsentEvent) -> int:
         return cursor.rowcount
 
 
+def grant_undone_by(state: ConsentState) -> ConsentEvent | None:
+    """The grant a withdrawn cell had before its last withdrawal: the newest earlier
+    grant that cites a notice (what undoing that withdrawal restores)."""
+    return (
+        ConsentEvent.objects.filter(
+            customer_id=state.customer_id,
+            channel_id=state.channel_id,
+            topic_id=state.topic_id,
+            action=ConsentEvent.Action.GRANT,
+            seq__lt=state.event.seq,
+            notice_version__isnull=False,
+        )
+        .select_related("notice_version")
+        .order_by("-seq")
+        .first()
+    )
+
+
 # Channels that a refusal covers together where the law links calls and texts.
 CALLS_AND_TEXTS = {"sms": "voice", "voice": "sms"}
 
