@@ -156,13 +156,29 @@ def compliance_officers():
     )
 
 
+def staff_notify(people, *, subject: str, body: str, purpose: str) -> None:
+    """Message these staff once the transaction commits: by e-mail where they have
+    an address, else in their back-office inbox."""
+    from consent.tasks import send_message_task
+
+    for person in people:
+        to, kind = (
+            (person.email, "email")
+            if person.email
+            else (person.get_username(), "staff")
+        )
+        transaction.on_commit(
+            lambda to=to, kind=kind: send_message_task.delay(
+                to=to, kind=kind, subject=subject, body=body, purpose=purpose
+            )
+        )
+
+
 @transaction.atomic
 def anomaly_alert_raise(
     *, user, rule: str, count: int, threshold: int, window_start, window_end
 ) -> AnomalyAlert:
     """Store the alert and tell compliance officers once the transaction commits."""
-    from consent.tasks import send_message_task
-
     alert = AnomalyAlert.objects.create(
         user=user,
         username=user.get_username(),
@@ -182,24 +198,12 @@ def anomaly_alert_raise(
         "count": count,
         "threshold": threshold,
     }
-    for officer in compliance_officers():
-        to, kind = (
-            (officer.email, "email")
-            if officer.email
-            else (
-                officer.get_username(),
-                "staff",
-            )
-        )
-        transaction.on_commit(
-            lambda to=to, kind=kind: send_message_task.delay(
-                to=to,
-                kind=kind,
-                subject=str(subject),
-                body=str(body),
-                purpose="anomaly_alert",
-            )
-        )
+    staff_notify(
+        compliance_officers(),
+        subject=str(subject),
+        body=str(body),
+        purpose="anomaly_alert",
+    )
     return alert
 
 

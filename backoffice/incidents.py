@@ -14,14 +14,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backoffice.audit import compliance_officers
+from backoffice.audit import compliance_officers, staff_notify
 from backoffice.models import SendIncident
 from consent.models import Violation
 
 
 def _notify(incident: SendIncident, violation: Violation) -> None:
-    from consent.tasks import send_message_task
-
     subject = _("Send incident: %(sender)s sent to a refused key") % {
         "sender": incident.client.name
     }
@@ -34,21 +32,12 @@ def _notify(incident: SendIncident, violation: Violation) -> None:
         "channel": violation.channel.code,
         "reasons": ", ".join(violation.reasons),
     }
-    for officer in compliance_officers():
-        to, kind = (
-            (officer.email, "email")
-            if officer.email
-            else (officer.get_username(), "staff")
-        )
-        transaction.on_commit(
-            lambda to=to, kind=kind: send_message_task.delay(
-                to=to,
-                kind=kind,
-                subject=str(subject),
-                body=str(body),
-                purpose="send_incident",
-            )
-        )
+    staff_notify(
+        compliance_officers(),
+        subject=str(subject),
+        body=str(body),
+        purpose="send_incident",
+    )
 
 
 def send_incident_open(*, violation: Violation) -> SendIncident:

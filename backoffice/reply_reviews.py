@@ -12,26 +12,23 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from backoffice.audit import compliance_officers
+from backoffice.audit import compliance_officers, staff_notify
 from consent.models import InboundEvent
 from consent.reviews import reply_reviews_overdue
 
 
-def _recipients(review: InboundEvent) -> list[tuple[str, str]]:
+def _recipients(review: InboundEvent) -> list:
+    """Its owner first, then every compliance officer (each once)."""
     people = list(compliance_officers())
     if review.review_owner is not None and review.review_owner not in people:
         people.insert(0, review.review_owner)
-    return [
-        (p.email, "email") if p.email else (p.get_username(), "staff") for p in people
-    ]
+    return people
 
 
 @transaction.atomic
 def reply_reviews_overdue_alert(*, now: datetime | None = None) -> list[InboundEvent]:
     """Alert once per overdue review; the rows are marked in the same transaction,
     so two runs of the check cannot both alert."""
-    from consent.tasks import send_message_task
-
     now = now or timezone.now()
     overdue = list(reply_reviews_overdue(now=now).select_for_update(of=("self",)))
     if not overdue:
@@ -54,10 +51,10 @@ def reply_reviews_overdue_alert(*, now: datetime | None = None) -> list[InboundE
             "effect": review.effect,
             "due": timezone.localtime(review.review_due_at).strftime("%Y-%m-%d %H:%M"),
         }
-        for to, kind in _recipients(review):
-            transaction.on_commit(
-                lambda to=to, kind=kind, s=subject, b=body: send_message_task.delay(
-                    to=to, kind=kind, subject=s, body=b, purpose="reply_review_overdue"
-                )
-            )
+        staff_notify(
+            _recipients(review),
+            subject=subject,
+            body=body,
+            purpose="reply_review_overdue",
+        )
     return overdue

@@ -13,26 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.audit import compliance_officers
+from backoffice.audit import compliance_officers, staff_notify
 from backoffice.models import AnomalyAlert
 from consent.feed_positions import sender_lag_of_position, stale_positions
 from consent.models import SenderFeedPosition
-
-
-def _notify_officers(*, subject: str, body: str) -> None:
-    from consent.tasks import send_message_task
-
-    for officer in compliance_officers():
-        to, kind = (
-            (officer.email, "email")
-            if officer.email
-            else (officer.get_username(), "staff")
-        )
-        transaction.on_commit(
-            lambda to=to, kind=kind: send_message_task.delay(
-                to=to, kind=kind, subject=subject, body=body, purpose="sender_stale"
-            )
-        )
 
 
 @transaction.atomic
@@ -72,7 +56,12 @@ def sender_stale_alert_raise(
         "minutes": minutes,
         "bound": position.max_lag_minutes,
     }
-    _notify_officers(subject=str(subject), body=str(body))
+    staff_notify(
+        compliance_officers(),
+        subject=str(subject),
+        body=str(body),
+        purpose="sender_stale",
+    )
     return alert
 
 
