@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from backoffice import services
+from backoffice.admin_mixins import ServiceCreatedAdminMixin
 from backoffice.audit import anomaly_alert_review
 from backoffice.incidents import send_incident_close
 from backoffice.models import AccessLog, AnomalyAlert, ApprovalRequest, SendIncident
@@ -424,7 +425,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(admin.ModelAdmin):
+class ApprovalRequestAdmin(ServiceCreatedAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "kind",
@@ -452,6 +453,9 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         "payload_rows",
         "result_report",
     )
+    # Requests are decided on their own page, never edited.
+    add_form = ApprovalRequestForm
+    created_attribute = "approval"
     add_fieldsets = (
         (None, {"fields": ("kind", "reason")}),
         (_("Clear a not-me or invalid flag"), {"fields": ("contact_point",)}),
@@ -478,43 +482,8 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        # Requests are decided on their own page, never edited.
-        return False
-
     def has_approve_permission(self, request) -> bool:
         return request.user.has_perm(services.APPROVE_PERMISSION)
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return self.add_fieldsets
-        return ((None, {"fields": self.readonly_fields}),)
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else ()
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is not None:
-            return super().get_form(request, obj, change=change, **kwargs)
-        base = ApprovalRequestForm
-
-        class RequestBoundForm(base):
-            def __init__(self, *args, **kw):
-                super().__init__(*args, request=request, **kw)
-
-        return RequestBoundForm
-
-    def save_model(self, request, obj, form, change) -> None:
-        # The service already saved the request while validating the form.
-        created = form.approval
-        obj.pk = created.pk
-        obj._state.adding = False
-        obj.__dict__.update(
-            {k: v for k, v in created.__dict__.items() if not k.startswith("_")}
-        )
-
-    def save_related(self, request, form, formsets, change) -> None:
-        return None
 
     @admin.display(description=_("rows"))
     def payload_rows(self, obj: ApprovalRequest):

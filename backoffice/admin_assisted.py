@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from backoffice import assisted
-from backoffice.admin_mixins import AuditedAdminMixin
+from backoffice.admin_mixins import AuditedAdminMixin, ServiceCreatedAdminMixin
 from backoffice.models import AssistedRecord
 from consent import hooks
 from consent.errors import ApplicationError
@@ -154,7 +154,9 @@ class AssistedRecordForm(forms.ModelForm):
 
 
 @admin.register(AssistedRecord)
-class AssistedRecordAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class AssistedRecordAdmin(
+    ServiceCreatedAdminMixin, AuditedAdminMixin, admin.ModelAdmin
+):
     list_display = (
         "recorded_at",
         "customer",
@@ -180,6 +182,9 @@ class AssistedRecordAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "ledger_events",
         "recorded_by",
     )
+    # Evidence: recorded once, never edited.
+    add_form = AssistedRecordForm
+    created_attribute = "record"
     add_fieldsets = (
         (None, {"fields": ("kind", "via", "reference", "customer_ref")}),
         (
@@ -201,43 +206,10 @@ class AssistedRecordAdmin(AuditedAdminMixin, admin.ModelAdmin):
         ),
     )
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # evidence: recorded once, never edited
-
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return self.add_fieldsets
-        return ((None, {"fields": self.readonly_fields}),)
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else ()
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         initial.setdefault("kind", AssistedRecord.Kind.WITHDRAWAL)
         return initial
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is not None:
-            return super().get_form(request, obj, change=change, **kwargs)
-
-        class RequestBoundForm(AssistedRecordForm):
-            def __init__(self, *args, **kw):
-                super().__init__(*args, request=request, **kw)
-
-        return RequestBoundForm
-
-    def save_model(self, request, obj, form, change) -> None:
-        # The service saved the record (and logged it) while validating the form.
-        created = form.record
-        obj.pk = created.pk
-        obj._state.adding = False
-        obj.__dict__.update(
-            {k: v for k, v in created.__dict__.items() if not k.startswith("_")}
-        )
-
-    def save_related(self, request, form, formsets, change) -> None:
-        return None

@@ -250,3 +250,49 @@ class AuditedAdminMixin:
             "field": field,
         }
         return TemplateResponse(request, "admin/backoffice/unmask.html", context)
+
+
+class ServiceCreatedAdminMixin:
+    """An admin whose add form calls a service that saves the object while the form
+    validates (with the request, for evidence and the access log). The add page
+    shows ``add_fieldsets``; a saved object is shown read-only and never edited.
+
+    ``add_form`` takes ``request=``; after validation it holds what the service
+    saved in the attribute named by ``created_attribute``."""
+
+    add_form: type
+    created_attribute: str
+    add_fieldsets: tuple = ()
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.add_fieldsets
+        return ((None, {"fields": self.readonly_fields}),)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else ()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)
+
+        class RequestBoundForm(self.add_form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, request=request, **kw)
+
+        return RequestBoundForm
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The service saved it while validating the form: show that object.
+        created = getattr(form, self.created_attribute)
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.__dict__.update(
+            {k: v for k, v in created.__dict__.items() if not k.startswith("_")}
+        )
+
+    def save_related(self, request, form, formsets, change) -> None:
+        return None
