@@ -219,6 +219,8 @@ def _server_ms(response) -> float:
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
+    if not ordered:
+        return float("nan")
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 

@@ -144,6 +144,7 @@ def bench_stops(
     numbers: list[str],
     pace: float = 0.0,
     writers: int = CLIENTS,
+    read: bool = True,
 ) -> tuple[float, dict]:
     """STOPs from ``writers`` clients (``pace`` seconds between a writer's STOPs)
     while a reader long-polls the feed (``changes?wait=10``: the server answers as
@@ -187,7 +188,7 @@ def bench_stops(
         )
         return "POST", "/api/v1/events", body, auth, number
 
-    thread = threading.Thread(target=reader)
+    thread = threading.Thread(target=reader if read else stop_reading.wait)
     thread.start()
     count, done = _hammer(port, seconds, make, clients=writers)
     time.sleep(2.5)

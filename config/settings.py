@@ -213,6 +213,9 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     # Tests read the primary's test database through the replica's server.
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["consent.replica.ReplicaRouter"]
+# The write path's own statements as server-side prepared statements (PostgreSQL;
+# consent.prepared). Off for a pooler in transaction mode that cannot keep them.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=1.0)
 REPLICA_LAG_CACHE_SECONDS = env.float("REPLICA_LAG_CACHE_SECONDS", default=0.25)
 REPLICA_CATCHUP_WAIT_MS = env.int("REPLICA_CATCHUP_WAIT_MS", default=50)

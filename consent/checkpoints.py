@@ -160,8 +160,9 @@ def verify_checkpoints(
             public.verify(base64.b64decode(entry["signature"]), body)
         except (InvalidSignature, ValueError):
             problems.append(CheckpointProblem(seq, "signature does not verify"))
-        if entry["prev_hash"] != prev_hash or hashlib.sha256(body).hexdigest() != (
-            entry["hash"]
+        if (
+            entry["prev_hash"] != prev_hash
+            or hashlib.sha256(body).hexdigest() != (entry["hash"])
         ):
             problems.append(CheckpointProblem(seq, "checkpoint chain is broken"))
         held = ledger_hashes.get(seq)

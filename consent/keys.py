@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, Subquery
 
-from consent import check_keys, contactability, crypto, hooks
+from consent import check_keys, contactability, crypto, hooks, prepared
 from consent.catalogue import catalogue, catalogue_version
 from consent.models import (
     Channel,
@@ -220,7 +220,7 @@ def _inputs_pg(indexes: set[str], customer_ids: set[int], now: datetime) -> _Inp
     params = [sorted(indexes), sorted(customer_ids)]
     for _part, part_params in parts:
         params.extend(part_params)
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(sql, params)
         version, idx, pts, suppressions, states_rows, keys, *pref_values = (
             cursor.fetchone()

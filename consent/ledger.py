@@ -100,11 +100,27 @@ def canonical_payload(event: ConsentEvent) -> dict:
     return payload
 
 
-def row_hash(prev_hash: str, payload: dict) -> str:
-    body = json.dumps(
+def _canonical(payload: dict) -> str:
+    return json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def row_hash(prev_hash: str, payload: dict) -> str:
+    return hashlib.sha256((prev_hash + _canonical(payload)).encode()).hexdigest()
+
+
+def canonical_body_around_seq(event: ConsentEvent) -> tuple[str, str]:
+    """The row's canonical JSON in two parts, before and after its ``seq``, for an
+    ordering step that numbers rows in the database: ``prefix + str(seq) + suffix``
+    is the body ``row_hash`` covers."""
+    payload = canonical_payload(event)
+    del payload["seq"]
+    before = {k: v for k, v in payload.items() if k < "seq"}
+    after = {k: v for k, v in payload.items() if k > "seq"}
+    prefix = _canonical(before)[:-1] + ("," if before else "") + '"seq":'
+    suffix = ("," if after else "") + _canonical(after)[1:]
+    return prefix, suffix
 
 
 def lock_head() -> LedgerHead:

@@ -27,7 +27,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from consent import check_keys, unit_rows
+from consent import check_keys, prepared, unit_rows
 from consent import keys as key_state
 from consent.ledger import Actor, Evidence, ledger_seal
 from consent.models import (
@@ -170,7 +170,7 @@ class ConsentChange:
         missing = count - len(self._ids)
         if missing <= 0:
             return
-        with connection.cursor() as cursor:
+        with prepared.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute(
                     "SELECT nextval(pg_get_serial_sequence('consent_consentevent', "
@@ -217,18 +217,18 @@ class ConsentChange:
         customers, locked in one statement, in order (no deadlock between units)."""
         if connection.vendor != "postgresql":
             return  # SQLite: the IMMEDIATE transaction already excludes writers
-        with connection.cursor() as cursor:
+        with prepared.cursor() as cursor:
             params = {
                 "customers": sorted(self._customers),
                 "indexes": sorted(self._indexes),
             }
             cursor.execute(_LOCK_KEYS_SQL, params)
 
-    def insert_when_sealed(self, obj, prepare) -> None:
-        """Insert ``obj`` with the ordering step's rows; ``prepare(obj)`` runs once
-        the ledger and feed positions are known (an inbound event's result names
-        its feed position)."""
-        self._extra.append((obj, prepare))
+    def insert_when_sealed(self, obj, *, position: tuple[str, str] | None = None):
+        """Insert ``obj`` with the ordering step's rows. ``position``: (JSON field,
+        key) that receives the feed position of the unit's last feed row, or null
+        when it has none (an inbound event's result names its feed position)."""
+        self._extra.append(unit_rows.Extra(obj, position))
 
     def _flush(self) -> None:
         if self.events or self._customers or self._indexes:
@@ -243,44 +243,40 @@ class ConsentChange:
             if self.events or updates:
                 self._append(updates)
         if not self._appended:  # SQLite, or nothing to append
-            for obj, prepare in self._extra:
-                prepare(obj)
-                obj.save(force_insert=True)
+            last = self.feed[-1].seq if self.feed else None
+            for extra in self._extra:
+                if extra.position:
+                    field, key = extra.position
+                    getattr(extra.obj, field)[key] = last
+                extra.obj.save(force_insert=True)
         for callback in self._sealed_callbacks:
             callback()
 
     def _append(self, updates: list[key_state.KeyUpdate]) -> None:
         """The ordering step: lock the ledger head, number and chain the ledger and
-        feed rows, write them with the keys, move the head, commit."""
-        head = self._lock_head()
+        feed rows, write them with the keys, move the head, commit. On PostgreSQL
+        it is one statement (``consent.unit_rows``)."""
+        if connection.vendor == "postgresql":
+            if not unit_rows.append_pg(
+                events=self.events, updates=updates, extras=self._extra, now=self.now
+            ):
+                unit_rows.create_head()
+                unit_rows.append_pg(
+                    events=self.events,
+                    updates=updates,
+                    extras=self._extra,
+                    now=self.now,
+                )
+            self.feed = self._feed_rows(updates)
+            self._appended = True
+            return
+        head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)
         if self.events:
             ledger_seal(head=head, events=self.events)
         for update in updates:
             head.feed_seq += 1
             update.row.seq = head.feed_seq
-        self.feed = [
-            SuppressionChange(
-                seq=u.row.seq,
-                key=u.row,
-                channel_id=u.row.channel_id,
-                created_at=self.now,
-                **u.state.as_fields(),
-            )
-            for u in updates
-        ]
-        if connection.vendor == "postgresql":
-            for obj, prepare in self._extra:
-                prepare(obj)
-            unit_rows.append_pg(
-                head=head,
-                events=self.events,
-                keys=[u.row for u in updates],
-                checks=[u.check for u in updates],
-                extra=[obj for obj, _prepare in self._extra],
-                now=self.now,
-            )
-            self._appended = True
-            return
+        self.feed = self._feed_rows(updates)
         if self.events:
             ConsentEvent.objects.bulk_create(self.events)
         created = [u.row for u in updates if u.created]
@@ -296,14 +292,17 @@ class ConsentChange:
         check_keys.write([u.check for u in updates])
         head.save(update_fields=["ledger_seq", "ledger_hash", "feed_seq"])
 
-    @staticmethod
-    def _lock_head() -> LedgerHead:
-        if connection.vendor == "postgresql":
-            head = unit_rows.lock_head_pg()
-            if head is not None:
-                return head
-        head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)
-        return head
+    def _feed_rows(self, updates: list[key_state.KeyUpdate]) -> list:
+        return [
+            SuppressionChange(
+                seq=u.row.seq,
+                key=u.row,
+                channel_id=u.row.channel_id,
+                created_at=self.now,
+                **u.state.as_fields(),
+            )
+            for u in updates
+        ]
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from consent import prepared
 from consent.catalogue import catalogue
 from consent.errors import ApplicationError
 from consent.identifiers import AddressKind
@@ -173,7 +174,7 @@ def apply_withdraw(event: ConsentEvent) -> int:
     if event.channel_id:
         sql += " AND channel_id = %s"
         params.append(event.channel_id)
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 

@@ -1,12 +1,29 @@
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consent import services
-from consent.ledger import Actor
-from consent.models import AppendOnlyError, ConsentEvent, SuppressionChange
+from consent.ledger import (
+    Actor,
+    Evidence,
+    canonical_body_around_seq,
+    canonical_payload,
+    row_hash,
+    verify_chain,
+)
+from consent.models import (
+    AppendOnlyError,
+    ConsentEvent,
+    LedgerHead,
+    SuppressionChange,
+)
 from tests.factories import grant
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +143,79 @@ def test_evidence_is_recorded_with_the_row(
     }
     assert event.notice_version == notice_en
     assert event.actor == f"customer:{customer.external_ref}"
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    evidence=st.dictionaries(st.text(max_size=10), st.text(), max_size=4),
+    detail=st.none() | st.dictionaries(st.text(max_size=10), _json_values, max_size=4),
+    seq=st.integers(min_value=1, max_value=2**62),
+)
+def test_the_body_around_seq_is_the_hashed_body(evidence, detail, seq):
+    """The database numbers and hashes rows from these two parts: with any seq they
+    make exactly the body ``row_hash`` covers (nested "seq" keys included)."""
+    from django.utils import timezone
+
+    event = ConsentEvent(
+        seq=seq,
+        customer_id=7,
+        channel_id=1,
+        action="withdraw",
+        source="api",
+        actor="client:gw",
+        evidence=evidence,
+        detail=detail,
+        occurred_at=timezone.now(),
+        recorded_at=timezone.now(),
+    )
+    prefix, suffix = canonical_body_around_seq(event)
+    payload = canonical_payload(event)
+    expected = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    assert prefix + str(seq) + suffix == expected
+    assert (
+        row_hash("f" * 64, payload)
+        == hashlib.sha256(("f" * 64 + prefix + str(seq) + suffix).encode()).hexdigest()
+    )
+
+
+def test_one_unit_chains_many_rows_with_any_text(customer, phone_point, sms, notice_en):
+    """Several rows of one unit, with non-ASCII evidence and details, are chained
+    by the ordering step (in the database on PostgreSQL) exactly as the verifier
+    recomputes them."""
+    from consent.models import Topic
+    from consent.unit import consent_change
+
+    topics = list(Topic.objects.filter(kind=Topic.Kind.MARKETING)[:3])
+    assert len(topics) == 3
+    evidence = Evidence(user_agent='浏览器/1.0 \u2028 "quoted" \\ é', ip="10.0.0.1")
+    with consent_change(actor="staff:王", source="admin", evidence=evidence) as change:
+        for topic in topics:
+            services.consent_grant(
+                change=change,
+                customer=customer,
+                channel=sms,
+                topic=topic,
+                notice_version=notice_en,
+                source="admin",
+                actor="staff:王",
+            )
+    rows = list(ConsentEvent.objects.order_by("seq"))
+    assert len(rows) >= 3
+    checked, broken = verify_chain(iter(rows))
+    assert broken is None and checked == len(rows)
+    head = LedgerHead.objects.get(pk=1)
+    assert (head.ledger_seq, head.ledger_hash) == (rows[-1].seq, rows[-1].hash)
+    assert [e.seq for e in change.events] == [
+        r.seq for r in rows[-len(change.events) :]
+    ]

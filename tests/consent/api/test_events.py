@@ -109,12 +109,13 @@ def test_stop_withdraws_sms_marketing_and_is_in_the_feed_when_the_response_retur
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stop_runs_at_most_eight_statements(api, sender, granted, sms, credit_card):
+def test_a_stop_runs_at_most_seven_statements(api, sender, granted, sms, credit_card):
     """The stop->feed latency is mostly round trips. On PostgreSQL a STOP is: the
     event id, the holders with their customers locked, a ledger id, the consent
-    update, the key locks, every refresh input in one statement, the head lock, and
-    one statement writing ledger, keys, feed, check keys, the event row and the
-    head. The API key and the catalogue are kept per process (no statement)."""
+    update, the key locks, every refresh input in one statement, and one statement
+    that locks the head and writes ledger, keys, feed, check keys, the event row
+    and the head. The API key and the catalogue are kept per process (no
+    statement)."""
     post(api, type="sms_reply", event_id="gw-0", recipient=NUMBER, text="HELP")
     with CaptureQueriesContext(connection) as statements:
         response = post(
@@ -126,13 +127,36 @@ def test_a_stop_runs_at_most_eight_statements(api, sender, granted, sms, credit_
         if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")
     ]
     # SQLite reads the refresh inputs one query each (no JSON aggregation path).
-    assert len(sql) <= (8 if connection.vendor == "postgresql" else 17), sql
+    assert len(sql) <= (7 if connection.vendor == "postgresql" else 17), sql
     assert response.status_code == 201
     body = response.json()
     assert body["effect"] == "stop" and body["consents_changed"] == 1
     assert state(granted, sms, credit_card) == "withdrawn"
     feed_row = SuppressionChange.objects.get(seq=body["feed_seq"])
     assert feed_row.key == sms_key(sms) and feed_row.suppressed is True
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="server-side prepared statements"
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_stop_statements_are_prepared_once_per_connection(
+    api, sender, granted, sms, credit_card
+):
+    """Planning cost more than running the STOP's statements: they are prepared on
+    the connection and a later STOP runs the prepared plans again."""
+    post(api, type="sms_reply", event_id="gw-0", recipient=NUMBER, text="STOP")
+    post(api, type="sms_reply", event_id="gw-1", recipient=NUMBER, text="START")
+    post(api, type="sms_reply", event_id="gw-2", recipient=NUMBER, text="STOP")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements"
+        )
+        runs = dict(cursor.fetchall())
+    ordering = [n for sql, n in runs.items() if "FOR UPDATE" in sql and "chain" in sql]
+    refresh = [n for sql, n in runs.items() if "WITH idx AS" in sql]
+    assert ordering and max(ordering) >= 2, runs
+    assert refresh and max(refresh) >= 2, runs
 
 
 def test_one_stop_on_a_shared_number_withdraws_every_linked_customer(
