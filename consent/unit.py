@@ -230,7 +230,7 @@ class ConsentChange:
         when it has none (an inbound event's result names its feed position)."""
         self._extra.append(unit_rows.Extra(obj, position))
 
-    def _flush(self) -> None:
+    def _flush(self, commit: bool = False) -> None:
         if self.events or self._customers or self._indexes:
             self._lock_keys()
             updates = key_state.keys_recompute(
@@ -241,7 +241,7 @@ class ConsentChange:
                 erased=self._erased,
             )
             if self.events or updates:
-                self._append(updates)
+                self._append(updates, commit)
         if not self._appended:  # SQLite, or nothing to append
             last = self.feed[-1].seq if self.feed else None
             for extra in self._extra:
@@ -252,21 +252,19 @@ class ConsentChange:
         for callback in self._sealed_callbacks:
             callback()
 
-    def _append(self, updates: list[key_state.KeyUpdate]) -> None:
+    def _append(self, updates: list[key_state.KeyUpdate], commit: bool) -> None:
         """The ordering step: lock the ledger head, number and chain the ledger and
         feed rows, write them with the keys, move the head, commit. On PostgreSQL
-        it is one statement (``consent.unit_rows``)."""
+        it is one statement (``consent.unit_rows``), sent with the COMMIT when the
+        unit's transaction is the outermost (``commit``)."""
         if connection.vendor == "postgresql":
-            if not unit_rows.append_pg(
-                events=self.events, updates=updates, extras=self._extra, now=self.now
-            ):
-                unit_rows.create_head()
-                unit_rows.append_pg(
-                    events=self.events,
-                    updates=updates,
-                    extras=self._extra,
-                    now=self.now,
-                )
+            unit_rows.append_pg(
+                events=self.events,
+                updates=updates,
+                extras=self._extra,
+                now=self.now,
+                commit=commit and not self._sealed_callbacks,
+            )
             self.feed = self._feed_rows(updates)
             self._appended = True
             return
@@ -337,12 +335,16 @@ def consent_change(
         with _joining(outer):
             yield outer
         return
-    with transaction.atomic():
+    atomic = transaction.atomic()
+    with atomic:
         change = ConsentChange(actor=actor, source=source, evidence=evidence, now=now)
         token = _current.set(change)
         try:
             yield change
-            change._flush()
+            # Nothing runs after the flush: when no outer transaction holds this
+            # one, the ordering step commits it (Django's own commit then finds
+            # nothing to do, and runs the on-commit hooks as usual).
+            change._flush(commit=connection.atomic_blocks == [atomic])
         finally:
             _current.reset(token)
 

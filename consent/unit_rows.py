@@ -19,7 +19,7 @@ from django.db import connection, models
 from consent import check_keys, prepared
 from consent.keys import KEY_FIELDS, KeyUpdate
 from consent.ledger import canonical_body_around_seq
-from consent.models import CheckKey, ConsentEvent, Contactability, LedgerHead
+from consent.models import CheckKey, ConsentEvent, Contactability
 
 _FEED_COLUMNS = (
     "suppressed, permitted_topics, reasons, topic_reasons, paused_until, "
@@ -29,7 +29,14 @@ _HEAD = (
     "head AS MATERIALIZED (SELECT ledger_seq, ledger_hash::text AS ledger_hash, "
     "feed_seq FROM consent_ledgerhead WHERE id = 1 FOR UPDATE)"
 )
-_CHAIN_BASE = "SELECT 0, ledger_seq, NULL::text, ledger_hash FROM head"
+# A missing head fails the statement (nothing is written or committed); the column
+# in the message keeps the cast from being folded into an error at planning.
+_CHAIN_BASE = (
+    "SELECT 0, ledger_seq, NULL::text, ledger_hash FROM head UNION ALL "
+    "SELECT 0, ('ledger head missing (run migrate)' || relname)::bigint, NULL, NULL "
+    "FROM pg_class WHERE oid = 'consent_ledgerhead'::regclass "
+    "AND NOT EXISTS (SELECT 1 FROM head)"
+)
 _CHAIN_STEP = (
     " UNION ALL SELECT e.i, c.seq + 1, c.hash, encode(sha256(convert_to("
     "c.hash || e.prefix || (c.seq + 1)::text || e.suffix, 'UTF8')), 'hex') "
@@ -166,10 +173,13 @@ def append_pg(
     updates: list[KeyUpdate],
     extras: list[Extra],
     now,
-) -> bool:
+    commit: bool,
+) -> None:
     """Run the ordering step (see the module docstring) and give the objects their
-    positions, hashes and ids. False when there is no head row yet: nothing was
-    written, and the caller creates it and runs this again."""
+    positions, hashes and ids. ``commit``: the unit's transaction is the outermost
+    one and ends here, so COMMIT goes in the same round trip (pipelined): the head
+    is released as soon as the database has committed, without waiting for this
+    process in between."""
     params: list = []
     parts = [_HEAD]
     if events:
@@ -211,10 +221,15 @@ def append_pg(
         + ", ".join(returning)
     )
     with prepared.cursor() as cursor:
-        cursor.execute(sql, params)
+        if commit:
+            # Errors of either come back as Django's (a duplicate event id is an
+            # IntegrityError), and a failed statement leaves nothing committed.
+            with connection.wrap_database_errors, connection.connection.pipeline():
+                cursor.execute(sql, params)
+                connection.connection.commit()
+        else:
+            cursor.execute(sql, params)
         row = cursor.fetchone()
-    if row is None:
-        return False
     _ledger_seq, feed_seq, chained, written, *extra_pks = row
     for event, (seq, prev, hash_) in zip(events, chained or (), strict=True):
         event.seq, event.prev_hash, event.hash = seq, prev, hash_
@@ -232,8 +247,3 @@ def append_pg(
             if extra.position and keys:
                 field, key = extra.position
                 getattr(extra.obj, field)[key] = feed_seq + len(keys)
-    return True
-
-
-def create_head() -> None:
-    LedgerHead.objects.get_or_create(pk=1)

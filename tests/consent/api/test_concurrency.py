@@ -27,12 +27,13 @@ from consent.ledger import Actor
 from consent.models import (
     Channel,
     ConsentEvent,
+    ConsentState,
     NoticeVersion,
     SuppressionChange,
     Topic,
 )
 from consent.unit import consent_change
-from tests.factories import CustomerFactory, add_email, add_phone
+from tests.factories import CustomerFactory, add_email, add_phone, grant
 
 pytestmark = [
     pytest.mark.postgres,
@@ -300,3 +301,56 @@ def test_a_long_unit_and_shared_phones_never_let_a_reader_skip(postgres_only):
     assert copy == snapshot
     call_command("verify_ledger", stdout=io.StringIO())
     call_command("rebuild_consent_state", stdout=io.StringIO())
+
+
+def test_a_unit_inside_an_outer_transaction_commits_with_it(postgres_only):
+    """The ordering step commits only a unit that is the outermost transaction:
+    inside another one, the outer transaction decides, and its rollback leaves no
+    consent change, ledger row or feed row behind."""
+    sms = Channel.objects.get(code="sms")
+    customer = CustomerFactory()
+    add_phone(customer, "+8613700000201")
+    rows = (ConsentEvent.objects.count(), SuppressionChange.objects.count())
+
+    class Abandoned(Exception):
+        pass
+
+    with pytest.raises(Abandoned), transaction.atomic():
+        _withdraw(customer, sms)
+        assert ConsentEvent.objects.count() == rows[0] + 1
+        raise Abandoned
+
+    assert (ConsentEvent.objects.count(), SuppressionChange.objects.count()) == rows
+    _withdraw(customer, sms)  # on its own it commits, with the step's COMMIT
+    connection.close()  # another connection sees it: it was committed
+    assert ConsentEvent.objects.count() == rows[0] + 1
+
+
+def test_a_failed_ordering_step_commits_nothing(postgres_only, monkeypatch):
+    """The COMMIT sent with the ordering statement does not commit a unit whose
+    statement failed: here a missing ledger head, which the statement reports."""
+    from django.db import DatabaseError
+
+    sms = Channel.objects.get(code="sms")
+    customer = CustomerFactory()
+    add_phone(customer, "+8613700000202")
+    notice = NoticeVersion.objects.filter(language="en").first()
+    topic = Topic.objects.get(code="credit_card")
+    grant(customer, sms, topic, notice)
+    before = ConsentEvent.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM consent_ledgerhead WHERE id = 1")
+        head = cursor.fetchone()
+        cursor.execute("DELETE FROM consent_ledgerhead")
+    try:
+        with pytest.raises(DatabaseError, match="ledger head missing"):
+            _withdraw(customer, sms)
+        assert ConsentEvent.objects.count() == before
+        assert ConsentState.objects.get(customer=customer, topic=topic).status == (
+            ConsentState.Status.GRANTED
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO consent_ledgerhead VALUES (%s, %s, %s, %s, %s)", head
+            )
