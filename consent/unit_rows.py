@@ -12,9 +12,10 @@ no round trip to this process in between.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from consent import check_keys, prepared
 from consent.keys import KEY_FIELDS, KeyUpdate
@@ -53,78 +54,82 @@ class Extra:
     position: tuple[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """A model's columns as the ordering statement writes them."""
+
+    fields: tuple[models.Field, ...]
+    casts: tuple[str, ...]  # for typed VALUES cells (rows selected, not inserted)
+    columns: str
+    names: tuple[str, ...]  # the VALUES list's own column names
+
+    def cells(self, typed: bool) -> str:
+        casts = self.casts if typed else ("",) * len(self.fields)
+        return ", ".join(f"%s{cast}" for cast in casts)
+
+
 def _cast(field: models.Field) -> str:
-    """The field's type for a typed VALUES cell; character types as text, so a value
-    too long fails on insert instead of being cut by the cast."""
+    """Character types as text, so a value too long fails on insert instead of being
+    cut by the cast."""
     db_type = field.cast_db_type(connection)
     return "::text" if db_type.startswith("varchar") else f"::{db_type}"
 
 
-def _fields(model: type[models.Model], objs: list, skip=()) -> list[models.Field]:
+@functools.cache
+def _layout(model: type[models.Model], skip: frozenset = frozenset()) -> _Layout:
+    """Every column but ``skip``; a primary key is left to the database unless
+    the rows bring it (``consent.unit`` allocates ledger ids itself)."""
+    fields = tuple(
+        f for f in model._meta.local_concrete_fields if f.attname not in skip
+    )
+    return _Layout(
+        fields=fields,
+        casts=tuple(_cast(f) for f in fields),
+        columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
+        names=tuple(f"c{n}" for n in range(len(fields))),
+    )
+
+
+def _params(layout: _Layout, obj, params: list, db) -> None:
+    for field in layout.fields:
+        params.append(field.get_db_prep_save(field.pre_save(obj, True), db))
+
+
+def _values(layout: _Layout, count: int, *, typed: bool, lead: str = "") -> str:
+    row = layout.cells(typed)
+    return "VALUES " + ", ".join(
+        f"({lead.format(n=n)}{row})" for n in range(1, count + 1)
+    )
+
+
+_EVENT = (ConsentEvent, frozenset({"seq", "prev_hash", "hash"}))
+_KEY = (Contactability, frozenset({"id", "seq"}))
+_CHECK = (CheckKey, frozenset())
+
+
+def _ledger_sql(count: int) -> list[str]:
+    layout = _layout(*_EVENT)
+    names = ", ".join(layout.names)
+    values = _values(layout, count, typed=True, lead="{n}, %s::text, %s::text, ")
     return [
-        field
-        for field in model._meta.local_concrete_fields
-        if field.attname not in skip
-        and not (field.primary_key and getattr(objs[0], field.attname) is None)
-    ]
-
-
-def _cells(fields, casts, obj, params) -> list[str]:
-    cells = []
-    for field, cast in zip(fields, casts, strict=True):
-        value = field.pre_save(obj, True)
-        params.append(field.get_db_prep_save(value, connection))
-        cells.append(f"%s{cast}")
-    return cells
-
-
-def _rows(fields, objs, params, *, typed: bool, ordinal: bool = False) -> str:
-    """A VALUES list; ``typed`` casts every cell (rows selected, not inserted
-    directly); ``ordinal`` leads each row with its position, from 1."""
-    casts = [_cast(f) if typed else "" for f in fields]
-    rows = []
-    for n, obj in enumerate(objs, 1):
-        cells = _cells(fields, casts, obj, params)
-        rows.append("(" + ", ".join([str(n), *cells] if ordinal else cells) + ")")
-    return "VALUES " + ", ".join(rows)
-
-
-def _columns(fields) -> str:
-    return ", ".join(connection.ops.quote_name(f.column) for f in fields)
-
-
-def _ledger(events: list[ConsentEvent], params: list) -> list[str]:
-    fields = _fields(ConsentEvent, events, skip={"seq", "prev_hash", "hash"})
-    names = [f"c{n}" for n in range(len(fields))]
-    casts = [_cast(f) for f in fields]
-    rows = []
-    for n, event in enumerate(events, 1):
-        params.extend(canonical_body_around_seq(event))
-        cells = _cells(fields, casts, event, params)
-        rows.append(f"({n}, %s::text, %s::text, {', '.join(cells)})")
-    return [
-        f"e (i, prefix, suffix, {', '.join(names)}) AS (VALUES {', '.join(rows)})",
+        f"e (i, prefix, suffix, {names}) AS ({values})",
         f"chain (i, seq, prev, hash) AS ({_CHAIN_BASE}{_CHAIN_STEP})",
-        f"ev AS (INSERT INTO consent_consentevent ({_columns(fields)}, seq, "
-        f"prev_hash, hash) SELECT {', '.join(f'e.{n}' for n in names)}, chain.seq, "
-        "chain.prev, chain.hash FROM e JOIN chain ON chain.i = e.i)",
+        f"ev AS (INSERT INTO consent_consentevent ({layout.columns}, seq, "
+        f"prev_hash, hash) SELECT {', '.join(f'e.{n}' for n in layout.names)}, "
+        "chain.seq, chain.prev, chain.hash FROM e JOIN chain ON chain.i = e.i)",
     ]
 
 
-def _keys(keys: list[Contactability], params: list, now) -> list[str]:
-    for key in keys:
-        key.id = None  # one shape for every row: the conflict finds existing ones
-    fields = _fields(Contactability, keys, skip={"seq"})
-    names = [f"c{n}" for n in range(len(fields))]
-    values = _rows(fields, keys, params, typed=True, ordinal=True)
+def _keys_sql(count: int) -> list[str]:
+    layout = _layout(*_KEY)
     updated = ", ".join(
         f"{connection.ops.quote_name(name)} = EXCLUDED.{name}" for name in KEY_FIELDS
     )
-    params.append(now)
     return [
-        f"k AS (INSERT INTO consent_contactability ({_columns(fields)}, seq) "
-        f"SELECT {', '.join(f'v.{n}' for n in names)}, head.feed_seq + v.j "
-        f"FROM ({values}) AS v (j, {', '.join(names)}) CROSS JOIN head "
+        f"k AS (INSERT INTO consent_contactability ({layout.columns}, seq) "
+        f"SELECT {', '.join(f'v.{n}' for n in layout.names)}, head.feed_seq + v.j "
+        f"FROM ({_values(layout, count, typed=True, lead='{n}, ')}) "
+        f"AS v (j, {', '.join(layout.names)}) CROSS JOIN head "
         f"ON CONFLICT (blind_index, channel_id) DO UPDATE SET {updated} "
         f"RETURNING id, blind_index, channel_id, seq, {_FEED_COLUMNS})",
         "f AS (INSERT INTO consent_suppressionchange (seq, key_id, channel_id, "
@@ -133,24 +138,20 @@ def _keys(keys: list[Contactability], params: list, now) -> list[str]:
     ]
 
 
-def _checks(checks: list[CheckKey], params: list) -> str:
-    fields = _fields(CheckKey, checks)
-    values = _rows(fields, checks, params, typed=False)
+def _checks_sql(count: int) -> str:
+    layout = _layout(*_CHECK)
     narrow = ", ".join(f"{name} = EXCLUDED.{name}" for name in check_keys.STATE_FIELDS)
     return (
-        f"n AS (INSERT INTO {CheckKey._meta.db_table} ({_columns(fields)}) {values} "
+        f"n AS (INSERT INTO {CheckKey._meta.db_table} ({layout.columns}) "
+        f"{_values(layout, count, typed=False)} "
         f"ON CONFLICT (channel_id, digest) DO UPDATE SET {narrow})"
     )
 
 
-def _extra(i: int, extras: list[Extra], params: list, feed_rows: int) -> str:
-    model = type(extras[0].obj)
-    objs = [extra.obj for extra in extras]
-    fields = _fields(model, objs)
-    names = [f"c{n}" for n in range(len(fields))]
+def _extra_sql(i: int, model, count: int, position, feed_rows: int) -> str:
+    layout = _layout(model, frozenset({model._meta.pk.attname}))
     selected = []
-    for field, name in zip(fields, names, strict=True):
-        position = extras[0].position
+    for field, name in zip(layout.fields, layout.names, strict=True):
         if feed_rows and position and position[0] == field.attname:
             selected.append(
                 f"jsonb_set(v.{name}, '{{{position[1]}}}', "
@@ -158,12 +159,51 @@ def _extra(i: int, extras: list[Extra], params: list, feed_rows: int) -> str:
             )
         else:
             selected.append(f"v.{name}")
-    values = _rows(fields, objs, params, typed=True)
-    pk = model._meta.pk.column
     return (
-        f"x{i} AS (INSERT INTO {model._meta.db_table} ({_columns(fields)}) "
-        f"SELECT {', '.join(selected)} FROM ({values}) AS v ({', '.join(names)}) "
-        f"CROSS JOIN head RETURNING {pk})"
+        f"x{i} AS (INSERT INTO {model._meta.db_table} ({layout.columns}) "
+        f"SELECT {', '.join(selected)} FROM ({_values(layout, count, typed=True)}) "
+        f"AS v ({', '.join(layout.names)}) CROSS JOIN head "
+        f"RETURNING {model._meta.pk.column})"
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(events: int, keys: int, checks: int, extras: tuple) -> str:
+    """The ordering statement for this many rows of each kind; ``extras``: (model,
+    rows, position) per model of rows the unit asked for."""
+    parts = [_HEAD]
+    if events:
+        parts += _ledger_sql(events)
+    else:
+        parts.append(f"chain (i, seq, prev, hash) AS ({_CHAIN_BASE})")
+    if keys:
+        parts += _keys_sql(keys)
+    if checks:
+        parts.append(_checks_sql(checks))
+    for i, (model, count, position) in enumerate(extras):
+        parts.append(_extra_sql(i, model, count, position, keys))
+    returning = [
+        "head.ledger_seq",
+        "head.feed_seq",
+        "(SELECT json_agg(json_build_array(seq, prev, hash) ORDER BY i) "
+        "FROM chain WHERE i > 0)",
+        "(SELECT json_agg(json_build_array(blind_index, channel_id, id)) FROM k)"
+        if keys
+        else "NULL",
+        *(
+            f"(SELECT array_agg({model._meta.pk.column}) FROM x{i})"
+            for i, (model, _count, _position) in enumerate(extras)
+        ),
+    ]
+    return (
+        "WITH RECURSIVE "
+        + ", ".join(parts)
+        + " UPDATE consent_ledgerhead SET "
+        + f"ledger_seq = head.ledger_seq + {events}, "
+        + "ledger_hash = (SELECT hash FROM chain ORDER BY i DESC LIMIT 1), "
+        + f"feed_seq = head.feed_seq + {keys} "
+        + "FROM head WHERE consent_ledgerhead.id = 1 RETURNING "
+        + ", ".join(returning)
     )
 
 
@@ -180,45 +220,31 @@ def append_pg(
     one and ends here, so COMMIT goes in the same round trip (pipelined): the head
     is released as soon as the database has committed, without waiting for this
     process in between."""
-    params: list = []
-    parts = [_HEAD]
-    if events:
-        parts += _ledger(events, params)
-    else:
-        parts.append(f"chain (i, seq, prev, hash) AS ({_CHAIN_BASE})")
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy costs a lookup per use
     keys = [u.row for u in updates]
-    if keys:
-        parts += _keys(keys, params, now)
     checks = [u.check for u in updates]
-    if checks:
-        parts.append(_checks(checks, params))
-    by_model: dict[type, list[Extra]] = {}
+    by_model: dict[tuple, list[Extra]] = {}
     for extra in extras:
-        by_model.setdefault(type(extra.obj), []).append(extra)
-    for i, group in enumerate(by_model.values()):
-        parts.append(_extra(i, group, params, len(keys)))
-    returning = [
-        "head.ledger_seq",
-        "head.feed_seq",
-        "(SELECT json_agg(json_build_array(seq, prev, hash) ORDER BY i) "
-        "FROM chain WHERE i > 0)",
-        "(SELECT json_agg(json_build_array(blind_index, channel_id, id)) FROM k)"
-        if keys
-        else "NULL",
-        *(
-            f"(SELECT array_agg({m._meta.pk.column}) FROM x{i})"
-            for i, m in enumerate(by_model)
-        ),
-    ]
-    sql = (
-        "WITH RECURSIVE "
-        + ", ".join(parts)
-        + " UPDATE consent_ledgerhead SET "
-        + f"ledger_seq = head.ledger_seq + {len(events)}, "
-        + "ledger_hash = (SELECT hash FROM chain ORDER BY i DESC LIMIT 1), "
-        + f"feed_seq = head.feed_seq + {len(keys)} "
-        + "FROM head WHERE consent_ledgerhead.id = 1 RETURNING "
-        + ", ".join(returning)
+        by_model.setdefault((type(extra.obj), extra.position), []).append(extra)
+    params: list = []
+    for event in events:
+        params.extend(canonical_body_around_seq(event))
+        _params(_layout(*_EVENT), event, params, db)
+    for key in keys:
+        _params(_layout(*_KEY), key, params, db)
+    if keys:
+        params.append(now)
+    for check in checks:
+        _params(_layout(*_CHECK), check, params, db)
+    for (model, _position), group in by_model.items():
+        layout = _layout(model, frozenset({model._meta.pk.attname}))
+        for extra in group:
+            _params(layout, extra.obj, params, db)
+    sql = _statement(
+        len(events),
+        len(keys),
+        len(checks),
+        tuple((model, len(group), pos) for (model, pos), group in by_model.items()),
     )
     with prepared.cursor() as cursor:
         if commit:
