@@ -147,6 +147,12 @@ _HOLDERS_SQL = (
 _REPEAT_SQL = (
     "SELECT id FROM consent_inboundevent WHERE client_id = %s AND event_id = %s"
 )
+# On PostgreSQL the same round trip allocates the ledger id a STOP will need (a
+# repeat leaves a gap in ids, which order nothing: the ledger's order is seq).
+_REPEAT_AND_ID_SQL = (
+    f"SELECT ({_REPEAT_SQL}), "
+    "nextval(pg_get_serial_sequence('consent_consentevent', 'id'))"
+)
 
 
 def _holders(data: InboundEventIn, *, lock: bool = False) -> list[ContactPoint]:
@@ -180,13 +186,20 @@ def _holders(data: InboundEventIn, *, lock: bool = False) -> list[ContactPoint]:
     return points
 
 
-def _first(client: ApiClient, data: InboundEventIn) -> InboundEvent | None:
+def _first(
+    client: ApiClient, data: InboundEventIn, change: ConsentChange
+) -> InboundEvent | None:
     """The event stored earlier under this id, if any (one prepared statement: on
     a STOP storm nearly every answer is "none")."""
     with prepared.cursor() as cursor:
-        cursor.execute(_REPEAT_SQL, [client.pk, data.event_id])
-        row = cursor.fetchone()
-    return InboundEvent.objects.get(pk=row[0]) if row else None
+        if connection.vendor == "postgresql":
+            cursor.execute(_REPEAT_AND_ID_SQL, [client.pk, data.event_id])
+            first_id, ledger_id = cursor.fetchone()
+            change.reserved([ledger_id])
+        else:
+            cursor.execute(_REPEAT_SQL, [client.pk, data.event_id])
+            first_id = (cursor.fetchone() or [None])[0]
+    return InboundEvent.objects.get(pk=first_id) if first_id else None
 
 
 def _languages(holders: list[ContactPoint]) -> set[str]:
@@ -673,7 +686,7 @@ def _apply(
             outcome = _handle_sent(data, _holders(data), client, event)
             _finish(event, data, outcome, feed_seq=None)
             return event, False
-        first = _first(client, data)
+        first = _first(client, data, change)
         if first is not None:
             return _repeat(first, data)
         holders = _holders(data, lock=True)

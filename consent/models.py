@@ -417,11 +417,14 @@ class ConsentEvent(AppendOnlyModel):
         REPLY_REVIEW = "reply_review", _("Reply review (misread reply undone)")
 
     seq = models.BigIntegerField(_("sequence"), unique=True, editable=False)
+    # Indexed with seq (Meta): a second index on customer alone would cost every
+    # append a write at a random place.
     customer = models.ForeignKey(
         Customer,
         verbose_name=_("customer"),
         on_delete=models.PROTECT,
         related_name="consent_events",
+        db_index=False,
     )
     contact_point = models.ForeignKey(
         ContactPoint,
@@ -470,7 +473,10 @@ class ConsentEvent(AppendOnlyModel):
     occurred_at = models.DateTimeField(_("occurred"))
     recorded_at = models.DateTimeField(_("recorded"))
     prev_hash = models.CharField(_("previous hash"), max_length=64)
-    hash = models.CharField(_("hash"), max_length=64, unique=True)
+    # Not indexed: nothing looks a row up by its hash, and the chain, not an index,
+    # is what makes the ledger tamper-evident (an index on random values cost
+    # every append two writes at random places).
+    hash = models.CharField(_("hash"), max_length=64)
 
     class Meta:
         ordering = ("seq",)
@@ -547,11 +553,14 @@ class ConsentState(models.Model):
         GRANTED = "granted", _("Granted")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
+    # Both looked up through consent_state_unique or not at all; without their own
+    # indexes a change of status, source and event is a heap-only update.
     customer = models.ForeignKey(
         Customer,
         verbose_name=_("customer"),
         on_delete=models.CASCADE,
         related_name="consent_states",
+        db_index=False,
     )
     channel = models.ForeignKey(
         Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
@@ -568,6 +577,7 @@ class ConsentState(models.Model):
         verbose_name=_("last event"),
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # ledger rows are never deleted
     )
     updated_at = models.DateTimeField(_("updated"))
 
@@ -639,7 +649,11 @@ class Contactability(models.Model):
     )
     blind_index = models.CharField(_("blind index"), max_length=64)
     channel = models.ForeignKey(
-        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+        Channel,
+        verbose_name=_("channel"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # indexed with seq (Meta)
     )
     suppressed = models.BooleanField(_("suppressed"))
     permitted_topics = models.JSONField(_("permitted topics"), default=list)
@@ -718,7 +732,11 @@ class SuppressionChange(AppendOnlyModel):
         related_name="changes",
     )
     channel = models.ForeignKey(
-        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+"
+        Channel,
+        verbose_name=_("channel"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # indexed with seq (Meta)
     )
     suppressed = models.BooleanField(_("suppressed"))
     permitted_topics = models.JSONField(_("permitted topics"), default=list)
@@ -879,6 +897,7 @@ class InboundEvent(models.Model):
         verbose_name=_("client"),
         on_delete=models.PROTECT,
         related_name="events",
+        db_index=False,  # inbound_event_idempotency leads with it
     )
     event_id = models.CharField(_("sender's event id"), max_length=100)
     type = models.CharField(_("type"), max_length=20, choices=Type.choices)

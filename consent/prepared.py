@@ -5,6 +5,7 @@ statement it receives. For the few statements a STOP runs, planning cost more th
 running them. ``cursor()`` sends them with server-side binding and as prepared
 statements, which psycopg keeps per connection (``DB_PREPARED_STATEMENTS=0`` turns
 this off, for a pooler in transaction mode without prepared-statement support).
+A transaction's first statement takes psycopg's BEGIN along in its round trip.
 Elsewhere, and on SQLite, it is Django's own cursor; the SQL is the same.
 
 Prepared statements name their columns: a ``*`` would fail once a migration adds one
@@ -18,17 +19,36 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorDebugWrapper
 
 
 def _prepared_cursor_class():
     import psycopg
 
+    idle = psycopg.pq.TransactionStatus.IDLE
+
     class PreparedCursor(psycopg.Cursor):
         def execute(self, query, params=None, **kwargs):
             kwargs["prepare"] = True
-            return super().execute(query, params, **kwargs)
+            conn = self.connection
+            if conn.autocommit or conn.info.transaction_status != idle:
+                return super().execute(query, params, **kwargs)
+            # The transaction's first statement: psycopg's BEGIN goes with it in
+            # one round trip instead of one of its own.
+            with conn.pipeline():
+                return super().execute(query, params, **kwargs)
 
     return PreparedCursor
+
+
+class _Logged(CursorDebugWrapper):
+    """Logs the statement as written: psycopg keeps no text of a prepared one for
+    Django's ``last_executed_query``."""
+
+    def debug_sql(
+        self, sql=None, params=None, use_last_executed_query=False, many=False
+    ):
+        return super().debug_sql(sql, params, False, many)
 
 
 _cursor_class = None
@@ -54,7 +74,7 @@ def cursor() -> Iterator:
         conn.prepare_threshold = _ONLY_WHEN_ASKED
     raw = _cursor_class(conn)
     wrapped = (
-        connection.make_debug_cursor(raw)
+        _Logged(raw, connection)
         if connection.queries_logged
         else connection.make_cursor(raw)
     )

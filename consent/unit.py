@@ -165,6 +165,11 @@ class ConsentChange:
 
     # --- infrastructure ------------------------------------------------------------
 
+    def reserved(self, ids: list[int]) -> None:
+        """Ledger ids the caller fetched in a statement it ran anyway
+        (``nextval`` of the ledger's id sequence, PostgreSQL)."""
+        self._ids.extend(ids)
+
     def reserve(self, count: int) -> None:
         """Fetch ledger ids for ``count`` rows in one statement (bulk changes)."""
         missing = count - len(self._ids)
