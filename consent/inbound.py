@@ -38,7 +38,7 @@ from consent.models import (
     Topic,
     Violation,
 )
-from consent.unit import ConsentChange, consent_change
+from consent.unit import ConsentChange, consent_change, lock_keys_sql
 
 MSG_EVENT_ID_REUSED = _(
     "This event id was already used for a different event. Send a new event id "
@@ -147,33 +147,31 @@ _HOLDERS_SQL = (
 _REPEAT_SQL = (
     "SELECT id FROM consent_inboundevent WHERE client_id = %s AND event_id = %s"
 )
-# On PostgreSQL the same round trip allocates the ledger id a STOP will need (a
-# repeat leaves a gap in ids, which order nothing: the ledger's order is seq).
-_REPEAT_AND_ID_SQL = (
-    f"SELECT ({_REPEAT_SQL}), "
-    "nextval(pg_get_serial_sequence('consent_consentevent', 'id'))"
+# On PostgreSQL a reply or unsubscribe opens with one statement: the holders with
+# their customers locked (id order), then the keys of those customers' addresses
+# and of the identifier (key order: the order every unit locks in), whether the
+# event id was seen before, and a ledger id per holder. A repeat has locked for
+# nothing and leaves gaps in ids, which order nothing (the ledger's order is seq).
+_OPEN_SQL = (
+    f"WITH holders AS MATERIALIZED ({_HOLDERS_SQL} FOR UPDATE OF c), "
+    "locked AS MATERIALIZED ("
+    + lock_keys_sql("IN (SELECT customer_id FROM holders)", "ARRAY[%s]")
+    + f") SELECT ({_REPEAT_SQL}), (SELECT count(*) FROM locked), "
+    "nextval(pg_get_serial_sequence('consent_consentevent', 'id')), h.* "
+    "FROM (SELECT 1) AS one LEFT JOIN holders h ON true"
 )
 
 
-def _holders(data: InboundEventIn, *, lock: bool = False) -> list[ContactPoint]:
-    """Live, verified contact points carrying the identifier, except those whose
-    customer was told "not me": the person answering is not that customer, and an
-    address nobody proved is nobody's. Each comes with its customer and whether
-    that customer has marketing granted on the event's channel (whether a repeated
-    STOP would change anything). With ``lock``, their customers are row-locked by
-    the same statement, in id order (the order every unit locks in)."""
-    sql = _HOLDERS_SQL
-    if lock and connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF c"
-    params = [
+def _holders_params(data: InboundEventIn) -> list:
+    return [
         data.channel.pk,
         ConsentState.Status.GRANTED,
         data.blind_index,
         ContactPoint.Status.NOT_ME,
     ]
-    with prepared.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+
+
+def _points(rows) -> list[ContactPoint]:
     split = len(_POINT_COLUMNS)
     points = []
     for row in rows:
@@ -186,20 +184,46 @@ def _holders(data: InboundEventIn, *, lock: bool = False) -> list[ContactPoint]:
     return points
 
 
-def _first(
-    client: ApiClient, data: InboundEventIn, change: ConsentChange
-) -> InboundEvent | None:
-    """The event stored earlier under this id, if any (one prepared statement: on
-    a STOP storm nearly every answer is "none")."""
+def _holders(data: InboundEventIn, *, lock: bool = False) -> list[ContactPoint]:
+    """Live, verified contact points carrying the identifier, except those whose
+    customer was told "not me": the person answering is not that customer, and an
+    address nobody proved is nobody's. Each comes with its customer and whether
+    that customer has marketing granted on the event's channel (whether a repeated
+    STOP would change anything). With ``lock``, their customers are row-locked by
+    the same statement, in id order (the order every unit locks in)."""
+    sql = _HOLDERS_SQL
+    if lock and connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF c"
     with prepared.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_REPEAT_AND_ID_SQL, [client.pk, data.event_id])
-            first_id, ledger_id = cursor.fetchone()
-            change.reserved([ledger_id])
-        else:
+        cursor.execute(sql, _holders_params(data))
+        return _points(cursor.fetchall())
+
+
+def _open(
+    client: ApiClient, data: InboundEventIn, change: ConsentChange
+) -> tuple[InboundEvent | None, list[ContactPoint]]:
+    """The event stored earlier under this id (then nothing else matters), or the
+    holders, their customers locked for the unit. One statement on PostgreSQL
+    (``_OPEN_SQL``); on a STOP storm nearly every answer is "not seen before"."""
+    if connection.vendor != "postgresql":
+        with prepared.cursor() as cursor:
             cursor.execute(_REPEAT_SQL, [client.pk, data.event_id])
-            first_id = (cursor.fetchone() or [None])[0]
-    return InboundEvent.objects.get(pk=first_id) if first_id else None
+            first = cursor.fetchone()
+        if first:
+            return InboundEvent.objects.get(pk=first[0]), []
+        return None, _holders(data, lock=True)
+    with prepared.cursor() as cursor:
+        params = [*_holders_params(data), data.blind_index, client.pk, data.event_id]
+        cursor.execute(_OPEN_SQL, params)
+        rows = cursor.fetchall()
+    if rows[0][0] is not None:
+        return InboundEvent.objects.get(pk=rows[0][0]), []
+    change.reserved([row[2] for row in rows])
+    holders = _points([row[3:] for row in rows if row[3] is not None])
+    change.keys_locked(
+        customers={cp.customer_id for cp in holders}, indexes={data.blind_index}
+    )
+    return None, holders
 
 
 def _languages(holders: list[ContactPoint]) -> set[str]:
@@ -686,10 +710,9 @@ def _apply(
             outcome = _handle_sent(data, _holders(data), client, event)
             _finish(event, data, outcome, feed_seq=None)
             return event, False
-        first = _first(client, data, change)
+        first, holders = _open(client, data, change)
         if first is not None:
             return _repeat(first, data)
-        holders = _holders(data, lock=True)
         change.locked({cp.customer_id: cp.customer.status for cp in holders})
         if data.type in REPLY_TYPES:
             outcome = _handle_reply(data, holders, actor, evidence, change)

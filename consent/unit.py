@@ -42,18 +42,26 @@ _current: contextvars.ContextVar[ConsentChange | None] = contextvars.ContextVar(
     "consent_change", default=None
 )
 
+
 # Advisory lock keys are the first 60 bits of the blind index (hex): collisions only
 # make two unrelated keys wait for each other.
-_LOCK_KEYS_SQL = """
+def lock_keys_sql(customers: str, indexes: str) -> str:
+    """A statement locking, in key order, the keys of live addresses of customers
+    (``customers``: a condition on customer_id) and of identifiers (``indexes``: a
+    text[] of blind indexes)."""
+    return f"""
 SELECT count(pg_advisory_xact_lock(k)) FROM (
     SELECT DISTINCT ('x' || substr(bi, 1, 15))::bit(60)::bigint AS k FROM (
         SELECT blind_index AS bi FROM consent_contactpoint
-        WHERE customer_id = ANY(%(customers)s) AND removed_at IS NULL
-        UNION ALL SELECT unnest(%(indexes)s::text[])
+        WHERE customer_id {customers} AND removed_at IS NULL
+        UNION ALL SELECT unnest({indexes}::text[])
     ) touched
     ORDER BY k
 ) ordered
 """
+
+
+_LOCK_KEYS_SQL = lock_keys_sql("= ANY(%(customers)s)", "%(indexes)s")
 
 
 class ConsentChange:
@@ -83,6 +91,7 @@ class ConsentChange:
         self._extra: list = []
         self._appended = False
         self._next_id: int | None = None
+        self._keys_locked: tuple[set[int], set[str]] = (set(), set())
 
     # --- what services call ----------------------------------------------------------
 
@@ -106,6 +115,12 @@ class ConsentChange:
         """Customers the caller row-locked itself (in id order, in a statement it
         ran anyway), with their status: ``lock`` will not lock them again."""
         self._status.update(statuses)
+
+    def keys_locked(self, *, customers: set[int], indexes: set[str]) -> None:
+        """The caller locked these customers and then, in a statement it ran anyway
+        (``lock_keys_sql``), their keys and these identifiers' keys: the flush
+        locks keys again only if the unit touched more than that."""
+        self._keys_locked = (set(customers), set(indexes))
 
     def record(
         self,
@@ -222,6 +237,9 @@ class ConsentChange:
         customers, locked in one statement, in order (no deadlock between units)."""
         if connection.vendor != "postgresql":
             return  # SQLite: the IMMEDIATE transaction already excludes writers
+        customers, indexes = self._keys_locked
+        if self._customers <= customers and self._indexes <= indexes:
+            return
         with prepared.cursor() as cursor:
             params = {
                 "customers": sorted(self._customers),
