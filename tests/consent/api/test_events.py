@@ -109,14 +109,14 @@ def test_stop_withdraws_sms_marketing_and_is_in_the_feed_when_the_response_retur
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stop_runs_at_most_five_statements(api, sender, granted, sms, credit_card):
+def test_a_stop_runs_at_most_four_statements(api, sender, granted, sms, credit_card):
     """The stop->feed latency is mostly round trips. On PostgreSQL a STOP is: one
     statement locking the holders' customers and then their keys, with the event
     id's first use and a ledger id per holder (and the transaction's BEGIN); the
     consent update; every refresh input in one statement; one statement that locks
     the head and writes ledger, keys, feed, check keys, the event row and the head
-    (with the COMMIT). Four today; the pin leaves room for one. The API key and
-    the catalogue are kept per process (no statement)."""
+    (with the COMMIT). The API key and the catalogue are kept per process (no
+    statement)."""
     post(api, type="sms_reply", event_id="gw-0", recipient=NUMBER, text="HELP")
     with CaptureQueriesContext(connection) as statements:
         response = post(
@@ -128,7 +128,7 @@ def test_a_stop_runs_at_most_five_statements(api, sender, granted, sms, credit_c
         if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")
     ]
     # SQLite reads the refresh inputs one query each (no JSON aggregation path).
-    assert len(sql) <= (5 if connection.vendor == "postgresql" else 17), sql
+    assert len(sql) <= (4 if connection.vendor == "postgresql" else 17), sql
     assert response.status_code == 201
     body = response.json()
     assert body["effect"] == "stop" and body["consents_changed"] == 1
