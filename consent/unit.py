@@ -10,8 +10,9 @@ projection at once, and record their ledger rows and what they touched. On exit 
 unit recomputes every touched key once, under the keys' own locks, and then runs the
 one step all writers share: lock the ledger head, append the ledger rows (hash chain)
 and the feed rows with the next sequence numbers, move the head, commit. That step
-is two statements on PostgreSQL (``consent.unit_rows``), so the order it gives is the
-commit order.
+is one statement on PostgreSQL (``consent.unit_rows``), sent with the COMMIT when the
+unit is the outermost transaction, so the order it gives is the commit order and
+the head is held for no longer than that statement and the commit.
 
 A service called without a unit opens its own; inside a unit (passed as ``change``
 or already open in this thread) it joins it.

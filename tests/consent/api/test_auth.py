@@ -152,7 +152,9 @@ def test_create_api_client_rejects_unknown_channels(db):
     assert not ApiClient.objects.exists()
 
 
-def test_a_key_revoked_elsewhere_stops_working_within_the_cache_bound(sender, settings):
+def test_a_key_revoked_elsewhere_stops_working_within_the_cache_bound(
+    sender, settings
+):
     import time
 
     from django.utils import timezone
