@@ -354,3 +354,80 @@ def test_a_failed_ordering_step_commits_nothing(postgres_only, monkeypatch):
             cursor.execute(
                 "INSERT INTO consent_ledgerhead VALUES (%s, %s, %s, %s, %s)", head
             )
+
+
+def _replies(seed: int, key: str, numbers: list[str], errors: list) -> None:
+    """STOP and START replies through the API, each for a random shared number."""
+    rng = random.Random(seed)
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    try:
+        for n in range(12):
+            body = {
+                "type": "sms_reply",
+                "event_id": f"r{seed}-{n}",
+                "recipient": rng.choice(numbers),
+                "text": rng.choice(["STOP", "START"]),
+            }
+            response = http.post(
+                "/api/v1/events", json.dumps(body), content_type="application/json"
+            )
+            assert response.status_code == 201, response.content
+    except Exception as exc:  # surfaced by the test
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+def test_replies_on_shared_numbers_and_portal_changes_never_deadlock(postgres_only):
+    """Replies lock a number's holders and then their keys in the statement that
+    opens them; portal-side changes lock a customer and take the keys at the end.
+    Numbers shared in a ring (each customer's second number is the next one's
+    first) make every pair of writers meet: all complete, the ledger verifies, and
+    a reader of the feed ends with the snapshot."""
+    sms = Channel.objects.get(code="sms")
+    topics = list(Topic.objects.filter(code__in=["credit_card", "personal_loan"]))
+    notice = NoticeVersion.objects.get(code="marketing", version=1, language="en")
+    numbers = [f"+86137000031{i:02d}" for i in range(4)]
+    customers = []
+    for i in range(4):
+        customer = CustomerFactory()
+        add_phone(customer, numbers[i])
+        add_phone(customer, numbers[(i + 1) % 4])
+        customers.append(customer)
+    _client, issued = api_client_create(
+        name="gateway", channel_codes=["sms"], rate_per_minute=1_000_000
+    )
+    errors: list = []
+    threads = [
+        threading.Thread(target=_replies, args=(n, issued.clear, numbers, errors))
+        for n in range(4)
+    ] + [
+        threading.Thread(
+            target=_writer, args=(10 + n, customers, [sms], topics, notice, errors)
+        )
+        for n in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+    call_command("verify_ledger", stdout=io.StringIO())
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.clear}")
+    copy, after = {}, 0
+    while page := http.get(
+        "/api/v1/suppression/changes", {"after": after, "limit": 50}
+    ).json()["results"]:
+        for row in page:
+            copy[(row["identifier"], row["channel"])] = row
+            after = row["seq"]
+    response = http.get("/api/v1/suppression/snapshot")
+    snapshot = {}
+    for line in b"".join(response.streaming_content).decode().splitlines():
+        row = json.loads(line)
+        snapshot[(row["identifier"], row["channel"])] = row
+    assert set(numbers) <= {identifier for identifier, _channel in snapshot}
+    assert copy == snapshot
