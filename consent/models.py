@@ -553,8 +553,8 @@ class ConsentState(models.Model):
         GRANTED = "granted", _("Granted")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
-    # Both looked up through consent_state_unique or not at all; without their own
-    # indexes a change of status, source and event is a heap-only update.
+    # Customer is looked up through consent_state_unique, event never: with no index
+    # of their own, a change of status, source and event is a heap-only update.
     customer = models.ForeignKey(
         Customer,
         verbose_name=_("customer"),
