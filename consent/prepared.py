@@ -17,28 +17,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.backends.utils import CursorDebugWrapper
 
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 
-def _prepared_cursor_class():
-    import psycopg
 
-    idle = psycopg.pq.TransactionStatus.IDLE
-
-    class PreparedCursor(psycopg.Cursor):
-        def execute(self, query, params=None, **kwargs):
-            kwargs["prepare"] = True
-            conn = self.connection
-            if conn.autocommit or conn.info.transaction_status != idle:
-                return super().execute(query, params, **kwargs)
-            # The transaction's first statement: psycopg's BEGIN goes with it in
-            # one round trip instead of one of its own.
-            with conn.pipeline():
-                return super().execute(query, params, **kwargs)
-
-    return PreparedCursor
+class _PreparedCursor(psycopg.Cursor):
+    def execute(self, query, params=None, **kwargs):
+        kwargs["prepare"] = True
+        conn = self.connection
+        if conn.autocommit or conn.info.transaction_status != _IDLE:
+            return super().execute(query, params, **kwargs)
+        # The transaction's first statement: psycopg's BEGIN goes with it in one
+        # round trip instead of one of its own.
+        with conn.pipeline():
+            return super().execute(query, params, **kwargs)
 
 
 class _Logged(CursorDebugWrapper):
@@ -51,7 +47,6 @@ class _Logged(CursorDebugWrapper):
         return super().debug_sql(sql, params, False, many)
 
 
-_cursor_class = None
 _ONLY_WHEN_ASKED = 2**31 - 1
 
 
@@ -59,20 +54,17 @@ _ONLY_WHEN_ASKED = 2**31 - 1
 def cursor() -> Iterator:
     """A cursor for hot statements (see the module docstring), wrapped like
     Django's, so the statements are counted and logged as any other."""
-    global _cursor_class
     if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
         with connection.cursor() as plain:
             yield plain
         return
     connection.ensure_connection()
-    if _cursor_class is None:
-        _cursor_class = _prepared_cursor_class()
     conn = connection.connection
     if conn.prepare_threshold is None:
         # Django turns psycopg's preparing off; Django's own cursors bind on the
         # client and never prepare, so this only lets ours prepare when they ask.
         conn.prepare_threshold = _ONLY_WHEN_ASKED
-    raw = _cursor_class(conn)
+    raw = _PreparedCursor(conn)
     wrapped = (
         _Logged(raw, connection)
         if connection.queries_logged

@@ -30,12 +30,11 @@ from django.utils import timezone
 
 from consent import check_keys, prepared, unit_rows
 from consent import keys as key_state
-from consent.ledger import Actor, Evidence, ledger_seal
+from consent.ledger import Actor, Evidence, ledger_seal, lock_head
 from consent.models import (
     ConsentEvent,
     Contactability,
     Customer,
-    LedgerHead,
     SuppressionChange,
 )
 
@@ -292,7 +291,7 @@ class ConsentChange:
             self.feed = self._feed_rows(updates)
             self._appended = True
             return
-        head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)
+        head = lock_head()
         if self.events:
             ledger_seal(head=head, events=self.events)
         for update in updates:

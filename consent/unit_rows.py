@@ -77,8 +77,7 @@ def _cast(field: models.Field) -> str:
 
 @functools.cache
 def _layout(model: type[models.Model], skip: frozenset = frozenset()) -> _Layout:
-    """Every column but ``skip``; a primary key is left to the database unless
-    the rows bring it (``consent.unit`` allocates ledger ids itself)."""
+    """Every column but ``skip`` (those the statement or the database fills in)."""
     fields = tuple(
         f for f in model._meta.local_concrete_fields if f.attname not in skip
     )
@@ -105,6 +104,11 @@ def _values(layout: _Layout, count: int, *, typed: bool, lead: str = "") -> str:
 _EVENT = (ConsentEvent, frozenset({"seq", "prev_hash", "hash"}))
 _KEY = (Contactability, frozenset({"id", "seq"}))
 _CHECK = (CheckKey, frozenset())
+
+
+def _extra_layout(model: type[models.Model]) -> _Layout:
+    """Rows the unit asked for get their primary key from the database."""
+    return _layout(model, frozenset({model._meta.pk.attname}))
 
 
 def _ledger_sql(count: int) -> list[str]:
@@ -149,7 +153,7 @@ def _checks_sql(count: int) -> str:
 
 
 def _extra_sql(i: int, model, count: int, position, feed_rows: int) -> str:
-    layout = _layout(model, frozenset({model._meta.pk.attname}))
+    layout = _extra_layout(model)
     selected = []
     for field, name in zip(layout.fields, layout.names, strict=True):
         if feed_rows and position and position[0] == field.attname:
@@ -168,9 +172,10 @@ def _extra_sql(i: int, model, count: int, position, feed_rows: int) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _statement(events: int, keys: int, checks: int, extras: tuple) -> str:
-    """The ordering statement for this many rows of each kind; ``extras``: (model,
-    rows, position) per model of rows the unit asked for."""
+def _statement(events: int, keys: int, extras: tuple) -> str:
+    """The ordering statement for this many ledger rows and keys (each key with its
+    feed row and narrow check row); ``extras``: (model, rows, position) per model of
+    rows the unit asked for."""
     parts = [_HEAD]
     if events:
         parts += _ledger_sql(events)
@@ -178,8 +183,7 @@ def _statement(events: int, keys: int, checks: int, extras: tuple) -> str:
         parts.append(f"chain (i, seq, prev, hash) AS ({_CHAIN_BASE})")
     if keys:
         parts += _keys_sql(keys)
-    if checks:
-        parts.append(_checks_sql(checks))
+        parts.append(_checks_sql(keys))
     for i, (model, count, position) in enumerate(extras):
         parts.append(_extra_sql(i, model, count, position, keys))
     returning = [
@@ -222,7 +226,6 @@ def append_pg(
     process in between."""
     db = connections[DEFAULT_DB_ALIAS]  # the proxy costs a lookup per use
     keys = [u.row for u in updates]
-    checks = [u.check for u in updates]
     by_model: dict[tuple, list[Extra]] = {}
     for extra in extras:
         by_model.setdefault((type(extra.obj), extra.position), []).append(extra)
@@ -234,16 +237,15 @@ def append_pg(
         _params(_layout(*_KEY), key, params, db)
     if keys:
         params.append(now)
-    for check in checks:
-        _params(_layout(*_CHECK), check, params, db)
+    for update in updates:
+        _params(_layout(*_CHECK), update.check, params, db)
     for (model, _position), group in by_model.items():
-        layout = _layout(model, frozenset({model._meta.pk.attname}))
+        layout = _extra_layout(model)
         for extra in group:
             _params(layout, extra.obj, params, db)
     sql = _statement(
         len(events),
         len(keys),
-        len(checks),
         tuple((model, len(group), pos) for (model, pos), group in by_model.items()),
     )
     with prepared.cursor() as cursor:
