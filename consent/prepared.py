@@ -14,6 +14,7 @@ while a connection lives.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,11 +22,34 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.backends.utils import CursorDebugWrapper
+from psycopg import _queries
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 
 
+@functools.lru_cache(maxsize=512)
+def _converted(query: bytes, encoding: str):
+    return _queries._query2pg_nocache(query, encoding)
+
+
+class _Query(_queries.PostgresQuery):
+    """psycopg remembers the placeholder conversion of short statements only; the
+    write path's statements are few, fixed per shape and long (the ordering step
+    is several kB), so each is converted once per process."""
+
+    __slots__ = ()
+
+    def convert(self, query, vars) -> None:
+        if vars is None or not isinstance(query, str):
+            return super().convert(query, vars)
+        converted = _converted(self._ensure_bytes(query), self._tx.encoding)
+        self.query, self._want_formats, self._order, self._parts = converted
+        self.dump(vars)
+
+
 class _PreparedCursor(psycopg.Cursor):
+    _query_cls = _Query
+
     def execute(self, query, params=None, **kwargs):
         kwargs["prepare"] = True
         conn = self.connection

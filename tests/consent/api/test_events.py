@@ -160,6 +160,26 @@ def test_the_stop_statements_are_prepared_once_per_connection(
     assert refresh and max(refresh) >= 2, runs
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="server-side prepared statements"
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_long_stop_statements_are_converted_once_per_process(
+    api, sender, granted, sms, credit_card
+):
+    """psycopg re-parses the placeholders of a statement over 4 kB on every run; the
+    write path's cursor converts each of its statements once."""
+    from consent import prepared
+
+    post(api, type="sms_reply", event_id="gw-0", recipient=NUMBER, text="STOP")
+    post(api, type="sms_reply", event_id="gw-1", recipient=NUMBER, text="START")
+    before = prepared._converted.cache_info()
+    post(api, type="sms_reply", event_id="gw-2", recipient=NUMBER, text="STOP")
+    after = prepared._converted.cache_info()
+    assert after.hits - before.hits >= 3, (before, after)
+    assert after.misses == before.misses, (before, after)
+
+
 def test_one_stop_on_a_shared_number_withdraws_every_linked_customer(
     api, sms, credit_card, personal_loan, notice_en
 ):
